@@ -1,0 +1,119 @@
+"""LaunchdeckApp: composes the screens, runs one poll worker per probe, routes readings.
+
+Everything external comes in through `make_app` (DESIGN rule 4): the CLI, the demo and the tests
+build the app the same way, the tests with fake probes and a fixed clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from .config import Config
+from .model import Clock, Reading, Status, SystemClock, Verdict
+from .monitor import Probe, poll_forever
+from .probes import build_probes, close_probes
+from .redact import Scrubber
+from .screens.dashboard import DashboardScreen
+from .screens.help import HelpScreen
+
+
+class ReadingArrived(Message, bubble=False):
+    """A probe's newest reading. A newer one for the same target replaces an unprocessed older one."""
+
+    def __init__(self, reading: Reading) -> None:
+        super().__init__()
+        self.reading = reading
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ReadingArrived) and message.reading.key == self.reading.key
+
+
+class LaunchdeckApp(App[None]):
+    CSS_PATH = "launchdeck.tcss"
+    TITLE = "launchdeck"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    def __init__(self, config: Config, probes: list[Probe], clock: Clock, actions_enabled: bool) -> None:
+        super().__init__()
+        self.config = config
+        self.probes = probes
+        self.clock = clock
+        self.actions_enabled = actions_enabled
+        self.latest: dict[tuple[str, str], Reading] = {}
+        self._scrub = Scrubber(config.secrets)
+        self._wakes: dict[str, asyncio.Event] = {}
+        self.dashboard = DashboardScreen(config, actions_enabled)
+        self.title = f"launchdeck · {config.deck.name}"
+
+    def on_mount(self) -> None:
+        self.push_screen(self.dashboard)
+        for probe in self.probes:
+            name = f"{probe.panel}/{probe.target}"
+            wake = self._wakes[name] = asyncio.Event()
+            self.run_worker(
+                poll_forever(probe, self._publish, clock=self.clock, scrub=self._scrub, wake=wake),
+                name=name, group="probes", exit_on_error=False,
+            )
+
+    def _publish(self, reading: Reading) -> None:
+        self.post_message(ReadingArrived(reading))
+
+    def on_reading_arrived(self, message: ReadingArrived) -> None:
+        reading = message.reading
+        self.latest[reading.key] = reading
+        self.dashboard.show_reading(reading, Verdict.from_readings(self.latest.values()))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A poll loop that died is a bug; say so on its row instead of freezing it silently."""
+        worker = event.worker
+        if event.state is not WorkerState.ERROR or worker.group != "probes":
+            return
+        panel, _, target = worker.name.partition("/")
+        error = worker.error
+        reason = self._scrub(f"poller stopped: {type(error).__name__}: {error}")
+        self.notify(f"{worker.name}: {reason}", severity="error", timeout=10)
+        self.post_message(ReadingArrived(Reading(panel, target, Status.UNKNOWN, reason, {},
+                                                 self.clock.now(), 0.0)))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_refresh(self) -> None:
+        for wake in self._wakes.values():
+            wake.set()
+        self.notify("polling every probe now", timeout=2)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Refresh now", "Poll every probe immediately", self.action_refresh)
+        yield SystemCommand("Help", "Keys and what each panel means", self.action_help)
+        yield from super().get_system_commands(screen)
+
+    async def on_unmount(self) -> None:
+        for failure in await close_probes(self.probes):
+            self.log.warning(self._scrub(failure))
+
+
+def make_app(config: Config, probes: list[Probe] | None = None, clock: Clock | None = None,
+             allow_actions: bool = False) -> LaunchdeckApp:
+    """The one factory: CLI, demo and tests all build the app here."""
+    return LaunchdeckApp(
+        config,
+        build_probes(config) if probes is None else probes,
+        clock or SystemClock(),
+        actions_enabled=allow_actions or config.actions.enabled,
+    )
+
+
+__all__ = ["LaunchdeckApp", "ReadingArrived", "make_app"]

@@ -1,0 +1,102 @@
+"""The `launchdeck` command: the TUI by default, plus `check`, `demo` and `init`.
+
+Config problems are printed as one short message and exit 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import CONFIG_NAME, Config, ConfigError, find_config, load_config
+
+CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                             help=f"config file (default: ./{CONFIG_NAME}, then the user config directory)")
+
+
+def _load(config_path: Path | None) -> Config:
+    try:
+        return load_config(find_config(config_path))
+    except ConfigError as error:
+        click.secho(f"launchdeck: config error: {error}", fg="red", err=True)
+        sys.exit(2)
+
+
+@click.group(invoke_without_command=True)
+@CONFIG_OPTION
+@click.option("--allow-actions", is_flag=True, help="enable deploy / rollback / restore (read-only otherwise)")
+@click.version_option(__version__, prog_name="launchdeck")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, allow_actions: bool) -> None:
+    """Launch-day dashboard: service health, traffic, containers, backups, checklists."""
+    ctx.obj = {"config_path": config_path}
+    if ctx.invoked_subcommand is None:
+        from .app import make_app
+
+        make_app(_load(config_path), allow_actions=allow_actions).run()
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@click.pass_context
+def check(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
+    """Run every probe once; exit 0 ok, 1 warn, 2 crit or unknown."""
+    from .check import check as run
+
+    config = _load(config_path or ctx.obj["config_path"])
+    ctx.exit(run(config, as_json))
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default=CONFIG_NAME)
+@click.option("--force", is_flag=True, help="overwrite an existing file")
+def init(path: Path, force: bool) -> None:
+    """Write a commented starter config."""
+    if path.exists() and not force:
+        click.secho(f"launchdeck: {path} already exists (use --force to overwrite)", fg="red", err=True)
+        sys.exit(2)
+    text = resources.files("launchdeck").joinpath("templates/starter.toml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}; edit it, then run `launchdeck check --config {path}`")
+
+
+@main.command()
+@click.option("--error-ratio", type=click.FloatRange(0, 1), default=None, help="simulated 5xx ratio for every service")
+@click.option("--p95-ms", type=click.FloatRange(1, 60000), default=None, help="simulated p95 latency for every service")
+@click.option("--no-tui", is_flag=True, help="only run the demo stack and print its config path (Ctrl-C stops)")
+@click.option("--allow-actions", is_flag=True, help="enable actions in the demo")
+def demo(error_ratio: float | None, p95_ms: float | None, no_tui: bool, allow_actions: bool) -> None:
+    """Start an embedded stack of real loopback services and open the dashboard on it."""
+    from .demo.stack import DemoStack
+
+    stack = DemoStack()
+    for service in stack.services.values():
+        if error_ratio is not None:
+            service.error_ratio = error_ratio
+        if p95_ms is not None:
+            service.p95_ms = p95_ms
+    workdir = Path(tempfile.mkdtemp(prefix="launchdeck-demo-"))
+    try:
+        with stack:
+            config_path = stack.write_config(workdir)
+            if no_tui:
+                click.echo(f"demo stack running; config: {config_path}")
+                for name in stack.services:
+                    click.echo(f"  {name:10} {stack.base_url(name)}")
+                stop_signals = {signal.SIGINT, signal.SIGTERM}
+                signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # sigwait needs them blocked
+                signal.sigwait(stop_signals)
+                return
+            from .app import make_app
+
+            make_app(_load(config_path), allow_actions=allow_actions).run()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,346 @@
+"""launchdeck.toml: pydantic models, ${ENV} interpolation for secrets, and errors that name the spot.
+
+Every problem is reported as `file: field.path: what was expected` (or `file:line:col` for
+malformed TOML) in a ConfigError; the CLI prints it and exits 2, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from .units import DURATION_HINT, parse_duration
+
+CONFIG_NAME = "launchdeck.toml"
+
+
+class ConfigError(Exception):
+    """A config problem, already worded for the person who has to fix it."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return f"{self.source}: {self.problems[0]}"
+        return f"{self.source}: {len(self.problems)} problems\n" + "\n".join(f"  {p}" for p in self.problems)
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+
+
+class Section(BaseModel):
+    """Base for every table in the file: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeckConfig(Section):
+    name: str = "launchdeck"
+    environment: str = "production"
+    refresh: Duration = 5.0
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.lower() in {"production", "prod", "live"}
+
+
+class HostConfig(Section):
+    """An SSH host; probes and actions name it by `name`. Host keys are always verified."""
+
+    name: str
+    address: str
+    port: int = Field(22, ge=1, le=65535)
+    user: str
+    key: Path | None = None
+    known_hosts: Path | None = None  # default: ~/.ssh/known_hosts
+    connect_timeout: Duration = 10.0
+    keepalive: Duration = 15.0
+
+
+class HttpService(Section):
+    name: str
+    kind: Literal["http"] = "http"
+    url: str
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+    headers: dict[str, str] = Field(default_factory=dict)
+    verify_tls: bool = True
+    timeout: Duration = 2.0
+    interval: Duration | None = None  # default: deck.refresh
+    latency_warn: Duration = 0.5
+    latency_crit: Duration = 1.0
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
+        return url
+
+
+ServiceConfig = HttpService
+
+
+class PrometheusConfig(Section):
+    url: str
+    timeout: Duration = 3.0
+
+
+class TrafficConfig(Section):
+    name: str
+    source: Literal["prometheus", "scrape"] = "prometheus"
+    scrape_url: str | None = None
+    error_ratio: str | None = None
+    p95: str | None = None
+    rate: str | None = None
+
+
+class ContainersConfig(Section):
+    host: str = "local"
+    filters: dict[str, list[str] | str] = Field(default_factory=dict)
+
+
+class BackupConfig(Section):
+    name: str
+    kind: Literal["directory", "pgbackrest", "wal"] = "directory"
+    path: str | None = None
+    pattern: str | None = None
+    max_age: Duration = 26 * 3600.0
+    min_size: int | None = None
+    host: str | None = None
+    stanza: str | None = None
+    dsn: str | None = None
+
+
+class ChecklistsConfig(Section):
+    files: list[Path] = Field(default_factory=list)  # empty: the packaged defaults
+    ledger: Path = Path("launch-signoff.jsonl")
+
+
+class ActionConfig(Section):
+    argv: list[str]
+    host: str | None = None
+    timeout: Duration = 600.0
+
+
+class ActionsConfig(Section):
+    enabled: bool = False
+    deploy: ActionConfig | None = None
+    rollback: ActionConfig | None = None
+    restore: ActionConfig | None = None
+
+
+class Config(Section):
+    deck: DeckConfig = Field(default_factory=DeckConfig)
+    hosts: list[HostConfig] = Field(default_factory=list)
+    services: list[ServiceConfig] = Field(default_factory=list)
+    prometheus: PrometheusConfig | None = None
+    traffic: list[TrafficConfig] = Field(default_factory=list)
+    containers: list[ContainersConfig] = Field(default_factory=list)
+    backups: list[BackupConfig] = Field(default_factory=list)
+    checklists: ChecklistsConfig | None = None
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
+
+    _source: str = PrivateAttr(default="<config>")
+    _secrets: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Every value that came from ${ENV} interpolation: never rendered, logged or printed."""
+        return self._secrets
+
+
+# ---------------------------------------------------------------- loading
+
+_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _path_text(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "(top level)"
+
+
+def _interpolate(node: Any, loc: tuple[Any, ...], environ: Mapping[str, str],
+                 secrets: set[str], problems: list[str]) -> Any:
+    """Replace ${NAME} (or ${NAME:-default}) in every string; `$$` is a literal dollar."""
+    if isinstance(node, dict):
+        return {k: _interpolate(v, loc + (k,), environ, secrets, problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, loc + (i,), environ, secrets, problems) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "$" not in node:
+        return node
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, default = match.group(1), match.group(2)
+        value = environ.get(name)
+        if value is None:
+            if default is None:
+                problems.append(f"{_path_text(loc)}: environment variable {name} is not set")
+                return ""
+            return default
+        secrets.add(value)
+        return value
+
+    return _ENV_REF.sub(substitute, node)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that owns the field at `loc`, to list its allowed keys."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        model = _unwrap(fields[part].annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    for arg in typing.get_args(annotation) or ():
+        inner = _unwrap(arg)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return annotation
+
+
+def _describe(error: Mapping[str, Any], scrub: set[str]) -> str:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    where = _path_text(loc)
+    if kind == "extra_forbidden":
+        owner = _model_at(loc[:-1])
+        allowed = f" (allowed: {', '.join(owner.model_fields)})" if owner else ""
+        return f"{where}: unknown key{allowed}"
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    message = str(error["msg"])
+    message = re.sub(r"^Value error, ", "", message)
+    message = re.sub(r"^Input should be ", "expected ", message)
+    if kind == "literal_error":
+        message = message.replace("expected ", "expected one of ", 1)
+    value = error.get("input")
+    if "got " not in message and not isinstance(value, (dict, list)) and value is not None:
+        shown = "<value from environment>" if isinstance(value, str) and value in scrub else repr(value)
+        message += f", got {shown}"
+    for secret in scrub:
+        message = message.replace(secret, "<value from environment>")
+    return f"{where}: {message}"
+
+
+def _toml_problem(error: tomllib.TOMLDecodeError, text: str, source: str) -> ConfigError:
+    match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+    reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error)) or "malformed TOML"
+    if not match:
+        return ConfigError(source, [f"malformed TOML: {reason}"])
+    line, column = int(match.group(1)), int(match.group(2))
+    lines = text.splitlines()
+    shown = lines[line - 1] if 0 < line <= len(lines) else ""
+    caret = " " * (max(column, 1) - 1) + "^"
+    return ConfigError(f"{source}:{line}:{column}", [f"malformed TOML: {reason}\n    {shown}\n    {caret}"])
+
+
+def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str] | None = None) -> Config:
+    """Parse TOML text into a Config, or raise ConfigError listing every problem found."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise _toml_problem(error, text, source) from None
+    secrets: set[str] = set()
+    problems: list[str] = []
+    data = _interpolate(raw, (), os.environ if environ is None else environ, secrets, problems)
+    if problems:
+        raise ConfigError(source, problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source, [_describe(e, secrets) for e in error.errors()]) from None
+    problems = _cross_check(config)
+    if problems:
+        raise ConfigError(source, problems)
+    config._source = source
+    config._secrets = frozenset(secrets)
+    return config
+
+
+def _cross_check(config: Config) -> list[str]:
+    """Rules that span sections: unique names, references to [[hosts]] that exist."""
+    problems: list[str] = []
+    host_names = [h.name for h in config.hosts]
+    for section in ("hosts", "services", "traffic", "backups"):
+        seen: set[str] = set()
+        for index, item in enumerate(getattr(config, section)):
+            if item.name in seen:
+                problems.append(f"{section}[{index}].name: duplicate name {item.name!r}")
+            seen.add(item.name)
+    known = ", ".join(host_names) or "none defined"
+    refs = [(f"containers[{i}].host", c.host) for i, c in enumerate(config.containers) if c.host != "local"]
+    refs += [(f"backups[{i}].host", b.host) for i, b in enumerate(config.backups) if b.host]
+    for action in ("deploy", "rollback", "restore"):
+        spec = getattr(config.actions, action)
+        if spec is not None and spec.host:
+            refs.append((f"actions.{action}.host", spec.host))
+    for where, name in refs:
+        if name not in host_names:
+            problems.append(f"{where}: no [[hosts]] entry named {name!r} (known: {known})")
+    for index, service in enumerate(config.services):
+        if service.latency_warn > service.latency_crit:
+            problems.append(f"services[{index}].latency_warn: must not exceed latency_crit")
+    return problems
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(str(path), [f"cannot read: {error}"]) from None
+    return parse_config(text, str(path), environ)
+
+
+def user_config_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("launchdeck")) / CONFIG_NAME
+
+
+def find_config(explicit: Path | None, cwd: Path | None = None) -> Path:
+    """--config if given; else ./launchdeck.toml; else the user config directory."""
+    if explicit is not None:
+        return explicit
+    candidates = [(cwd or Path.cwd()) / CONFIG_NAME, user_config_path()]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    looked = " and ".join(str(c) for c in candidates)
+    raise ConfigError(CONFIG_NAME, [f"no config found (looked in {looked}); "
+                                    "create one with `launchdeck init` or pass --config FILE"])
+
+
+DURATION_EXPECTED = DURATION_HINT

@@ -1,0 +1,1 @@
+"""The embedded demo stack behind `launchdeck demo`: real HTTP servers on loopback, simulated traffic."""

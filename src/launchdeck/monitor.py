@@ -1,0 +1,87 @@
+"""The probe engine: one loop per probe, its own timeout, never overlapping itself.
+
+Every failure becomes data: an exception or a timeout inside a probe turns into a reading with
+status `unknown` and a reason, so one hung target never stops the others (DESIGN rules 2, 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+from typing import Callable, Iterable, Protocol
+
+from .model import Clock, Outcome, Reading, Status, SystemClock
+from .redact import Scrubber
+from .units import format_duration
+
+
+class Probe(Protocol):
+    """A headless collector for one target. `collect` may raise; the engine turns that into data."""
+
+    panel: str
+    target: str
+    timeout: float
+    interval: float
+
+    async def collect(self) -> Outcome: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def collect_once(probe: Probe, clock: Clock | None = None, scrub: Callable[[str], str] | None = None) -> Reading:
+    """Run one collection under the probe's timeout and stamp the result as a Reading."""
+    clock = clock or SystemClock()
+    scrub = scrub or Scrubber()
+    started = clock.monotonic()
+    try:
+        async with asyncio.timeout(probe.timeout):
+            outcome = await probe.collect()
+    except TimeoutError:
+        outcome = Outcome(Status.UNKNOWN, f"timeout after {format_duration(probe.timeout)}")
+    except Exception as error:  # a probe bug or an unexpected library error is still a reading
+        detail = str(error) or type(error).__name__
+        outcome = Outcome(Status.UNKNOWN, f"probe error: {type(error).__name__}: {detail}")
+    return Reading(
+        panel=probe.panel,
+        target=probe.target,
+        status=outcome.status,
+        reason=scrub(outcome.reason),
+        values=outcome.values,
+        observed_at=clock.now(),
+        duration=max(0.0, clock.monotonic() - started),
+    )
+
+
+async def collect_all(probes: Iterable[Probe], clock: Clock | None = None,
+                      scrub: Callable[[str], str] | None = None) -> list[Reading]:
+    """Every probe once, in parallel: the whole run costs about the slowest probe's timeout."""
+    return list(await asyncio.gather(*(collect_once(p, clock, scrub) for p in probes)))
+
+
+async def poll_forever(
+    probe: Probe,
+    publish: Callable[[Reading], object],
+    *,
+    clock: Clock | None = None,
+    scrub: Callable[[str], str] | None = None,
+    wake: asyncio.Event | None = None,
+    jitter: float = 0.1,
+    rng: random.Random | None = None,
+) -> None:
+    """collect → publish → sleep(interval ± jitter), until cancelled. `wake` cuts a sleep short."""
+    rng = rng or random.Random()
+    while True:
+        reading = await collect_once(probe, clock, scrub)
+        result = publish(reading)
+        if inspect.isawaitable(result):
+            await result
+        delay = probe.interval * (1 + rng.uniform(-jitter, jitter))
+        if wake is None:
+            await asyncio.sleep(delay)
+            continue
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=delay)
+        except TimeoutError:
+            continue
+        wake.clear()

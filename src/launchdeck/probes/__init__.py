@@ -1,0 +1,30 @@
+"""Headless collectors, one module per source. `build_probes` turns config into probes.
+
+Probe modules import their client libraries lazily (inside the probe), so start-up pays only for
+what the config uses.
+"""
+
+from __future__ import annotations
+
+from ..config import Config
+from ..monitor import Probe
+
+
+def build_probes(config: Config) -> list[Probe]:
+    probes: list[Probe] = []
+    if config.services:
+        from .health import HttpProbe
+
+        probes += [HttpProbe(service, config.deck.refresh) for service in config.services]
+    return probes
+
+
+async def close_probes(probes: list[Probe]) -> list[str]:
+    """Close every probe; return what failed to close instead of raising mid-way."""
+    failures: list[str] = []
+    for probe in probes:
+        try:
+            await probe.aclose()
+        except Exception as error:  # reported to the caller, which decides how loud to be
+            failures.append(f"{probe.panel}/{probe.target}: {type(error).__name__}: {error}")
+    return failures

@@ -1,0 +1,57 @@
+"""Keep secrets off the screen, out of logs and out of JSON.
+
+Two mechanisms: URLs and DSNs are shown with their password and token-like query values masked,
+and any text can be scrubbed of the exact secret values the config interpolated from ${ENV}.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+_SECRET_PARAM = re.compile(r"(pass|pwd|secret|token|key|signature|sig|auth|credential)", re.I)
+_DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+_MIN_SECRET_LEN = 3  # shorter values would mask innocent text everywhere
+
+
+def redact_url(url: str) -> str:
+    """Mask the password in user:pass@host and the value of secret-looking query parameters."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":" + MASK
+        netloc = f"{userinfo}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_dsn(dsn: str) -> str:
+    """libpq DSN in URL form or key=value form, with the password masked."""
+    if "://" in dsn:
+        return redact_url(dsn)
+    return _DSN_PASSWORD.sub(lambda m: m.group(1) + MASK, dsn)
+
+
+class Scrubber:
+    """Replaces every known secret value in a text with the mask. Callable, cheap when empty."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        values = {s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}
+        # longest first, so a secret that contains another is masked whole
+        self._pattern = (re.compile("|".join(re.escape(s) for s in sorted(values, key=len, reverse=True)))
+                         if values else None)
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(MASK, text)

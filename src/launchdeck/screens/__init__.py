@@ -1,0 +1,1 @@
+"""Screens: the dashboard, help; later the checklist, action run and wall screens."""

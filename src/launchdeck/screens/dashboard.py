@@ -1,0 +1,65 @@
+"""The one screen that answers "is the launch healthy?": verdict, then a slot per panel."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from ..config import Config
+from ..model import Reading, Verdict
+from ..widgets.header import DeckHeader
+from ..widgets.placeholder import PanelPlaceholder
+from ..widgets.services import ServicesPanel
+from ..widgets.verdict import VerdictBar
+
+WIDE_AT = 110  # columns from which panels sit side by side
+
+
+def _slot_message(count: int, add: str) -> str:
+    if count:
+        return f"{count} configured; this version does not collect it yet"
+    return f"not configured: add {add} to launchdeck.toml"
+
+
+class DashboardScreen(Screen):
+    def __init__(self, config: Config, actions_enabled: bool) -> None:
+        super().__init__(id="dashboard")
+        self.config = config
+        self.actions_enabled = actions_enabled
+
+    def compose(self) -> ComposeResult:
+        deck = self.config.deck
+        yield DeckHeader(deck.name, deck.environment, deck.is_production, self.actions_enabled)
+        yield VerdictBar(id="verdict")
+        with VerticalScroll(id="panels"):
+            services = [s.name for s in self.config.services]
+            if services:
+                yield ServicesPanel(services, id="services", classes="panel")
+            else:
+                yield PanelPlaceholder("Services", _slot_message(0, "[[services]]"), id="services",
+                                       classes="panel")
+            config = self.config
+            yield PanelPlaceholder("Traffic", _slot_message(len(config.traffic), "[prometheus] and [[traffic]]"),
+                                   id="traffic", classes="panel")
+            yield PanelPlaceholder("Containers", _slot_message(len(config.containers), "[[containers]]"),
+                                   id="containers", classes="panel")
+            yield PanelPlaceholder("Backups", _slot_message(len(config.backups), "[[backups]]"),
+                                   id="backups", classes="panel")
+            checklists = config.checklists
+            yield PanelPlaceholder("Checklists", _slot_message(len(checklists.files) if checklists else 0,
+                                                               "[checklists]"), id="checklists", classes="panel")
+        yield Footer()
+
+    def on_resize(self, event: Resize) -> None:
+        self.query_one("#panels").set_class(event.size.width >= WIDE_AT, "-wide")
+
+    def show_reading(self, reading: Reading, verdict: Verdict) -> None:
+        """Route a reading to its panel and refresh the verdict. Called by the app, on its thread."""
+        if reading.panel == "services":
+            panel = self.query_one("#services")
+            if isinstance(panel, ServicesPanel):
+                panel.show(reading)
+        self.query_one(VerdictBar).verdict = verdict

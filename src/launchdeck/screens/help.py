@@ -1,0 +1,61 @@
+"""`?`: the keys, and what each panel means, without leaving the keyboard."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("?", "this help"),
+    ("r", "poll every probe now"),
+    ("tab / shift+tab", "move between panels"),
+    ("ctrl+p", "command palette"),
+    ("q", "quit"),
+]
+
+PANELS = [
+    ("Go / No-Go", "one verdict from every reading: GO, CAUTION (a warning), NO-GO (a failure or an unknown)"),
+    ("Services", "health endpoints: status, latency, HTTP code; a timeout shows on its own row"),
+    ("Traffic", "error ratio, p95 latency and request rate from Prometheus or /metrics"),
+    ("Containers", "state, health, restarts, CPU and memory of Docker containers, local or over SSH"),
+    ("Backups", "age of the newest backup against its maximum age"),
+    ("Checklists", "pre-launch, launch-day and post-launch items and who signed them"),
+]
+
+
+def help_text() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column()
+    table.add_row(Text("Keys", style="bold underline"), "")
+    for key, meaning in KEYS:
+        table.add_row(key, meaning)
+    table.add_row("", "")
+    table.add_row(Text("Panels", style="bold underline"), "")
+    for name, meaning in PANELS:
+        table.add_row(name, meaning)
+    table.add_row("", "")
+    table.add_row("", Text("escape or ? closes this", style="dim"))
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90%; max-width: 100; height: auto; max-height: 90%;
+                                  border: round $accent; background: $surface; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as box:
+            box.border_title = "launchdeck help"
+            yield Static(help_text())
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)

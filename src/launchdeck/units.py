@@ -1,0 +1,56 @@
+"""Durations and sizes as people write them in config ("500ms", "26h") and read them on screen."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+DURATION_HINT = 'a duration like "500ms", "2s", "5m", "26h" or "1h30m"'
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds from "500ms" / "2s" / "1h30m", or from a bare number of seconds."""
+    if isinstance(text, bool):
+        raise ValueError(f"expected {DURATION_HINT}, got {text!r}")
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        compact = text.strip().replace(" ", "")
+        parts = _PART.findall(compact)
+        if not parts or "".join(n + u for n, u in parts) != compact:
+            raise ValueError(f"expected {DURATION_HINT}, got {text!r}")
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"expected a non-negative duration, got {text!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Short human form: 850ms, 2.5s, 3m12s, 2h05m, 3d04h."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 10:
+        return f"{seconds:.1f}".rstrip("0").rstrip(".") + "s"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s" if sec else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h" if hours else f"{days}d"
+
+
+def format_latency(seconds: float | None) -> str:
+    """Latency column text: always milliseconds below 10 s so the column lines up."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    if seconds < 10:
+        return f"{seconds * 1000:.0f}ms"
+    return format_duration(seconds)

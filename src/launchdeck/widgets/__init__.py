@@ -1,0 +1,1 @@
+"""One module per panel, plus small shared pieces. Widgets render readings; they never call probes."""
