@@ -29,6 +29,10 @@ class DashboardScreen(Screen):
         super().__init__(id="dashboard")
         self.config = config
         self.actions_enabled = actions_enabled
+        self._verdict_bar: VerdictBar | None = None
+        self._services: ServicesPanel | None = None
+        self._pending: dict[tuple[str, str], Reading] = {}
+        self._pending_verdict: Verdict | None = None
 
     def compose(self) -> ComposeResult:
         deck = self.config.deck
@@ -53,13 +57,28 @@ class DashboardScreen(Screen):
                                                                "[checklists]"), id="checklists", classes="panel")
         yield Footer()
 
+    def on_mount(self) -> None:
+        self._verdict_bar = self.query_one(VerdictBar)
+        services = self.query_one("#services")
+        self._services = services if isinstance(services, ServicesPanel) else None
+        pending, self._pending = self._pending, {}
+        for reading in pending.values():
+            self._route(reading)
+        if self._pending_verdict is not None:
+            self._verdict_bar.verdict = self._pending_verdict
+
     def on_resize(self, event: Resize) -> None:
         self.query_one("#panels").set_class(event.size.width >= WIDE_AT, "-wide")
 
     def show_reading(self, reading: Reading, verdict: Verdict) -> None:
-        """Route a reading to its panel and refresh the verdict. Called by the app, on its thread."""
-        if reading.panel == "services":
-            panel = self.query_one("#services")
-            if isinstance(panel, ServicesPanel):
-                panel.show(reading)
-        self.query_one(VerdictBar).verdict = verdict
+        """Route a reading to its panel and refresh the verdict; before mount, hold the newest."""
+        if self._verdict_bar is None:
+            self._pending[reading.key] = reading
+            self._pending_verdict = verdict
+            return
+        self._route(reading)
+        self._verdict_bar.verdict = verdict
+
+    def _route(self, reading: Reading) -> None:
+        if reading.panel == "services" and self._services is not None:
+            self._services.show(reading)

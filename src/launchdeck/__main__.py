@@ -1,0 +1,5 @@
+"""`python -m launchdeck` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""The app shell driven through Textual's Pilot: keys, readings, failures, as an operator meets them."""
+
+from textual.command import CommandPalette
+
+from launchdeck.model import Outcome, Status
+from launchdeck.screens.help import HelpScreen
+from launchdeck.widgets.header import DeckHeader
+from launchdeck.widgets.placeholder import PanelPlaceholder
+from launchdeck.widgets.services import ServiceRow
+from launchdeck.widgets.verdict import VerdictBar
+from tests.fakes import FakeProbe
+from tests.tui.helpers import app_with, mixed_probes, wait_until
+
+
+def row_text(app, target: str) -> str:
+    row = next(r for r in app.dashboard.query(ServiceRow) if r.target == target)
+    return row.render().plain
+
+
+async def test_each_reading_lands_on_its_own_row_and_drives_the_verdict():
+    app = app_with(mixed_probes())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 5)
+        assert row_text(app, "web").startswith("● ok")
+        assert "http://127.0.0.1:8080/health" in row_text(app, "web")
+        assert "▲ warn" in row_text(app, "payments") and "650ms" in row_text(app, "payments")
+        assert "503" in row_text(app, "checkout") and "connection refused" in row_text(app, "search")
+        assert "timeout after 2s" in row_text(app, "auth")
+        verdict = app.dashboard.query_one(VerdictBar).render().plain
+        assert verdict.startswith(" NO-GO ") and "(+3 more)" in verdict
+        assert app.dashboard.query_one("#services").border_subtitle == "1/5 ok"
+
+
+async def test_rows_wait_visibly_before_the_first_reading():
+    app = app_with([FakeProbe("slow", delay=30, timeout=60)])
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert "waiting for the first poll" in row_text(app, "slow")
+        assert "waiting for the first readings" in app.dashboard.query_one(VerdictBar).render().plain
+
+
+async def test_a_hung_probe_shows_timeout_on_its_row_while_others_keep_updating():
+    hung = FakeProbe("hung", delay=30, timeout=0.2)
+    busy = FakeProbe("busy", interval=0.05)
+    app = app_with([hung, busy])
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: busy.calls >= 3)
+        assert hung.calls == 1  # still inside its first collection
+        await wait_until(pilot, lambda: "timeout after 200ms" in row_text(app, "hung"))
+        assert row_text(app, "busy").startswith("● ok")
+
+
+async def test_help_opens_with_question_mark_and_closes_with_escape():
+    app = app_with([FakeProbe("web")])
+    async with app.run_test() as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert app.screen is app.dashboard
+
+
+async def test_refresh_key_and_palette_command_poll_now():
+    probe = FakeProbe("web", interval=3600)
+    app = app_with([probe])
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: probe.calls == 1)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: probe.calls == 2)
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"Refresh now")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: probe.calls == 3)
+
+
+async def test_production_stands_out_and_read_only_is_the_default():
+    app = app_with([FakeProbe("web")])
+    async with app.run_test() as pilot:
+        header = app.dashboard.query_one(DeckHeader)
+        assert header.has_class("-production")
+        text = header.render().plain
+        assert "PRODUCTION" in text and "READ-ONLY" in text
+    staging = app_with([FakeProbe("web")], environment="staging", allow_actions=True)
+    async with staging.run_test() as pilot:
+        header = staging.dashboard.query_one(DeckHeader)
+        assert not header.has_class("-production")
+        assert "ACTIONS ENABLED" in header.render().plain and "STAGING" in header.render().plain
+
+
+async def test_unconfigured_panels_say_what_to_add():
+    app = app_with([FakeProbe("web")], extra='[[backups]]\nname = "db"\npath = "/b"\n')
+    async with app.run_test() as pilot:
+        slots = {p.id: p.render().plain for p in app.dashboard.query(PanelPlaceholder)}
+        assert slots["containers"] == "not configured: add [[containers]] to launchdeck.toml"
+        assert slots["traffic"] == "not configured: add [prometheus] and [[traffic]] to launchdeck.toml"
+        assert slots["backups"] == "1 configured; this version does not collect it yet"
+
+
+async def test_a_crashed_poller_is_reported_on_its_row_not_frozen():
+    broken = FakeProbe("broken", interval="soon")  # the loop's sleep arithmetic raises TypeError
+    app = app_with([broken, FakeProbe("web")])
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: "poller stopped" in row_text(app, "broken"))
+        assert app.latest[("services", "broken")].status is Status.UNKNOWN
+        assert row_text(app, "web").startswith("● ok")
+
+
+async def test_quit_closes_every_probe():
+    probes = [FakeProbe("web"), FakeProbe("api")]
+    app = app_with(probes)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 2)
+        await pilot.press("q")
+    assert all(p.closed for p in probes)
+
+
+async def test_only_a_changed_row_is_repainted():
+    web = FakeProbe("web", [Outcome(Status.OK, "a", {"latency_seconds": 0.01})] * 2, interval=3600)
+    api = FakeProbe("api", [Outcome(Status.OK, "a", {"latency_seconds": 0.01}),
+                            Outcome(Status.CRIT, "refused")], interval=3600)
+    app = app_with([web, api])
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 2)
+        rows = {r.target: r for r in app.dashboard.query(ServiceRow)}
+        before = {t: r.line for t, r in rows.items()}
+        await pilot.press("r")
+        await wait_until(pilot, lambda: web.calls == 2 and api.calls == 2)
+        await pilot.pause()
+        assert rows["web"].line is before["web"] or rows["web"].line == before["web"]
+        assert rows["api"].line != before["api"] and rows["api"].line.status is Status.CRIT

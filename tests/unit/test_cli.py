@@ -1,0 +1,55 @@
+"""The command line as a user meets it: a real subprocess, so a traceback could not hide."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from launchdeck.config import parse_config
+
+
+def launchdeck(*args, cwd=None, env=None, timeout=60):
+    return subprocess.run([sys.executable, "-m", "launchdeck", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('[deck\nname = "x"\n', "bad.toml:1:6: malformed TOML"),
+    ('[deck]\nname = "x"\ncolour = "red"\n', "deck.colour: unknown key (allowed: name, environment, refresh)"),
+    ('[[services]]\nname = "a"\nurl = "http://x"\ntimeout = "soon"\n', "services[0].timeout: expected a duration"),
+])
+def test_config_problems_exit_2_with_one_clear_message(tmp_path, body, expected):
+    config = tmp_path / "bad.toml"
+    config.write_text(body)
+    for args in (["check", "--config", str(config)], ["--config", str(config)]):
+        result = launchdeck(*args)
+        assert result.returncode == 2
+        assert expected in result.stderr and str(config) in result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+        assert len(result.stderr.splitlines()) <= 10
+
+
+def test_missing_config_says_where_it_looked(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    result = launchdeck("check", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "no config found" in result.stderr and "launchdeck init" in result.stderr
+
+
+def test_init_writes_a_config_that_loads_and_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "launchdeck.toml"
+    assert launchdeck("init", str(target)).returncode == 0
+    assert parse_config(target.read_text(), str(target), {}).deck.name == "shop"
+    again = launchdeck("init", str(target))
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert launchdeck("init", str(target), "--force").returncode == 0
+
+
+def test_check_with_nothing_configured_is_unknown_not_ok(tmp_path):
+    config = tmp_path / "empty.toml"
+    config.write_text('[deck]\nname = "empty"\n')
+    result = launchdeck("check", "--json", "--config", str(config))
+    document = json.loads(result.stdout)
+    assert result.returncode == 2
+    assert document == {"verdict": "no-go", "status": "unknown", "reasons": ["no readings yet"], "readings": []}
