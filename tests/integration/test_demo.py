@@ -1,0 +1,76 @@
+"""The demo stack is real: real servers, real metrics, and the TUI showing live rows in a terminal."""
+
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from launchdeck.check import run_check
+from launchdeck.config import load_config
+from launchdeck.demo.stack import DemoService, DemoStack
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_config_drives_the_real_probes(tmp_path):
+    with DemoStack(seed=3) as stack:
+        config = load_config(stack.write_config(tmp_path))
+        verdict, readings = asyncio.run(run_check(config))
+    statuses = {r.target: r.status.value for r in readings}
+    assert statuses == {"web": "ok", "api": "ok", "checkout": "ok", "payments": "warn", "search": "crit"}
+    assert verdict.word == "no-go"
+
+
+def test_metrics_follow_the_tuned_error_ratio(tmp_path):
+    with DemoStack([DemoService("api", rps=4000)], tick=0.1, seed=11) as stack:
+        url = stack.base_url("api")
+        assert httpx.get(f"{url}/_demo/tune?error_ratio=0.25").text == "ok\n"
+        assert httpx.get(f"{url}/_demo/tune?colour=red").status_code == 400
+        before = dict(stack.services["api"].requests)
+        time.sleep(0.6)
+        text = httpx.get(f"{url}/metrics").text
+    counts = {code: float(v) for code, v in re.findall(r'http_requests_total\{code="(\d+)"[^}]*\} (\S+)', text)}
+    errors = counts["500"] - before.get("500", 0)
+    total = sum(counts.values()) - sum(before.values())
+    assert total > 500
+    assert errors / total == pytest.approx(0.25, abs=0.05)
+    assert "http_request_duration_seconds_bucket" in text
+
+
+@pytest.fixture
+def tmux():
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed: run scripts/services.sh up")
+    socket_name = f"launchdeck-test-{uuid.uuid4().hex[:8]}"
+    yield ["tmux", "-L", socket_name]
+    subprocess.run(["tmux", "-L", socket_name, "kill-server"], capture_output=True)
+
+
+def test_launchdeck_demo_shows_live_rows_in_a_real_terminal(tmux):
+    launcher = Path(sys.executable).with_name("launchdeck")
+    subprocess.run([*tmux, "new-session", "-d", "-x", "80", "-y", "24", "-s", "demo",
+                    f"{launcher} demo; echo LAUNCHDECK-EXITED; sleep 30"], check=True)
+
+    def screen() -> str:
+        return subprocess.run([*tmux, "capture-pane", "-p", "-t", "demo"], capture_output=True, text=True).stdout
+
+    deadline = time.monotonic() + 20
+    while not (re.search(r"● ok\s+web", screen()) and "connection refused" in screen()):
+        assert time.monotonic() < deadline, f"no live rows within 20 s:\n{screen()}"
+        time.sleep(0.1)
+    text = screen()
+    assert "PRODUCTION" in text and "READ-ONLY" in text and "NO-GO" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    subprocess.run([*tmux, "send-keys", "-t", "demo", "q"], check=True)
+    deadline = time.monotonic() + 10
+    while "LAUNCHDECK-EXITED" not in screen():
+        assert time.monotonic() < deadline, f"q did not quit within 10 s:\n{screen()}"
+        time.sleep(0.1)
+    assert "Traceback" not in screen()
