@@ -29,6 +29,7 @@ services-down:
 	bash scripts/services.sh down
 
 bench: $(STAMP) services
+	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(VENV)/bin/python bench/tui_cost.py
 
 clean:

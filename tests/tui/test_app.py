@@ -14,7 +14,7 @@ from tests.tui.helpers import app_with, mixed_probes, wait_until
 
 def row_text(app, target: str) -> str:
     row = next(r for r in app.dashboard.query(ServiceRow) if r.target == target)
-    return row.render().plain
+    return row.plain()
 
 
 async def test_each_reading_lands_on_its_own_row_and_drives_the_verdict():

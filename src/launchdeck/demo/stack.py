@@ -11,6 +11,7 @@ import json
 import math
 import random
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,15 @@ def default_services() -> list[DemoService]:
     ]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the client hung up mid-answer (a probe timed out or quit): normal, not a fault
+        super().handle_error(request, client_address)
+
+
 class _Metrics:
     def __init__(self, name: str) -> None:
         self.registry = CollectorRegistry()
@@ -67,7 +77,7 @@ class DemoStack:
         self.services = {s.name: s for s in (services if services is not None else default_services())}
         self._tick = tick
         self._rng = random.Random(seed)
-        self._servers: list[ThreadingHTTPServer] = []
+        self._servers: list[_Server] = []
         self._metrics: dict[str, _Metrics] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -80,8 +90,7 @@ class DemoStack:
                 service.port = _reserve_port()
                 continue
             metrics = self._metrics[service.name] = _Metrics(service.name)
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self, service, metrics))
-            server.daemon_threads = True
+            server = _Server(("127.0.0.1", 0), _handler_for(self, service, metrics))
             service.port = server.server_address[1]
             self._servers.append(server)
             self._spawn(server.serve_forever, f"demo-{service.name}")

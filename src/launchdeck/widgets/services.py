@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -40,28 +40,58 @@ class ServiceLine:
                    str(code) if code is not None else "", detail)
 
 
-class ServiceRow(Widget):
-    """One target: badge, name, latency, HTTP code, reason."""
+class Cell(Widget):
+    """One column of a row. A reading that changes only the latency repaints only this cell."""
+
+    DEFAULT_CSS = """
+    Cell { height: 1; width: auto; }
+    """
+
+    text: reactive[Text] = reactive(Text(), layout=False)
+
+    def render(self) -> Text:
+        return self.text
+
+
+class ServiceRow(Horizontal):
+    """One target: badge, name, latency, HTTP code, reason, each in its own cell."""
 
     DEFAULT_CSS = """
     ServiceRow { height: 1; }
+    ServiceRow > .-badge { width: 9; }
+    ServiceRow > .-name { width: 16; }
+    ServiceRow > .-latency { width: 7; }
+    ServiceRow > .-code { width: 5; padding-left: 1; }
+    ServiceRow > .-reason { width: 1fr; padding-left: 1; }
     """
-
-    line: reactive[ServiceLine | None] = reactive(None, layout=False)
 
     def __init__(self, target: str) -> None:
         super().__init__()
         self.target = target
-        self.set_reactive(ServiceRow.line, ServiceLine(target, None))
+        self._cells = {name: Cell(classes=f"-{name}") for name in ("badge", "name", "latency", "code", "reason")}
+        self.line = ServiceLine(target, None)
+        self._paint(self.line)
 
-    def render(self) -> Text:
-        line = self.line or ServiceLine(self.target, None)
+    def compose(self):
+        yield from self._cells.values()
+
+    def show(self, line: ServiceLine) -> None:
+        if line != self.line:
+            self.line = line
+            self._paint(line)
+
+    def _paint(self, line: ServiceLine) -> None:
         name = line.name if len(line.name) <= NAME_WIDTH else line.name[: NAME_WIDTH - 1] + "…"
-        text = Text.assemble(badge(line.status), (name.ljust(NAME_WIDTH + 1), "bold"),
-                             line.latency.rjust(7), "  ", (line.code.ljust(4), "dim"), line.reason)
-        text.no_wrap = True
-        text.overflow = "ellipsis"
-        return text
+        reason = Text(line.reason, no_wrap=True, overflow="ellipsis")
+        texts = {"badge": badge(line.status), "name": Text(name, style="bold"),
+                 "latency": Text(line.latency.rjust(7)), "code": Text(line.code, style="dim"), "reason": reason}
+        for key, text in texts.items():
+            self._cells[key].text = text  # reactive: an equal Text does not repaint
+
+    def plain(self) -> str:
+        """The row as one line of plain text, for tests and logs."""
+        line = self.line
+        return f"{badge(line.status).plain}{line.name:<{NAME_WIDTH + 2}}{line.latency:>7}  {line.code:<4}{line.reason}"
 
 
 class ServicesPanel(Vertical, can_focus=True):
@@ -85,7 +115,7 @@ class ServicesPanel(Vertical, can_focus=True):
         row = self._rows.get(reading.target)
         if row is None:
             return
-        row.line = ServiceLine.from_reading(reading)
+        row.show(ServiceLine.from_reading(reading))
         if self._statuses.get(reading.target) != reading.status:
             self._statuses[reading.target] = reading.status
             self._update_subtitle()

@@ -1,0 +1,301 @@
+"""Fixtures for integration tests that talk to real servers.
+
+The servers are installed and started by ``bash scripts/services.sh up``,
+which records how to reach them in ``.services/services.json``.  If that file
+is missing or a server does not answer, the fixture *fails* the test (never
+skips): a green run must mean the servers were really exercised.
+
+Fixtures (scope):
+    services_info (session)      -> dict loaded from .services/services.json
+    docker_client (session)      -> docker.DockerClient for the local engine
+    busybox_image (session)      -> str, e.g. "launchdeck-test/busybox:1"
+    container_label (session)    -> {"launchdeck.test": "<uuid hex>"}; every
+                                    container carrying it is force-removed at
+                                    session end
+    pg_dsn (session)             -> libpq DSN of a scratch database
+                                    launchdeck_test_<hex>, dropped at the end
+    ssh_target (session)         -> SSHTarget(host, port, username,
+                                    client_key, known_hosts)
+    prometheus_factory (function)-> start(scrape_targets, scrape_interval="1s",
+                                    job_name="app", metrics_path="/metrics")
+                                    -> base URL "http://127.0.0.1:<port>"
+    free_port (function)         -> the free_port() helper below
+
+Helpers importable from this module: ``free_port()``, ``SSHTarget``,
+``SERVICES_JSON``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVICES_DIR = Path(os.environ.get("LAUNCHDECK_SERVICES_DIR", REPO_ROOT / ".services"))
+SERVICES_JSON = SERVICES_DIR / "services.json"
+UP_HINT = "run `bash scripts/services.sh up` (as root) first"
+
+
+def _server_down(server: str, why: str) -> None:
+    pytest.fail(f"{server} is not available: {why}. {UP_HINT}", pytrace=False)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(name="free_port")
+def _free_port_fixture() -> Callable[..., int]:
+    return free_port
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"<cannot read {path}: {exc}>"
+
+
+# ---------------------------------------------------------------------------
+# services.json
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def services_info() -> dict[str, Any]:
+    try:
+        info = json.loads(SERVICES_JSON.read_text())
+    except FileNotFoundError:
+        _server_down("services", f"{SERVICES_JSON} does not exist")
+    except (OSError, ValueError) as exc:
+        _server_down("services", f"cannot read {SERVICES_JSON}: {exc}")
+    for section in ("docker", "postgres", "ssh", "prometheus"):
+        if section not in info:
+            _server_down(section, f"{SERVICES_JSON} has no {section!r} section (stale file?)")
+    return info
+
+
+# ---------------------------------------------------------------------------
+# Docker Engine
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_client(services_info: dict[str, Any]) -> Iterator[Any]:
+    import docker
+
+    host = services_info["docker"]["host"]
+    try:
+        client = docker.DockerClient(base_url=host, timeout=60)
+        client.ping()
+    except Exception as exc:  # docker.errors.DockerException, requests errors, ...
+        _server_down("Docker Engine", f"no answer on {host}: {exc}")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(services_info: dict[str, Any], docker_client: Any) -> str:
+    import docker
+
+    image = services_info["docker"]["image"]
+    try:
+        docker_client.images.get(image)
+    except docker.errors.ImageNotFound:
+        _server_down("Docker Engine", f"image {image} is missing")
+    return image
+
+
+@pytest.fixture(scope="session")
+def container_label(docker_client: Any) -> Iterator[dict[str, str]]:
+    """A label unique to this test session; its containers are removed at the end."""
+    key, value = "launchdeck.test", uuid.uuid4().hex
+    yield {key: value}
+    for container in docker_client.containers.list(all=True, filters={"label": f"{key}={value}"}):
+        try:
+            container.remove(force=True, v=True)
+        except Exception:  # already gone (auto-remove) or being removed
+            pass
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(services_info: dict[str, Any]) -> Iterator[str]:
+    """DSN (as role launchdeck over TCP) of a fresh database for this session."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    pg = services_info["postgres"]
+    base = {
+        "host": pg["host"],
+        "port": pg["port"],
+        "user": pg["user"],
+        "password": pg["password"],
+        "connect_timeout": 5,
+    }
+    admin_dsn = make_conninfo(**base, dbname=pg.get("dbname", "postgres"))
+    dbname = f"launchdeck_test_{secrets.token_hex(6)}"
+    try:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    except psycopg.Error as exc:
+        _server_down("PostgreSQL", f"cannot create a database as {pg['user']}@{pg['host']}:{pg['port']}: {exc}")
+    try:
+        yield make_conninfo(**base, dbname=dbname)
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            # FORCE: a test that leaked a connection must not leak the database.
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+# ---------------------------------------------------------------------------
+# sshd
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    host: str
+    port: int
+    username: str
+    client_key: Path
+    known_hosts: Path
+
+
+@pytest.fixture(scope="session")
+def ssh_target(services_info: dict[str, Any]) -> SSHTarget:
+    ssh = services_info["ssh"]
+    target = SSHTarget(
+        host=ssh["host"],
+        port=int(ssh["port"]),
+        username=ssh["username"],
+        client_key=Path(ssh["client_key"]),
+        known_hosts=Path(ssh["known_hosts"]),
+    )
+    for path in (target.client_key, target.known_hosts):
+        if not path.is_file():
+            _server_down("sshd", f"{path} is missing")
+    # Cheap liveness check: an SSH server greets with its version string.
+    try:
+        with socket.create_connection((target.host, target.port), timeout=5) as sock:
+            banner = sock.recv(256)
+    except OSError as exc:
+        _server_down("sshd", f"no answer on {target.host}:{target.port}: {exc}")
+    if not banner.startswith(b"SSH-2.0-"):
+        _server_down("sshd", f"{target.host}:{target.port} answered {banner[:40]!r}, not an SSH banner")
+    return target
+
+
+# ---------------------------------------------------------------------------
+# Prometheus (one real server per call, per test)
+# ---------------------------------------------------------------------------
+
+PROMETHEUS_READY_TIMEOUT = 20.0
+
+
+@pytest.fixture
+def prometheus_factory(
+    services_info: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., str]]:
+    import httpx
+
+    binary = services_info["prometheus"]["binary"]
+    if not binary or not os.access(binary, os.X_OK):
+        _server_down("Prometheus", f"binary {binary!r} is not executable")
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        scrape_targets: list[str],
+        scrape_interval: str = "1s",
+        job_name: str = "app",
+        metrics_path: str = "/metrics",
+    ) -> str:
+        workdir = tmp_path_factory.mktemp("prometheus")
+        config = workdir / "prometheus.yml"
+        # scrape_timeout must not exceed scrape_interval (default 10s would).
+        config.write_text(
+            "global:\n"
+            f"  scrape_interval: {scrape_interval}\n"
+            f"  scrape_timeout: {scrape_interval}\n"
+            f"  evaluation_interval: {scrape_interval}\n"
+            "scrape_configs:\n"
+            f"  - job_name: {json.dumps(job_name)}\n"
+            f"    metrics_path: {json.dumps(metrics_path)}\n"
+            "    static_configs:\n"
+            f"      - targets: {json.dumps(list(scrape_targets))}\n"
+        )
+        log_path = workdir / "prometheus.log"
+        last_error = ""
+        for _attempt in range(3):  # the free port may be grabbed before prometheus binds it
+            port = free_port()
+            with log_path.open("ab") as log:
+                proc = subprocess.Popen(
+                    [
+                        binary,
+                        f"--config.file={config}",
+                        f"--storage.tsdb.path={workdir / 'data'}",
+                        f"--web.listen-address=127.0.0.1:{port}",
+                        "--log.level=info",
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=workdir,
+                    start_new_session=True,
+                )
+            procs.append(proc)
+            base_url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + PROMETHEUS_READY_TIMEOUT
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    last_error = f"exited with status {proc.returncode}"
+                    break
+                try:
+                    if httpx.get(f"{base_url}/-/ready", timeout=1.0).status_code == 200:
+                        return base_url
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            else:
+                last_error = f"/-/ready did not answer 200 within {PROMETHEUS_READY_TIMEOUT:.0f}s"
+            if "address already in use" not in _tail(log_path, 5):
+                break
+        pytest.fail(
+            f"Prometheus ({binary}) {last_error}; config {config}\n"
+            f"--- tail of {log_path} ---\n{_tail(log_path)}",
+            pytrace=False,
+        )
+
+    yield start
+
+    for proc in procs:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
