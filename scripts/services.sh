@@ -43,7 +43,7 @@ DOCKER_SERVER_VERSION=""
 
 log() { printf '%s\n' "$*"; }
 
-# Print "<server>: up ..." lines in a fixed-width format.
+# One line per server: "<server>   <state>", name padded to a fixed width.
 report() { printf '%-11s %s\n' "$1" "$2"; }
 
 # die SERVER WHY [LOGFILE]: exit non-zero naming the server, the reason and
@@ -53,6 +53,11 @@ die() {
   {
     printf 'services.sh: FAILED to bring up %s: %s\n' "$server" "$why"
     if [[ -n "$logfile" && -r "$logfile" ]]; then
+      # dockerd in particular buries its one fatal line under grpc chatter.
+      if grep -qiE 'level=(error|fatal)|fatal|error:|failed to' "$logfile"; then
+        printf -- '--- error lines in %s ---\n' "$logfile"
+        grep -iE 'level=(error|fatal)|fatal|error:|failed to' "$logfile" | tail -n 10 || true
+      fi
       printf -- '--- last 30 lines of %s ---\n' "$logfile"
       tail -n 30 "$logfile" || true
       printf -- '--- end of %s ---\n' "$logfile"
@@ -171,6 +176,11 @@ ensure_packages() {
   } </dev/null >"$aptlog" 2>&1 || rc=$?
   ((own_policy)) && rm -f "$policy"
   ((rc == 0)) || die packages "apt-get install ${missing[*]} failed (rc=$rc)" "$aptlog"
+  local bin
+  for bin in dockerd docker busybox prometheus ssh ssh-keygen tmux pg_ctlcluster pg_lsclusters psql pgbackrest; do
+    command -v "$bin" >/dev/null || die packages "'$bin' still not on PATH after installing ${missing[*]}" "$aptlog"
+  done
+  [[ -x /usr/sbin/sshd ]] || die packages "/usr/sbin/sshd missing after installing ${missing[*]}" "$aptlog"
   report packages "installed ${missing[*]}"
 }
 
@@ -202,12 +212,14 @@ docker_up() {
     setsid nohup /usr/sbin/dockerd \
       --host="$DOCKER_HOST_URL" \
       --pidfile="$pidfile" \
-      </dev/null >>"$logfile" 2>&1 &
+      </dev/null >>"$logfile" 2>&1 9>&- &
     local launcher=$!
     for ((i = 0; i < 80; i++)); do
       docker_cli info >/dev/null 2>&1 && break
-      # dockerd exited early (bad flags, socket in use, ...): fail fast.
-      if ! kill -0 "$launcher" 2>/dev/null; then
+      # dockerd exited early (bad flags, socket in use, ...): fail fast.  (If
+      # setsid had to fork, $launcher is gone at once, hence the pidfile check
+      # and the short grace period.)
+      if ((i >= 4)) && ! kill -0 "$launcher" 2>/dev/null && ! pid_alive "$pidfile" dockerd; then
         die docker "dockerd exited during startup" "$logfile"
       fi
       sleep 0.5
@@ -215,7 +227,7 @@ docker_up() {
     docker_cli info >/dev/null 2>&1 ||
       die docker "dockerd did not answer on $DOCKER_SOCK within 40s" "$logfile"
     # dockerd writes --pidfile itself; fall back to the launcher pid.
-    [[ -s "$pidfile" ]] || echo "$launcher" >"$pidfile"
+    pid_alive "$pidfile" dockerd || echo "$launcher" >"$pidfile"
     how="started (pid $(cat "$pidfile"), log .services/dockerd.log)"
   fi
   DOCKER_SERVER_VERSION="$(docker_cli version --format '{{.Server.Version}}' 2>/dev/null || echo unknown)"
@@ -240,28 +252,37 @@ busybox_image_up() {
 # No registry is reachable, so build a minimal image from the host's static
 # busybox: one symlink per applet, at busybox's own install path and in /bin.
 build_busybox_image() {
-  local bb rootfs applet
-  bb="$(dpkg -L busybox-static | grep -E '/bin/busybox$' | head -n1)"
+  # Called in a `|| die` context, where bash ignores set -e: check each step.
+  local bb rootfs applet rc=0
+  bb="$(dpkg -L busybox-static 2>/dev/null | grep -E '/bin/busybox$' | head -n1 || true)"
   [[ -x "$bb" ]] || bb=/bin/busybox
-  rootfs="$(mktemp -d "$STATE_DIR/busybox-rootfs.XXXXXX")"
-  # shellcheck disable=SC2064
-  trap "rm -rf '$rootfs'" RETURN
-  mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,root,proc,sys,dev,run,var/log}
-  install -m 0755 -d "$rootfs/tmp" && chmod 1777 "$rootfs/tmp"
-  cp "$bb" "$rootfs/bin/busybox"
-  while read -r applet; do
-    [[ "$applet" == */busybox ]] && continue
-    mkdir -p "$rootfs/$(dirname "$applet")"
-    [[ -e "$rootfs/$applet" ]] || ln -s /bin/busybox "$rootfs/$applet"
-    [[ -e "$rootfs/bin/$(basename "$applet")" ]] || ln -s busybox "$rootfs/bin/$(basename "$applet")"
-  done < <("$bb" --list-full)
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$rootfs/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
-  tar -C "$rootfs" --numeric-owner -c . |
-    docker_cli import \
-      --change 'CMD ["/bin/sh"]' \
-      --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      - "$BUSYBOX_IMAGE"
+  "$bb" true || { echo "no working static busybox at $bb"; return 1; }
+  rootfs="$(mktemp -d "$STATE_DIR/busybox-rootfs.XXXXXX")" || return 1
+  {
+    mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,root,proc,sys,dev,run,tmp,var/log} &&
+      chmod 1777 "$rootfs/tmp" &&
+      cp "$bb" "$rootfs/bin/busybox" &&
+      printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$rootfs/etc/passwd" &&
+      printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+  } || rc=1
+  if ((rc == 0)); then
+    while read -r applet; do
+      [[ "$applet" == */busybox ]] && continue
+      mkdir -p "$rootfs/$(dirname "$applet")" || rc=1
+      # at busybox's canonical path (e.g. /usr/bin/env) and in /bin
+      [[ -e "$rootfs/$applet" ]] || ln -s /bin/busybox "$rootfs/$applet" || rc=1
+      [[ -e "$rootfs/bin/${applet##*/}" ]] || ln -s busybox "$rootfs/bin/${applet##*/}" || rc=1
+    done < <("$bb" --list-full)
+  fi
+  if ((rc == 0)); then
+    tar -C "$rootfs" --numeric-owner -c . |
+      docker_cli import \
+        --change 'CMD ["/bin/sh"]' \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        - "$BUSYBOX_IMAGE" || rc=1
+  fi
+  rm -rf "$rootfs"
+  return "$rc"
 }
 
 # --------------------------------------------------------------------------
@@ -271,7 +292,7 @@ build_busybox_image() {
 # Pick the cluster: $LAUNCHDECK_PG_CLUSTER ("15/main") if set, else the
 # highest-version cluster, preferring one named "main".
 pg_pick_cluster() {
-  local line
+  local line _status _owner
   if [[ -n "${LAUNCHDECK_PG_CLUSTER:-}" ]]; then
     line="$(pg_lsclusters -h | awk -v v="${LAUNCHDECK_PG_CLUSTER%%/*}" -v c="${LAUNCHDECK_PG_CLUSTER#*/}" '$1==v && $2==c')"
   else
@@ -290,6 +311,11 @@ pg_admin() {
   runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres "$@" </dev/null
 }
 
+# Same, reading SQL from the caller's stdin (heredoc).
+pg_admin_script() {
+  runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres "$@"
+}
+
 pg_tcp_login_ok() {
   PGPASSWORD="$PG_PASSWORD" PGCONNECT_TIMEOUT=3 psql -X -q -w -h "$PG_HOST" -p "$PG_PORT" \
     -U "$PG_USER" -d postgres -tAc 'select rolsuper and rolcreatedb from pg_roles where rolname = current_user' \
@@ -302,10 +328,10 @@ postgres_up() {
   local logfile="$PG_LOG"
   [[ "$logfile" != "<unknown>" && -n "$logfile" ]] || logfile="/var/log/postgresql/postgresql-$PG_VERSION-$PG_CLUSTER.log"
 
-  if [[ "$(pg_status)" == online ]]; then
+  if [[ "$(pg_status)" == online* ]]; then
     if [[ -f "$marker" ]]; then how="already running (started by services.sh)"; else how="already running (not started by services.sh; left alone by down)"; fi
   else
-    pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start </dev/null >"$STATE_DIR/pg_ctlcluster.log" 2>&1 ||
+    pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start </dev/null >"$STATE_DIR/pg_ctlcluster.log" 2>&1 9>&- ||
       die postgres "pg_ctlcluster $PG_VERSION $PG_CLUSTER start failed: $(tail -n 5 "$STATE_DIR/pg_ctlcluster.log" | tr '\n' ' ')" "$logfile"
     # Remember the postmaster pid so `down` stops only a postmaster we started.
     head -n1 "$PG_DATA/postmaster.pid" >"$marker"
@@ -320,7 +346,7 @@ postgres_up() {
   if ! PGCONNECT_TIMEOUT=3 pg_isready -q -h "$PG_HOST" -p "$PG_PORT" </dev/null; then
     log "postgres: listen_addresses='$listen' does not cover $PG_HOST; setting 'localhost'"
     pg_admin -c "alter system set listen_addresses = 'localhost'"
-    pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart </dev/null >>"$STATE_DIR/pg_ctlcluster.log" 2>&1 ||
+    pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart </dev/null >>"$STATE_DIR/pg_ctlcluster.log" 2>&1 9>&- ||
       die postgres "restart after setting listen_addresses failed" "$logfile"
     [[ -f "$marker" ]] && head -n1 "$PG_DATA/postmaster.pid" >"$marker"
     for ((i = 0; i < 20; i++)); do
@@ -336,7 +362,7 @@ postgres_up() {
   # SUPERUSER: later tests read pg_stat_archiver, call pg_switch_wal() and
   # drive pgbackrest, which need more than CREATEDB.
   if [[ "$(pg_tcp_login_ok)" != t ]]; then
-    pg_admin -v u="$PG_USER" -v p="$PG_PASSWORD" >/dev/null <<'SQL' ||
+    pg_admin_script -v u="$PG_USER" -v p="$PG_PASSWORD" >/dev/null <<'SQL' ||
 select format('create role %I', :'u')
  where not exists (select 1 from pg_roles where rolname = :'u') \gexec
 select format('alter role %I with login superuser createdb password %L', :'u', :'p') \gexec
@@ -347,12 +373,6 @@ SQL
     how="$how, role $PG_USER created/updated"
   fi
   report postgres "$how, $PG_VERSION/$PG_CLUSTER on $PG_HOST:$PG_PORT, role $PG_USER ok"
-}
-
-# The heredoc above feeds pg_admin's stdin; pg_admin's own </dev/null would
-# override it, so use this variant for scripts on stdin.
-pg_admin_script() {
-  runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres "$@"
 }
 
 # --------------------------------------------------------------------------
@@ -439,7 +459,7 @@ sshd_up() {
       die sshd "sshd -t rejected $SSH_DIR/sshd_config" "$logfile"
     # sshd daemonizes itself and writes PidFile once it is listening; -E
     # sends its log to a file instead of syslog (no syslog daemon here).
-    /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$logfile" </dev/null ||
+    /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$logfile" </dev/null 9>&- ||
       die sshd "sshd exited with status $?" "$logfile"
     for ((i = 0; i < 50; i++)); do
       pid_alive "$pidfile" sshd && break
@@ -494,6 +514,7 @@ export LAUNCHDECK_SSH_KNOWN_HOSTS='$SSH_DIR/known_hosts'
 export LAUNCHDECK_PROMETHEUS_BIN='$PROMETHEUS_BIN'
 export LAUNCHDECK_PGBACKREST_BIN='$(command -v pgbackrest || true)'
 EOF
+  chmod 644 "$tmp"
   install_if_changed "$tmp" "$STATE_DIR/env.sh"
 
   tmp="$(mktemp "$STATE_DIR/.tmp.XXXXXX")"
@@ -535,6 +556,7 @@ EOF
   }
 }
 EOF
+  chmod 644 "$tmp"
   install_if_changed "$tmp" "$STATE_DIR/services.json"
 }
 
@@ -566,7 +588,7 @@ cmd_down() {
     local started_pid now_pid=""
     started_pid="$(cat "$marker")"
     [[ -r "$PG_DATA/postmaster.pid" ]] && now_pid="$(head -n1 "$PG_DATA/postmaster.pid")"
-    if [[ "$(pg_status)" == online && "$now_pid" == "$started_pid" ]]; then
+    if [[ "$(pg_status)" == online* && "$now_pid" == "$started_pid" ]]; then
       pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" stop -m fast </dev/null
       report postgres "stopped $PG_VERSION/$PG_CLUSTER (pid $started_pid)"
     else
@@ -613,7 +635,7 @@ cmd_status() {
   else
     report prometheus "MISSING binary"; ok=1
   fi
-  [[ -f "$STATE_DIR/services.json" ]] && report state "$STATE_DIR/services.json" || report state "services.json missing"
+  if [[ -f "$STATE_DIR/services.json" ]]; then report state "$STATE_DIR/services.json"; else report state "services.json missing"; fi
   return "$ok"
 }
 
@@ -627,7 +649,9 @@ main() {
       ;;
   esac
   mkdir -p "$STATE_DIR"
-  # Serialize concurrent invocations (e.g. two CI steps).
+  # Serialize concurrent invocations (e.g. two CI steps).  Every daemon we
+  # launch gets `9>&-`, otherwise it would inherit fd 9 and hold the lock
+  # for its whole life.
   exec 9>"$STATE_DIR/.lock"
   flock -w 300 9 || { echo "services.sh: another services.sh holds $STATE_DIR/.lock" >&2; exit 1; }
   "cmd_$cmd"

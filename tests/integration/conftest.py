@@ -45,11 +45,16 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICES_DIR = Path(os.environ.get("LAUNCHDECK_SERVICES_DIR", REPO_ROOT / ".services"))
 SERVICES_JSON = SERVICES_DIR / "services.json"
-UP_HINT = "run `bash scripts/services.sh up` (as root) first"
+UP_HINT = "Run `bash scripts/services.sh up` (as root) to install and start it."
 
 
 def _server_down(server: str, why: str) -> None:
-    pytest.fail(f"{server} is not available: {why}. {UP_HINT}", pytrace=False)
+    # Called outside `except` blocks so the report is not buried under a
+    # chained traceback.
+    why = " ".join(why.split())
+    if not why.endswith((".", "?", "!")):
+        why += "."
+    pytest.fail(f"{server} is not available: {why}\n{UP_HINT}", pytrace=False)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -78,12 +83,16 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 @pytest.fixture(scope="session")
 def services_info() -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    error = ""
     try:
         info = json.loads(SERVICES_JSON.read_text())
     except FileNotFoundError:
-        _server_down("services", f"{SERVICES_JSON} does not exist")
+        error = f"{SERVICES_JSON} does not exist"
     except (OSError, ValueError) as exc:
-        _server_down("services", f"cannot read {SERVICES_JSON}: {exc}")
+        error = f"cannot read {SERVICES_JSON}: {exc}"
+    if error:
+        _server_down("services.json", error)
     for section in ("docker", "postgres", "ssh", "prometheus"):
         if section not in info:
             _server_down(section, f"{SERVICES_JSON} has no {section!r} section (stale file?)")
@@ -95,16 +104,28 @@ def services_info() -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def docker_client(services_info: dict[str, Any]) -> Iterator[Any]:
+def _connect_docker(host: str) -> tuple[Any, str]:
+    """(client, "") or (None, why)."""
     import docker
 
-    host = services_info["docker"]["host"]
-    try:
+    try:  # the constructor already talks to the engine (API version negotiation)
         client = docker.DockerClient(base_url=host, timeout=60)
+    except Exception as exc:  # DockerException, requests' ConnectionError, ...
+        return None, f"no answer on {host} ({exc})"
+    try:
         client.ping()
-    except Exception as exc:  # docker.errors.DockerException, requests errors, ...
-        _server_down("Docker Engine", f"no answer on {host}: {exc}")
+    except Exception as exc:
+        client.close()
+        return None, f"ping on {host} failed ({exc})"
+    return client, ""
+
+
+@pytest.fixture(scope="session")
+def docker_client(services_info: dict[str, Any]) -> Iterator[Any]:
+    host = services_info["docker"]["host"]
+    client, error = _connect_docker(host)
+    if error:
+        _server_down("Docker Engine", error)
     try:
         yield client
     finally:
@@ -118,7 +139,10 @@ def busybox_image(services_info: dict[str, Any], docker_client: Any) -> str:
     image = services_info["docker"]["image"]
     try:
         docker_client.images.get(image)
+        missing = False
     except docker.errors.ImageNotFound:
+        missing = True
+    if missing:
         _server_down("Docker Engine", f"image {image} is missing")
     return image
 
@@ -157,11 +181,14 @@ def pg_dsn(services_info: dict[str, Any]) -> Iterator[str]:
     }
     admin_dsn = make_conninfo(**base, dbname=pg.get("dbname", "postgres"))
     dbname = f"launchdeck_test_{secrets.token_hex(6)}"
+    error = ""
     try:
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     except psycopg.Error as exc:
-        _server_down("PostgreSQL", f"cannot create a database as {pg['user']}@{pg['host']}:{pg['port']}: {exc}")
+        error = f"cannot create a database as {pg['user']}@{pg['host']}:{pg['port']}: {exc}"
+    if error:
+        _server_down("PostgreSQL", error)
     try:
         yield make_conninfo(**base, dbname=dbname)
     finally:
@@ -198,11 +225,14 @@ def ssh_target(services_info: dict[str, Any]) -> SSHTarget:
         if not path.is_file():
             _server_down("sshd", f"{path} is missing")
     # Cheap liveness check: an SSH server greets with its version string.
+    banner, error = b"", ""
     try:
         with socket.create_connection((target.host, target.port), timeout=5) as sock:
             banner = sock.recv(256)
     except OSError as exc:
-        _server_down("sshd", f"no answer on {target.host}:{target.port}: {exc}")
+        error = f"no answer on {target.host}:{target.port}: {exc}"
+    if error:
+        _server_down("sshd", error)
     if not banner.startswith(b"SSH-2.0-"):
         _server_down("sshd", f"{target.host}:{target.port} answered {banner[:40]!r}, not an SSH banner")
     return target
@@ -213,6 +243,10 @@ def ssh_target(services_info: dict[str, Any]) -> SSHTarget:
 # ---------------------------------------------------------------------------
 
 PROMETHEUS_READY_TIMEOUT = 20.0
+# Note for test authors: /-/ready answers ~0.1 s after start, but the FIRST
+# scrape only happens ~5 s later (Prometheus throttles target-discovery
+# updates to the scrape manager to one per 5 s; not configurable in 2.42).
+# Poll for ~20 s rather than sleeping a fixed time.
 
 
 @pytest.fixture
