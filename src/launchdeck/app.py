@@ -15,13 +15,19 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from .checklists.session import ChecklistSession
 from .config import Config
 from .model import Clock, Reading, Status, SystemClock, Verdict
 from .monitor import Probe, poll_forever
 from .probes import build_probes, close_probes
 from .redact import Scrubber
+from .screens.checklist import ChecklistScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
+from .screens.signoff_flow import SignoffFlow
+from .widgets.header import DeckHeader
+
+LEDGER_POLL_SECONDS = 0.5  # another terminal's sign-off shows here within this (the bar is 1 s)
 
 
 class ReadingArrived(Message, bubble=False):
@@ -42,9 +48,11 @@ class LaunchdeckApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("r", "refresh", "Refresh"),
+        Binding("c", "checklists", "Checklists"),
     ]
 
-    def __init__(self, config: Config, probes: list[Probe], clock: Clock, actions_enabled: bool) -> None:
+    def __init__(self, config: Config, probes: list[Probe], clock: Clock, actions_enabled: bool,
+                 checklists: ChecklistSession | None = None, checklist_problem: str = "") -> None:
         super().__init__()
         self.config = config
         self.probes = probes
@@ -53,7 +61,9 @@ class LaunchdeckApp(App[None]):
         self.latest: dict[tuple[str, str], Reading] = {}
         self._scrub = Scrubber(config.secrets)
         self._wakes: dict[str, asyncio.Event] = {}
-        self.dashboard = DashboardScreen(config, actions_enabled)
+        self.checklists = checklists
+        self.dashboard = DashboardScreen(config, actions_enabled, checklist_problem)
+        self.signoffs = SignoffFlow(self) if checklists else None
         self.title = f"launchdeck · {config.deck.name}"
 
     def on_mount(self) -> None:
@@ -65,6 +75,8 @@ class LaunchdeckApp(App[None]):
                 poll_forever(probe, self._publish, clock=self.clock, scrub=self._scrub, wake=wake),
                 name=name, group="probes", exit_on_error=False,
             )
+        if self.checklists is not None:
+            self.run_worker(self._watch_ledger(), name="ledger", group="ledger", exit_on_error=False)
 
     def _publish(self, reading: Reading) -> None:
         self.post_message(ReadingArrived(reading))
@@ -73,14 +85,47 @@ class LaunchdeckApp(App[None]):
         reading = message.reading
         self.latest[reading.key] = reading
         self.dashboard.show_reading(reading, Verdict.from_readings(self.latest.values()))
+        if self.checklists is not None:
+            self.show_checklist_changes(self.checklists.observe(reading, self.clock.now()))
+
+    async def _watch_ledger(self) -> None:
+        """Records from this and other terminals, read back from the file: the board shows what is on disk."""
+        warning = await asyncio.to_thread(self.checklists.open)
+        if warning:
+            self.notify(warning, title="ledger", severity="warning", timeout=30)
+        while True:
+            self.show_checklist_changes(await self.checklists.sync())
+            await asyncio.sleep(LEDGER_POLL_SECONDS)
+
+    def show_checklist_changes(self, keys: list[tuple[str, str]]) -> None:
+        self.dashboard.show_checklists(self.checklists)  # cheap; an equal summary does not repaint
+        screen = self.screen
+        if isinstance(screen, ChecklistScreen):
+            screen.refresh_items(keys)
+
+    def action_checklists(self) -> None:
+        if self.checklists is None:
+            self.notify("no [checklists] in the config", severity="warning", timeout=4)
+        elif not isinstance(self.screen, ChecklistScreen):
+            deck = self.config.deck
+            header = DeckHeader(deck.name, deck.environment, deck.is_production, self.actions_enabled)
+            self.push_screen(ChecklistScreen(self.checklists, header))
+
+    def request_signoff(self, state, kind: str) -> None:
+        if self.signoffs is not None:
+            self.signoffs.start(state, kind)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A poll loop that died is a bug; say so on its row instead of freezing it silently."""
         worker = event.worker
-        if event.state is not WorkerState.ERROR or worker.group != "probes":
+        if event.state is not WorkerState.ERROR or worker.group not in ("probes", "ledger"):
+            return
+        error = worker.error
+        if worker.group == "ledger":
+            self.notify(self._scrub(f"ledger watcher stopped: {type(error).__name__}: {error}"),
+                        severity="error", timeout=30)
             return
         panel, _, target = worker.name.partition("/")
-        error = worker.error
         reason = self._scrub(f"poller stopped: {type(error).__name__}: {error}")
         self.notify(f"{worker.name}: {reason}", severity="error", timeout=10)
         self.post_message(ReadingArrived(Reading(panel, target, Status.UNKNOWN, reason, {},
@@ -106,13 +151,24 @@ class LaunchdeckApp(App[None]):
 
 
 def make_app(config: Config, probes: list[Probe] | None = None, clock: Clock | None = None,
-             allow_actions: bool = False) -> LaunchdeckApp:
+             allow_actions: bool = False, checklists: ChecklistSession | None = None) -> LaunchdeckApp:
     """The one factory: CLI, demo and tests all build the app here."""
+    problem = ""
+    if checklists is None and config.checklists is not None:
+        from .checklists.parser import ChecklistError
+        from .checklists.signing import ledger_path, load_checklists
+
+        try:
+            checklists = ChecklistSession(load_checklists(config), ledger_path(config))
+        except ChecklistError as error:  # the dashboard stays up and says what is wrong, and where
+            problem = str(error)
     return LaunchdeckApp(
         config,
         build_probes(config) if probes is None else probes,
         clock or SystemClock(),
         actions_enabled=allow_actions or config.actions.enabled,
+        checklists=checklists,
+        checklist_problem=problem,
     )
 
 

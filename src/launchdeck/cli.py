@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_checklists import checklist, report, signoff
 from .config import CONFIG_NAME, Config, ConfigError, find_config, load_config
 
 CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -100,3 +101,8 @@ def demo(error_ratio: float | None, p95_ms: float | None, no_tui: bool, allow_ac
             make_app(_load(config_path), allow_actions=allow_actions).run()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+main.add_command(checklist)
+main.add_command(signoff)
+main.add_command(report)

@@ -125,9 +125,14 @@ class BackupConfig(Section):
     dsn: str | None = None
 
 
+PhaseName = Literal["pre-launch", "launch-day", "post-launch", "other"]
+
+
 class ChecklistsConfig(Section):
     files: list[Path] = Field(default_factory=list)  # empty: the packaged defaults
     ledger: Path = Path("launch-signoff.jsonl")
+    # a heading's text or a file's name -> its phase, where the keywords guess wrong
+    phases: dict[str, PhaseName] = Field(default_factory=dict)
 
 
 class ActionConfig(Section):
@@ -160,6 +165,13 @@ class Config(Section):
     @property
     def source(self) -> str:
         return self._source
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the file, relative to the file's own directory (not the cwd)."""
+        path = path.expanduser()
+        if path.is_absolute() or self._source.startswith("<"):
+            return path
+        return Path(self._source).parent / path
 
     @property
     def secrets(self) -> frozenset[str]:

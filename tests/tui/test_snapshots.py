@@ -30,3 +30,37 @@ def test_help_80x24(snap_compare):
 
     assert snap_compare(app_with(mixed_probes(), environment="staging"), terminal_size=(80, 24),
                         run_before=open_help)
+
+
+def test_checklist_screen_80x24(snap_compare, tmp_path):
+    from datetime import datetime, timezone
+
+    from launchdeck.app import make_app
+    from launchdeck.checklists.ledger import Ledger, Operator
+    from launchdeck.config import parse_config
+    from launchdeck.model import FixedClock, Outcome, Status
+    from tests.fakes import FakeProbe
+
+    (tmp_path / "launch.md").write_text(
+        "# Launch\n## Pre-launch\n- [ ] All services healthy <!-- verify: services.all_ok -->\n"
+        "- [ ] Security review done\n- [ ] Backups fresh <!-- verify: backups.age < 26h -->\n"
+        "## Launch day\n- [ ] Deploy to production\n## Post-launch\n- [ ] Monitor for 24 hours\n")
+    config = parse_config('[deck]\nname = "shop"\n[[services]]\nname = "web"\nurl = "http://127.0.0.1:9/"\n'
+                          '[checklists]\nfiles = ["launch.md"]\nledger = "signoff.jsonl"\n',
+                          str(tmp_path / "launchdeck.toml"), {})
+    ledger = Ledger(tmp_path / "signoff.jsonl", clock=lambda: datetime(2026, 1, 1, 9, 30, tzinfo=timezone.utc),
+                    operator=Operator("ana", 1000, "vps1", None))
+    from launchdeck.checklists.parser import load_checklist
+
+    review = next(i for i in load_checklist(tmp_path / "launch.md").items if i.text == "Security review done")
+    ledger.append(checklist="launch.md", item_id=review.id, item_text=review.text, kind="sign", reason="pen test ok")
+    app = make_app(config, probes=[FakeProbe("web", [Outcome(Status.CRIT, "refused")])], clock=FixedClock())
+
+    async def open_checklists(pilot) -> None:
+        await wait_until(pilot, lambda: pilot.app.latest)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: "1/3" in str(pilot.app.screen.query_one("#phases").get_tab(
+            "tab-pre-launch").label) if pilot.app.screen.id == "checklists-screen" else False)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_checklists)

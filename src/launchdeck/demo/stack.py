@@ -141,6 +141,8 @@ class DemoStack:
         for service in self.services.values():
             lines += ["[[services]]", f'name = "{service.name}"', f'url = "{self.base_url(service.name)}/health"',
                       'timeout = "2s"', ""]
+        lines += ["# the packaged default checklists; sign-offs go to a ledger beside this file",
+                  "[checklists]", 'ledger = "launch-signoff.jsonl"', ""]
         return "\n".join(lines)
 
     def write_config(self, directory: Path) -> Path:

@@ -8,8 +8,10 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from ..checklists.session import ChecklistSession
 from ..config import Config
 from ..model import Reading, Verdict
+from ..widgets.checklists_panel import ChecklistsPanel
 from ..widgets.header import DeckHeader
 from ..widgets.placeholder import PanelPlaceholder
 from ..widgets.services import ServicesPanel
@@ -25,10 +27,11 @@ def _slot_message(count: int, add: str) -> str:
 
 
 class DashboardScreen(Screen):
-    def __init__(self, config: Config, actions_enabled: bool) -> None:
+    def __init__(self, config: Config, actions_enabled: bool, checklist_problem: str = "") -> None:
         super().__init__(id="dashboard")
         self.config = config
         self.actions_enabled = actions_enabled
+        self.checklist_problem = checklist_problem
         self._verdict_bar: VerdictBar | None = None
         self._services: ServicesPanel | None = None
         self._pending: dict[tuple[str, str], Reading] = {}
@@ -52,9 +55,11 @@ class DashboardScreen(Screen):
                                    id="containers", classes="panel")
             yield PanelPlaceholder("Backups", _slot_message(len(config.backups), "[[backups]]"),
                                    id="backups", classes="panel")
-            checklists = config.checklists
-            yield PanelPlaceholder("Checklists", _slot_message(len(checklists.files) if checklists else 0,
-                                                               "[checklists]"), id="checklists", classes="panel")
+            if config.checklists is None or self.checklist_problem:
+                message = self.checklist_problem or _slot_message(0, "[checklists]")
+                yield PanelPlaceholder("Checklists", message, id="checklists", classes="panel")
+            else:
+                yield ChecklistsPanel(id="checklists", classes="panel")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -78,6 +83,16 @@ class DashboardScreen(Screen):
             return
         self._route(reading)
         self._verdict_bar.verdict = verdict
+
+    def show_checklists(self, session: ChecklistSession) -> None:
+        panel = self.query("#checklists").first() if self.is_mounted else None
+        if not isinstance(panel, ChecklistsPanel):
+            return
+        board = session.board
+        open_keys = {k for k, s in board.states.items() if not s.done}
+        live = [e.state for k, e in session.evidence.items() if k in open_keys]
+        panel.summary = (tuple((p, *board.progress(p)) for p in board.phases()),
+                         live.count("fail"), live.count("unknown"))
 
     def _route(self, reading: Reading) -> None:
         if reading.panel == "services" and self._services is not None:

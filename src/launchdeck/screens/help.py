@@ -13,6 +13,7 @@ from textual.widgets import Static
 KEYS = [
     ("?", "this help"),
     ("r", "poll every probe now"),
+    ("c", "checklists: space sign, u unsign, w waive, n next open, / filter, [ ] phase"),
     ("tab / shift+tab", "move between panels"),
     ("ctrl+p", "command palette"),
     ("q", "quit"),

@@ -1,0 +1,1 @@
+"""Headless checklists: the Markdown parser, the sign-off ledger, live evidence, and the state fold."""

@@ -1,0 +1,99 @@
+"""Everything the checklist screen needs, headless: board, ledger, live evidence, other operators.
+
+The app owns one session; it feeds readings in, polls the ledger for other terminals' sign-offs,
+and asks the session to sign. Nothing here touches the UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..history import ReadingHistory
+from ..model import Reading
+from .evidence import EvidenceSyntaxError, evaluate, parse_condition
+from .ledger import Ledger, LedgerError, Record
+from .parser import Checklist
+from .signing import Entry, Request, prepare
+from .state import Board
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class LiveEvidence:
+    state: str  # pass | fail | pending | unknown
+    detail: str
+
+
+class ChecklistSession:
+    def __init__(self, checklists: list[Checklist], ledger_path: Path, history: ReadingHistory | None = None) -> None:
+        self.board = Board.build(checklists)
+        self.ledger = Ledger(ledger_path)
+        self.history = history or ReadingHistory()
+        self._conditions = {}
+        for key, state in self.board.states.items():
+            if state.item.verify:
+                try:
+                    self._conditions[key] = parse_condition(state.item.verify)
+                except EvidenceSyntaxError as error:
+                    self._conditions[key] = error
+        holds = [c.hold for c in self._conditions.values() if not isinstance(c, Exception)]
+        self.history.needs(max(holds, default=0.0) + 120)  # a margin of two minutes of readings
+        self.evidence: dict[Key, LiveEvidence] = {}
+        self._reading = asyncio.Lock()  # one ledger read at a time: read_new keeps a file offset
+
+    def open(self) -> str | None:
+        """Set aside a torn tail left by a crash (reported, never dropped); return what to tell the user.
+        A ledger that cannot be recovered is reported and still shown: signing will say why it fails."""
+        if not self.ledger.path.exists():
+            return None
+        try:
+            warning = self.ledger.recover()
+        except LedgerError as error:
+            return f"{error}; sign-offs cannot be added until this is fixed"
+        return str(warning) if warning else None
+
+    async def sync(self) -> list[Key]:
+        """poll_ledger for the event loop: the file is read in a thread (a big ledger takes seconds),
+        the board is changed on the loop."""
+        async with self._reading:
+            if not self.ledger.path.exists():
+                return []
+            records = await asyncio.to_thread(self.ledger.read_new)
+            return self.board.apply_all(records)
+
+    def poll_ledger(self) -> list[Key]:
+        """Records appended since the last poll (ours or another terminal's); the keys that changed."""
+        if not self.ledger.path.exists():
+            return []
+        return self.board.apply_all(self.ledger.read_new())
+
+    def observe(self, reading: Reading, now: datetime) -> list[Key]:
+        """Feed a reading; re-judge the evidence that depends on its panel; the keys whose verdict changed."""
+        self.history.add(reading)
+        changed = []
+        for key, condition in self._conditions.items():
+            if isinstance(condition, Exception):
+                live = LiveEvidence("unknown", str(condition))
+            elif condition.panel != reading.panel and key in self.evidence:
+                continue
+            else:
+                result = evaluate(condition, self.history, now)
+                live = LiveEvidence(result.state, result.detail)
+            if self.evidence.get(key) != live:
+                self.evidence[key] = live
+                changed.append(key)
+        return changed
+
+    def prepare(self, request: Request, now: datetime) -> Entry:
+        """The signing rule against the live evidence (event loop only: it reads the history)."""
+        return prepare(request, self.history, now)
+
+    def sign(self, request: Request, now: datetime) -> tuple[Record, list[Key]]:
+        """Append durably (may raise SignoffRefused, ValueError, LedgerError), then read it back
+        through the same path as other terminals' records, so the board shows only what is on disk."""
+        record = self.prepare(request, now).append_to(self.ledger)
+        return record, self.poll_ledger()

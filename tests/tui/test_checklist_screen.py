@@ -1,0 +1,240 @@
+"""The checklist screen as the person who signs meets it: keys, modals, evidence, other terminals, a full disk."""
+
+import resource
+import signal
+
+import pytest
+
+from launchdeck.app import make_app
+from launchdeck.checklists.ledger import Ledger, verify
+from launchdeck.config import parse_config
+from launchdeck.model import FixedClock, Outcome, Status
+from launchdeck.screens.checklist import ChecklistScreen
+from launchdeck.screens.reason import ReasonModal
+from launchdeck.widgets.checklist_items import ItemRow
+from launchdeck.widgets.checklists_panel import ChecklistsPanel
+from tests.fakes import FakeProbe
+from tests.tui.helpers import wait_until
+
+CHECKLIST = """# Launch
+## Pre-launch
+- [ ] All services healthy <!-- verify: services.all_ok -->
+- [ ] Security review done
+## Launch day
+- [ ] Deploy to production
+- [ ] Run smoke tests
+## Post-launch
+- [ ] Monitor for 24 hours
+"""
+
+
+@pytest.fixture
+def deck(tmp_path):
+    (tmp_path / "launch.md").write_text(CHECKLIST)
+    text = ('[deck]\nname = "shop"\n[[services]]\nname = "web"\nurl = "http://127.0.0.1:9/"\n'
+            '[checklists]\nfiles = ["launch.md"]\nledger = "signoff.jsonl"\n')
+    return tmp_path, parse_config(text, str(tmp_path / "launchdeck.toml"), {})
+
+
+def app_for(deck, status=Status.OK):
+    _, config = deck
+    return make_app(config, probes=[FakeProbe("web", [Outcome(status, "x")])], clock=FixedClock())
+
+
+def rows(app):
+    return {r.state.item.text: r for r in app.screen.query(ItemRow)}
+
+
+async def open_checklists(pilot, app):
+    await wait_until(pilot, lambda: app.latest)
+    await pilot.press("c")
+    await wait_until(pilot, lambda: isinstance(app.screen, ChecklistScreen))
+    await pilot.pause()
+
+
+async def select(pilot, app, text):
+    listing = app.screen._list()
+    listing.index = [r.state.item.text for r in listing.children].index(text)
+    await pilot.pause()
+
+
+async def type_and_submit(pilot, text):
+    await pilot.press(*text) if text else None
+    await pilot.press("enter")
+
+
+async def test_sign_with_a_note_is_written_then_shown(deck):
+    tmp, _ = deck
+    app = app_for(deck)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_checklists(pilot, app)
+        assert str(app.screen.query_one("#phases").get_tab("tab-pre-launch").label) == "Pre-launch 0/2"
+        await select(pilot, app, "Security review done")
+        await pilot.press("space")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReasonModal))
+        await type_and_submit(pilot, "pen test report attached")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChecklistScreen) and
+                         rows(app)["Security review done"].state.status == "signed")
+        row = rows(app)["Security review done"].plain()
+        assert row.startswith("[✓]") and "signed by" in row and "pen test report attached" in row
+        assert str(app.screen.query_one("#phases").get_tab("tab-pre-launch").label) == "Pre-launch 1/2"
+    records = Ledger(tmp / "signoff.jsonl").records()
+    assert [(r.kind, r.item_text, r.reason) for r in records] == [("sign", "Security review done",
+                                                                   "pen test report attached")]
+    assert verify(tmp / "signoff.jsonl").ok
+
+
+async def test_passing_evidence_signs_and_is_stored_in_the_record(deck):
+    tmp, _ = deck
+    app = app_for(deck)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_checklists(pilot, app)
+        assert rows(app)["All services healthy"].plain().startswith("[ ] ✓ ")
+        await select(pilot, app, "All services healthy")
+        await pilot.press("space")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReasonModal))
+        await type_and_submit(pilot, "")
+        await wait_until(pilot, lambda: rows(app)["All services healthy"].state.status == "signed")
+    record = Ledger(tmp / "signoff.jsonl").records()[0]
+    assert record.evidence["expr"] == "services.all_ok" and record.evidence["state"] == "pass"
+
+
+async def test_failing_evidence_needs_an_override_reason(deck):
+    tmp, _ = deck
+    app = app_for(deck, Status.CRIT)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_checklists(pilot, app)
+        assert rows(app)["All services healthy"].plain().startswith("[ ] ✗ ")
+        await select(pilot, app, "All services healthy")
+        await pilot.press("space")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReasonModal))
+        await type_and_submit(pilot, "")
+        assert isinstance(app.screen, ReasonModal)
+        assert "a reason is required" in str(app.screen.query_one("#problem").render())
+        await type_and_submit(pilot, "web is a canary, known down")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChecklistScreen) and
+                         rows(app)["All services healthy"].state.status == "signed")
+    record = Ledger(tmp / "signoff.jsonl").records()[0]
+    assert record.evidence["state"] == "fail" and record.evidence["override"] == "web is a canary, known down"
+    assert record.reason == "override: web is a canary, known down"
+
+
+async def test_unsign_and_waive_need_a_reason_and_cancel_records_nothing(deck):
+    tmp, _ = deck
+    app = app_for(deck)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_checklists(pilot, app)
+        await select(pilot, app, "Security review done")
+        await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReasonModal))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChecklistScreen))
+        assert not (tmp / "signoff.jsonl").exists()
+        await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReasonModal))
+        await type_and_submit(pilot, "")
+        assert isinstance(app.screen, ReasonModal)
+        await type_and_submit(pilot, "done by the vendor")
+        await wait_until(pilot, lambda: rows(app)["Security review done"].state.status == "waived")
+        await pilot.press("u")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReasonModal))
+        await type_and_submit(pilot, "vendor report missing")
+        await wait_until(pilot, lambda: rows(app)["Security review done"].state.status == "open")
+    kinds = [(r.kind, r.reason) for r in Ledger(tmp / "signoff.jsonl").records()]
+    assert kinds == [("waive", "done by the vendor"), ("unsign", "vendor report missing")]
+
+
+async def test_filter_next_open_and_phase_keys(deck):
+    app = app_for(deck)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_checklists(pilot, app)
+        await pilot.press("right_square_bracket")
+        assert app.screen.query_one("#phases").active == "tab-launch-day"
+        await pilot.press("slash", *"smoke")
+        visible = [r.state.item.text for r in app.screen.query(ItemRow) if r.display]
+        assert visible == ["Run smoke tests"]
+        await pilot.press("escape")  # closes the filter, not the screen
+        assert isinstance(app.screen, ChecklistScreen)
+        assert all(r.display for r in app.screen.query(ItemRow))
+        await pilot.press("left_square_bracket")
+        assert app.screen.selected().item.text == "All services healthy"
+        await pilot.press("n")  # the next open item after the cursor
+        assert app.screen.selected().item.text == "Security review done"
+        await pilot.press("n")  # past the end of a phase: on into the next phase
+        assert app.screen.query_one("#phases").active == "tab-launch-day"
+        assert app.screen.selected().item.text == "Deploy to production"
+        await pilot.press("escape")
+        assert app.screen is app.dashboard
+
+
+async def test_another_terminals_sign_off_shows_within_a_second(deck):
+    tmp, config = deck
+    app = app_for(deck)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_checklists(pilot, app)
+        other = Ledger(tmp / "signoff.jsonl")  # what `launchdeck signoff add` in another terminal does
+        other.append(checklist="launch.md", item_id=rows(app)["Deploy to production"].state.item.id,
+                     item_text="Deploy to production", kind="sign", reason="v1.4.2 out")
+        await wait_until(pilot, lambda: rows(app)["Deploy to production"].state.status == "signed", timeout=1.5)
+        await pilot.press("escape")
+        panel = app.dashboard.query_one(ChecklistsPanel)
+        await wait_until(pilot, lambda: "launch-day" in str(panel.render()))
+        assert "1/2" in str(panel.render())
+
+
+async def test_a_full_disk_is_reported_and_nothing_is_shown_signed(deck):
+    tmp, _ = deck
+    app = app_for(deck)
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_checklists(pilot, app)
+        await select(pilot, app, "Security review done")
+        await pilot.press("space")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReasonModal))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))  # every write that grows a file fails: EFBIG
+        try:
+            await type_and_submit(pilot, "ok")
+            await wait_until(pilot, lambda: any("NOT SIGNED" in (n.title or "") for n in app._notifications))
+            await pilot.pause(0.6)  # a ledger poll happens: still nothing signed
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, previous_handler)
+        assert rows(app)["Security review done"].state.status == "open"
+        note = next(n for n in app._notifications if "NOT SIGNED" in (n.title or ""))
+        assert "signoff.jsonl" in note.message
+    ledger = tmp / "signoff.jsonl"
+    assert not ledger.exists() or Ledger(ledger).records() == []
+
+
+async def test_a_torn_last_line_is_reported_at_start_and_set_aside(deck):
+    tmp, _ = deck
+    ledger_file = tmp / "signoff.jsonl"
+    Ledger(ledger_file).append(checklist="launch.md", item_id="x", item_text="x", kind="note", reason="first")
+    with ledger_file.open("ab") as file:
+        file.write(b'{"seq": 2, "time": "2026-')  # a crash mid-line
+    app = app_for(deck)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: any("torn" in n.message for n in app._notifications))
+    side_files = list(tmp.glob("signoff.jsonl.torn-*"))
+    assert len(side_files) == 1 and side_files[0].read_bytes() == b'{"seq": 2, "time": "2026-'
+    assert verify(ledger_file).ok
+    assert [r.kind for r in Ledger(ledger_file).records()] == ["note", "recovery"]
+
+
+async def test_an_edited_ledger_is_reported_and_the_checklist_still_shows(deck):
+    tmp, _ = deck
+    ledger_file = tmp / "signoff.jsonl"
+    Ledger(ledger_file).append(checklist="launch.md", item_id="x", item_text="x", kind="note", reason="first")
+    ledger_file.write_text(ledger_file.read_text().replace("first", "forged"))
+    app = app_for(deck)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: any("cannot be added" in n.message for n in app._notifications))
+        await open_checklists(pilot, app)
+        await select(pilot, app, "Security review done")
+        await pilot.press("space")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReasonModal))
+        await type_and_submit(pilot, "ok")
+        await wait_until(pilot, lambda: any("NOT SIGNED" in (n.title or "") for n in app._notifications))
+        assert rows(app)["Security review done"].state.status == "open"
+    assert "forged" in ledger_file.read_text() and len(ledger_file.read_text().splitlines()) == 1
