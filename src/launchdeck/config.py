@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+from decimal import Decimal
 import tomllib
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
+                      ValidationError, field_validator, model_validator)
 
 from .units import DURATION_HINT, parse_duration
 
@@ -70,18 +72,26 @@ class HostConfig(Section):
     keepalive: Duration = 15.0
 
 
-class HttpService(Section):
+class ServiceBase(Section):
+    """Fields every service probe has: a unique name, a timeout, a poll interval."""
+
     name: str
-    kind: Literal["http"] = "http"
-    url: str
-    method: Literal["GET", "HEAD", "POST"] = "GET"
-    expect_status: list[int] = Field(default_factory=lambda: [200])
-    headers: dict[str, str] = Field(default_factory=dict)
-    verify_tls: bool = True
     timeout: Duration = 2.0
     interval: Duration | None = None  # default: deck.refresh
     latency_warn: Duration = 0.5
     latency_crit: Duration = 1.0
+
+
+class HttpService(ServiceBase):
+    kind: Literal["http"] = "http"
+    url: str
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+    body_contains: str | None = None  # the body must contain this text
+    json_field: str | None = None  # dotted path into a JSON body, e.g. "status" or "checks.db"
+    json_equals: str | int | float | bool | None = None  # ... must equal this
+    headers: dict[str, str] = Field(default_factory=dict)
+    verify_tls: bool = True
 
     @field_validator("url")
     @classmethod
@@ -91,7 +101,40 @@ class HttpService(Section):
         return url
 
 
-ServiceConfig = HttpService
+class TcpService(ServiceBase):
+    kind: Literal["tcp"]
+    host: str
+    port: int = Field(ge=1, le=65535)
+
+
+class PostgresService(ServiceBase):
+    kind: Literal["postgres"]
+    dsn: str  # libpq URL or key=value; put the password in ${ENV}
+    connections_warn: float = 0.8  # share of max_connections in use
+    connections_crit: float = 0.95
+    replication_lag_warn: Duration = 30.0  # on a replica
+    replication_lag_crit: Duration = 300.0
+    transaction_age_warn: Duration = 300.0  # oldest open transaction
+    transaction_age_crit: Duration = 1800.0
+
+
+class CommandService(ServiceBase):
+    kind: Literal["command"]
+    argv: list[str] = Field(min_length=1)  # run without a shell; exit 0 is ok
+    timeout: Duration = 10.0
+
+
+def _service_kind(data: Any) -> str:
+    if isinstance(data, dict):
+        return str(data.get("kind", "http"))
+    return str(getattr(data, "kind", "http"))
+
+
+ServiceConfig = Annotated[
+    Annotated[HttpService, Tag("http")] | Annotated[TcpService, Tag("tcp")]
+    | Annotated[PostgresService, Tag("postgres")] | Annotated[CommandService, Tag("command")],
+    Discriminator(_service_kind),
+]
 
 
 class PrometheusConfig(Section):
@@ -99,13 +142,48 @@ class PrometheusConfig(Section):
     timeout: Duration = 3.0
 
 
+def _ratio(value: Any) -> Any:
+    """ "1%" -> 0.01; a bare number is taken as a fraction (0.01)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(Decimal(value.strip()[:-1]) / 100)  # Decimal: "99.9%" is 0.999, not 0.99900...01
+        except ArithmeticError:
+            raise ValueError(f"expected a percentage like \"1%\" or a fraction like 0.01, got {value!r}") from None
+    return value
+
+
+Ratio = Annotated[float, BeforeValidator(_ratio), Field(ge=0, le=1)]
+
+
+class SloConfig(Section):
+    objective: Ratio  # e.g. "99.9%"
+    window: Duration = 30 * 86400.0
+
+
 class TrafficConfig(Section):
     name: str
     source: Literal["prometheus", "scrape"] = "prometheus"
     scrape_url: str | None = None
-    error_ratio: str | None = None
+    job: str | None = None  # default job label for the default queries: the name
+    error_ratio: str | None = None  # PromQL overrides
     p95: str | None = None
     rate: str | None = None
+    window: Duration = 300.0  # the [5m] of the default queries and of scrape-mode rates
+    interval: Duration | None = None
+    timeout: Duration | None = None  # default: prometheus.timeout, or 3s for scrape
+    error_ratio_warn: Ratio = 0.01
+    error_ratio_crit: Ratio = 0.05
+    error_ratio_for: Duration = 300.0  # crit only once sustained this long; warn meanwhile
+    p95_warn: Duration = 0.3
+    p95_crit: Duration = 0.5
+    p95_for: Duration = 0.0
+    slo: SloConfig | None = None
+
+    @model_validator(mode="after")
+    def _scrape_needs_url(self) -> TrafficConfig:
+        if self.source == "scrape" and not self.scrape_url:
+            raise ValueError("source = \"scrape\" needs scrape_url (the service's /metrics URL)")
+        return self
 
 
 class ContainersConfig(Section):
@@ -220,16 +298,33 @@ def _interpolate(node: Any, loc: tuple[Any, ...], environ: Mapping[str, str],
     return _ENV_REF.sub(substitute, node)
 
 
+SERVICE_KINDS = {"http": HttpService, "tcp": TcpService, "postgres": PostgresService, "command": CommandService}
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """pydantic puts the union tag into the path (services[0].tcp.port): people wrote services[0].port."""
+    cleaned: list[Any] = []
+    for index, part in enumerate(loc):
+        if index >= 2 and loc[index - 2] == "services" and isinstance(loc[index - 1], int) and part in SERVICE_KINDS:
+            continue
+        cleaned.append(part)
+    return tuple(cleaned)
+
+
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model class that owns the field at `loc`, to list its allowed keys."""
+    """The model class that owns the field at `loc` (tags included), to list its allowed keys."""
     model: Any = Config
     for part in loc:
         if isinstance(part, int):
             continue
+        if part in SERVICE_KINDS and model is not Config and not hasattr(model, "model_fields"):
+            model = SERVICE_KINDS[part]
+            continue
         fields = getattr(model, "model_fields", None)
         if fields is None or part not in fields:
             return None
-        model = _unwrap(fields[part].annotation)
+        annotation = fields[part].annotation
+        model = annotation if part == "services" else _unwrap(annotation)
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
@@ -241,12 +336,27 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
+def _describe_safely(error: Mapping[str, Any], scrub: set[str]) -> str:
+    """Never let the wording of a config error become a traceback of its own."""
+    try:
+        return _describe(error, scrub)
+    except Exception:  # fall back to pydantic's own words, still scrubbed of secrets
+        text = f"{_path_text(tuple(error.get('loc', ())))}: {error.get('msg', 'invalid value')}"
+        for secret in scrub:
+            text = text.replace(secret, "<value from environment>")
+        return text
+
+
 def _describe(error: Mapping[str, Any], scrub: set[str]) -> str:
-    loc = tuple(error["loc"])
+    raw_loc = tuple(error["loc"])
+    loc = _clean_loc(raw_loc)
     kind = error["type"]
     where = _path_text(loc)
+    if kind == "union_tag_invalid":
+        kinds = ", ".join(repr(k) for k in SERVICE_KINDS)
+        return f"{where}.kind: expected one of {kinds}, got {error['ctx']['tag']!r}"
     if kind == "extra_forbidden":
-        owner = _model_at(loc[:-1])
+        owner = _model_at(raw_loc[:-1])
         allowed = f" (allowed: {', '.join(owner.model_fields)})" if owner else ""
         return f"{where}: unknown key{allowed}"
     if kind == "missing":
@@ -291,7 +401,7 @@ def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str]
     try:
         config = Config.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(source, [_describe(e, secrets) for e in error.errors()]) from None
+        raise ConfigError(source, [_describe_safely(e, secrets) for e in error.errors()]) from None
     problems = _cross_check(config)
     if problems:
         raise ConfigError(source, problems)
@@ -323,6 +433,13 @@ def _cross_check(config: Config) -> list[str]:
     for index, service in enumerate(config.services):
         if service.latency_warn > service.latency_crit:
             problems.append(f"services[{index}].latency_warn: must not exceed latency_crit")
+    for index, traffic in enumerate(config.traffic):
+        if traffic.source == "prometheus" and config.prometheus is None:
+            problems.append(f"traffic[{index}].source: \"prometheus\" needs a [prometheus] section with its url "
+                            "(or use source = \"scrape\" with scrape_url)")
+        for metric in ("error_ratio", "p95"):
+            if getattr(traffic, f"{metric}_warn") > getattr(traffic, f"{metric}_crit"):
+                problems.append(f"traffic[{index}].{metric}_warn: must not exceed {metric}_crit")
     return problems
 
 

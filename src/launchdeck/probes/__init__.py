@@ -6,17 +6,31 @@ what the config uses.
 
 from __future__ import annotations
 
-from ..config import Config
+from ..config import Config, HttpService, PostgresService, ServiceConfig, TcpService
 from ..monitor import Probe
 
 
 def build_probes(config: Config) -> list[Probe]:
-    probes: list[Probe] = []
-    if config.services:
+    probes: list[Probe] = [_service_probe(service, config.deck.refresh) for service in config.services]
+    return probes
+
+
+def _service_probe(service: ServiceConfig, refresh: float) -> Probe:
+    if isinstance(service, HttpService):
         from .health import HttpProbe
 
-        probes += [HttpProbe(service, config.deck.refresh) for service in config.services]
-    return probes
+        return HttpProbe(service, refresh)
+    if isinstance(service, TcpService):
+        from .health import TcpProbe
+
+        return TcpProbe(service, refresh)
+    if isinstance(service, PostgresService):
+        from .postgres import PostgresProbe
+
+        return PostgresProbe(service, refresh)
+    from .command import CommandProbe
+
+    return CommandProbe(service, refresh)
 
 
 async def close_probes(probes: list[Probe]) -> list[str]:
