@@ -25,6 +25,7 @@ from .screens.checklist import ChecklistScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
 from .screens.signoff_flow import SignoffFlow
+from .tracking import Tracker
 from .widgets.header import DeckHeader
 
 LEDGER_POLL_SECONDS = 0.5  # another terminal's sign-off shows here within this (the bar is 1 s)
@@ -59,6 +60,7 @@ class LaunchdeckApp(App[None]):
         self.clock = clock
         self.actions_enabled = actions_enabled
         self.latest: dict[tuple[str, str], Reading] = {}
+        self.tracker = Tracker()
         self._scrub = Scrubber(config.secrets)
         self._wakes: dict[str, asyncio.Event] = {}
         self.checklists = checklists
@@ -77,6 +79,10 @@ class LaunchdeckApp(App[None]):
             )
         if self.checklists is not None:
             self.run_worker(self._watch_ledger(), name="ledger", group="ledger", exit_on_error=False)
+        for probe in self.probes:
+            if hasattr(probe, "history"):
+                self.run_worker(self._backfill(probe), name=f"backfill:{probe.target}", group="backfill",
+                                exit_on_error=False)
 
     def _publish(self, reading: Reading) -> None:
         self.post_message(ReadingArrived(reading))
@@ -84,9 +90,20 @@ class LaunchdeckApp(App[None]):
     def on_reading_arrived(self, message: ReadingArrived) -> None:
         reading = message.reading
         self.latest[reading.key] = reading
-        self.dashboard.show_reading(reading, Verdict.from_readings(self.latest.values()))
+        self.dashboard.show_reading(reading, Verdict.from_readings(self.latest.values()), self.tracker.observe(reading))
         if self.checklists is not None:
             self.show_checklist_changes(self.checklists.observe(reading, self.clock.now()))
+
+    async def _backfill(self, probe: Probe) -> None:
+        """The last 30 minutes from the source, so sparklines are full at once (best effort)."""
+        try:
+            async with asyncio.timeout(max(probe.timeout * 3, 5.0)):
+                points = await probe.history(1800)
+        except Exception as error:  # shown, not raised: live polling goes on regardless
+            self.notify(self._scrub(f"{probe.target}: no history to backfill: {type(error).__name__}: {error}"),
+                        severity="warning", timeout=8)
+            return
+        self.dashboard.backfill(probe.target, points)
 
     async def _watch_ledger(self) -> None:
         """Records from this and other terminals, read back from the file: the board shows what is on disk."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .config import Config
 from .model import Reading, Status, Verdict
@@ -40,10 +41,9 @@ def report_table(config: Config, verdict: Verdict, readings: list[Reading], cons
         table.add_column(column, no_wrap=column != "reason")
     for reading in readings:
         latency = reading.values.get("latency_seconds")
-        table.add_row(reading.panel, reading.target,
-                      f"[{STATUS_STYLE[reading.status]}]{reading.status.value}[/]",
-                      format_latency(latency) if latency is not None else "",
-                      reading.reason, )
+        # Text, not markup: a reason can hold a command's output, and "[/bold]" in it must print as is
+        table.add_row(reading.panel, reading.target, Text(reading.status.value, style=STATUS_STYLE[reading.status]),
+                      format_latency(latency) if latency is not None else "", Text(reading.reason))
     console.print(table)
     style = STATUS_STYLE[verdict.status]
     console.print(f"verdict: [{style}]{verdict.word.upper()}[/]")

@@ -22,6 +22,21 @@ CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(path_typ
                              help=f"config file (default: ./{CONFIG_NAME}, then the user config directory)")
 
 
+def _quiet_logging() -> None:
+    """While the TUI owns the terminal, a library's warning (psycopg, urllib3) must not print over it:
+    Python's last-resort handler writes WARNING records to stderr when nothing else handles them."""
+    import logging
+
+    logging.getLogger().addHandler(logging.NullHandler())
+
+
+def _run_tui(config: Config, allow_actions: bool) -> None:
+    from .app import make_app
+
+    _quiet_logging()
+    make_app(config, allow_actions=allow_actions).run()
+
+
 def _load(config_path: Path | None) -> Config:
     try:
         return load_config(find_config(config_path))
@@ -39,9 +54,7 @@ def main(ctx: click.Context, config_path: Path | None, allow_actions: bool) -> N
     """Launch-day dashboard: service health, traffic, containers, backups, checklists."""
     ctx.obj = {"config_path": config_path}
     if ctx.invoked_subcommand is None:
-        from .app import make_app
-
-        make_app(_load(config_path), allow_actions=allow_actions).run()
+        _run_tui(_load(config_path), allow_actions)
 
 
 @main.command()
@@ -72,10 +85,14 @@ def init(path: Path, force: bool) -> None:
 @main.command()
 @click.option("--error-ratio", type=click.FloatRange(0, 1), default=None, help="simulated 5xx ratio for every service")
 @click.option("--p95-ms", type=click.FloatRange(1, 60000), default=None, help="simulated p95 latency for every service")
+@click.option("--prometheus", "with_prometheus", is_flag=True,
+              help="start a real Prometheus (Debian `prometheus` on PATH) and read traffic through it")
 @click.option("--no-tui", is_flag=True, help="only run the demo stack and print its config path (Ctrl-C stops)")
 @click.option("--allow-actions", is_flag=True, help="enable actions in the demo")
-def demo(error_ratio: float | None, p95_ms: float | None, no_tui: bool, allow_actions: bool) -> None:
+def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool, no_tui: bool,
+         allow_actions: bool) -> None:
     """Start an embedded stack of real loopback services and open the dashboard on it."""
+    from .demo.prometheus import DemoPrometheus
     from .demo.stack import DemoStack
 
     stack = DemoStack()
@@ -85,21 +102,31 @@ def demo(error_ratio: float | None, p95_ms: float | None, no_tui: bool, allow_ac
         if p95_ms is not None:
             service.p95_ms = p95_ms
     workdir = Path(tempfile.mkdtemp(prefix="launchdeck-demo-"))
+    prometheus = None
     try:
         with stack:
-            config_path = stack.write_config(workdir)
+            if with_prometheus:
+                prometheus = DemoPrometheus(stack.scrape_targets(), workdir)
+                try:
+                    prometheus.start()
+                except RuntimeError as error:
+                    click.secho(f"launchdeck demo: {error}", fg="red", err=True)
+                    sys.exit(2)
+            config_path = stack.write_config(workdir, prometheus.url if prometheus else None)
             if no_tui:
                 click.echo(f"demo stack running; config: {config_path}")
                 for name in stack.services:
                     click.echo(f"  {name:10} {stack.base_url(name)}")
+                if prometheus:
+                    click.echo(f"  {'prometheus':10} {prometheus.url}")
                 stop_signals = {signal.SIGINT, signal.SIGTERM}
                 signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # sigwait needs them blocked
                 signal.sigwait(stop_signals)
                 return
-            from .app import make_app
-
-            make_app(_load(config_path), allow_actions=allow_actions).run()
+            _run_tui(_load(config_path), allow_actions)
     finally:
+        if prometheus is not None:
+            prometheus.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

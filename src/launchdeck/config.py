@@ -100,6 +100,12 @@ class HttpService(ServiceBase):
             raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
         return url
 
+    @model_validator(mode="after")
+    def _json_pair(self) -> HttpService:
+        if self.json_equals is not None and not self.json_field:
+            raise ValueError("json_equals needs json_field (the dotted path it compares)")
+        return self
+
 
 class TcpService(ServiceBase):
     kind: Literal["tcp"]

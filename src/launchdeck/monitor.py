@@ -47,7 +47,7 @@ async def collect_once(probe: Probe, clock: Clock | None = None, scrub: Callable
         target=probe.target,
         status=outcome.status,
         reason=scrub(outcome.reason),
-        values=outcome.values,
+        values={k: scrub(v) if isinstance(v, str) else v for k, v in outcome.values.items()},
         observed_at=clock.now(),
         duration=max(0.0, clock.monotonic() - started),
     )

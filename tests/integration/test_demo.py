@@ -1,6 +1,8 @@
 """The demo stack is real: real servers, real metrics, and the TUI showing live rows in a terminal."""
 
 import asyncio
+import json
+import signal
 import re
 import shutil
 import subprocess
@@ -23,8 +25,10 @@ def test_demo_config_drives_the_real_probes(tmp_path):
     with DemoStack(seed=3) as stack:
         config = load_config(stack.write_config(tmp_path))
         verdict, readings = asyncio.run(run_check(config))
-    statuses = {r.target: r.status.value for r in readings}
+    statuses = {r.target: r.status.value for r in readings if r.panel == "services"}
     assert statuses == {"web": "ok", "api": "ok", "checkout": "ok", "payments": "warn", "search": "crit"}
+    traffic = {r.target for r in readings if r.panel == "traffic"}
+    assert traffic == {"web", "api", "checkout", "payments"}, "every live service has a traffic row"
     assert verdict.word == "no-go"
 
 
@@ -74,3 +78,27 @@ def test_launchdeck_demo_shows_live_rows_in_a_real_terminal(tmux):
         assert time.monotonic() < deadline, f"q did not quit within 10 s:\n{screen()}"
         time.sleep(0.1)
     assert "Traceback" not in screen()
+
+
+def test_demo_with_a_real_prometheus_serves_traffic_through_it(tmp_path):
+    launcher = Path(sys.executable).with_name("launchdeck")
+    demo = subprocess.Popen([launcher, "demo", "--prometheus", "--no-tui"], stdout=subprocess.PIPE, text=True)
+    try:
+        config = re.search(r"config: (\S+)", demo.stdout.readline()).group(1)
+        assert "source = \"prometheus\"" in Path(config).read_text()
+        deadline = time.monotonic() + 40
+        while True:
+            result = subprocess.run([launcher, "check", "--json", "--config", config], capture_output=True,
+                                    text=True, timeout=30)
+            traffic = [r for r in json.loads(result.stdout)["readings"] if r["panel"] == "traffic"]
+            by_name = {r["target"]: r for r in traffic}
+            if traffic and all(r["rate_rps"] for r in traffic) and (by_name["checkout"]["error_ratio"] or 0) > 0:
+                break
+            assert time.monotonic() < deadline, f"no traffic through Prometheus within 40 s: {traffic}"
+            time.sleep(1)
+        assert set(by_name) == {"web", "api", "checkout", "payments"}
+        assert all(isinstance(r["error_ratio"], float) and r["p95_seconds"] > 0 for r in traffic)
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=15)
+    assert demo.returncode == 0

@@ -43,3 +43,30 @@ async def wait_until(pilot, predicate, timeout: float = 5.0) -> None:
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await pilot.pause(0.02)
+
+
+def traffic_probes() -> list[FakeProbe]:
+    """The Traffic panel in every state, with the values the real sources carry."""
+    def outcome(status, reason, ratio, p95, rate):
+        return [Outcome(status, reason, {"error_ratio": ratio, "p95_seconds": p95, "rate_rps": rate})]
+
+    return [
+        FakeProbe("api", outcome(Status.OK, "errors 0.42%, p95 123ms, 41.2 req/s", 0.0042, 0.123, 41.2),
+                  panel="traffic"),
+        FakeProbe("checkout", outcome(Status.WARN, "error ratio 2.1% > 1% for 3m", 0.021, 0.26, 12.5),
+                  panel="traffic"),
+        FakeProbe("payments", outcome(Status.CRIT, "error ratio 7.5% > 5% for 6m12s", 0.075, 0.61, 8.0),
+                  panel="traffic"),
+        FakeProbe("search", outcome(Status.UNKNOWN, "scrape failed: connection refused", None, None, None),
+                  panel="traffic"),
+        FakeProbe("web", outcome(Status.WARN, "no traffic in the last 5m", None, None, 0.0), panel="traffic"),
+    ]
+
+
+def app_with_traffic() -> LaunchdeckApp:
+    services = mixed_probes()[:3]
+    traffic = traffic_probes()
+    extra = "".join(f'[[traffic]]\nname = "{p.target}"\nsource = "scrape"\nscrape_url = "http://127.0.0.1:9/metrics"\n'
+                    for p in traffic)
+    return make_app(config_for([p.target for p in services], extra=extra), probes=services + traffic,
+                    clock=FixedClock())

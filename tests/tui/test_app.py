@@ -6,6 +6,7 @@ from launchdeck.model import Outcome, Status
 from launchdeck.screens.help import HelpScreen
 from launchdeck.widgets.header import DeckHeader
 from launchdeck.widgets.placeholder import PanelPlaceholder
+from launchdeck.widgets.rows import Cell
 from launchdeck.widgets.services import ServiceRow
 from launchdeck.widgets.verdict import VerdictBar
 from tests.fakes import FakeProbe
@@ -22,7 +23,7 @@ async def test_each_reading_lands_on_its_own_row_and_drives_the_verdict():
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: len(app.latest) == 5)
         assert row_text(app, "web").startswith("● ok")
-        assert "http://127.0.0.1:8080/health" in row_text(app, "web")
+        assert "127.0.0.1:8080/health" in row_text(app, "web")
         assert "▲ warn" in row_text(app, "payments") and "650ms" in row_text(app, "payments")
         assert "503" in row_text(app, "checkout") and "connection refused" in row_text(app, "search")
         assert "timeout after 2s" in row_text(app, "auth")
@@ -115,17 +116,41 @@ async def test_quit_closes_every_probe():
     assert all(p.closed for p in probes)
 
 
-async def test_only_a_changed_row_is_repainted():
+async def test_only_a_changed_cell_is_repainted(monkeypatch):
     web = FakeProbe("web", [Outcome(Status.OK, "a", {"latency_seconds": 0.01})] * 2, interval=3600)
     api = FakeProbe("api", [Outcome(Status.OK, "a", {"latency_seconds": 0.01}),
-                            Outcome(Status.CRIT, "refused")], interval=3600)
+                            Outcome(Status.CRIT, "refused", {"latency_seconds": 0.01})], interval=3600)
     app = app_with([web, api])
     async with app.run_test() as pilot:
         await wait_until(pilot, lambda: len(app.latest) == 2)
         rows = {r.target: r for r in app.dashboard.query(ServiceRow)}
-        before = {t: r.line for t, r in rows.items()}
+        before = {t: {name: cell.text for name, cell in r.cells.items()} for t, r in rows.items()}
+        repaints = []
+
+        def record(cell, old, new):  # a reactive's watcher runs only when the value really changed
+            repaints.append((cell.parent.target, next(c for c in cell.classes if c.startswith("-"))[1:]))
+
+        monkeypatch.setattr(Cell, "watch_text", record, raising=False)
         await pilot.press("r")
         await wait_until(pilot, lambda: web.calls == 2 and api.calls == 2)
         await pilot.pause()
-        assert rows["web"].line is before["web"] or rows["web"].line == before["web"]
-        assert rows["api"].line != before["api"] and rows["api"].line.status is Status.CRIT
+        after = {name: cell.text for name, cell in rows["web"].cells.items()}
+        assert {n: t for n, t in after.items() if n != "spark"} == {n: t for n, t in before["web"].items() if n != "spark"}
+        assert ("api", "badge") in repaints and ("api", "reason") in repaints
+        assert {n for t, n in repaints if t == "web"} <= {"spark"}, "only the sparkline moves on an unchanged row"
+        assert ("api", "latency") not in repaints, "an unchanged cell must not repaint"
+
+
+async def test_traffic_rows_show_ratio_p95_rate_and_no_data_is_not_zero():
+    from launchdeck.widgets.traffic import TrafficRow
+    from tests.tui.helpers import app_with_traffic
+
+    app = app_with_traffic()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 8)
+        rows = {r.target: r.plain() for r in app.dashboard.query(TrafficRow)}
+        assert "0.42%" in rows["api"] and "123ms" in rows["api"] and "41.2/s" in rows["api"] and "within thresholds" in rows["api"]
+        assert "7.50%" in rows["payments"] and "for 6m12s" in rows["payments"]
+        assert "no data" in rows["web"] and "0.00%" not in rows["web"] and "no traffic" in rows["web"]
+        assert "scrape failed" in rows["search"]
+        assert app.dashboard.query_one("#traffic").border_subtitle == "1/5 ok"

@@ -64,3 +64,15 @@ def test_checklist_screen_80x24(snap_compare, tmp_path):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_checklists)
+
+
+def test_traffic_panel_every_state_80x24(snap_compare):
+    from tests.tui.helpers import app_with_traffic
+
+    assert snap_compare(app_with_traffic(), terminal_size=(80, 24), run_before=wait_for_readings(8))
+
+
+def test_traffic_panel_every_state_120x40(snap_compare):
+    from tests.tui.helpers import app_with_traffic
+
+    assert snap_compare(app_with_traffic(), terminal_size=(120, 40), run_before=wait_for_readings(8))

@@ -138,6 +138,11 @@ def test_traffic_thresholds_percentages_and_sources():
         '[[traffic]]\nname = "a"\nsource = "scrape"\nscrape_url = "http://x"\nerror_ratio_warn = "lots%"\n')
 
 
+def test_json_equals_needs_json_field():
+    assert "services[0]: json_equals needs json_field" in problems(
+        '[[services]]\nname = "a"\nurl = "http://x"\njson_equals = "ok"\n')
+
+
 def test_cross_section_rules():
     assert "services[1].name: duplicate name 'api'" in problems(CONTRACT + CONTRACT.split("\n\n", 1)[1].split("[deck]")[0]
                                                                  + '[[services]]\nname = "api"\nurl = "http://y"\n')

@@ -63,3 +63,9 @@ async def test_wake_cuts_the_sleep_short_and_async_publishers_are_awaited():
     await asyncio.sleep(0.05)
     task.cancel()
     assert probe.calls == 2 and len(seen) == 2 and not wake.is_set()
+
+
+async def test_secrets_are_scrubbed_from_string_values_too():
+    probe = FakeProbe("db", [Outcome(Status.CRIT, "auth failed", {"output": "login with hunter22 failed", "n": 3})])
+    reading = await collect_once(probe, scrub=Scrubber(["hunter22"]))
+    assert reading.values["output"] == "login with *** failed" and reading.values["n"] == 3

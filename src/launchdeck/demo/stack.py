@@ -133,7 +133,9 @@ class DemoStack:
                     raise ValueError(f"cannot tune {key!r}")
                 setattr(service, key, type(getattr(service, key))(value))
 
-    def config_text(self, deck_name: str = "demo-shop") -> str:
+    def config_text(self, deck_name: str = "demo-shop", prometheus_url: str | None = None) -> str:
+        """A config for this stack. Traffic is read from each service's /metrics directly, or from a
+        real Prometheus scraping them when `prometheus_url` is given (`launchdeck demo --prometheus`)."""
         lines = [
             "# Written by `launchdeck demo`: every URL below is a real server on loopback.",
             "[deck]", f'name = "{deck_name}"', 'environment = "production"', 'refresh = "2s"', "",
@@ -141,14 +143,28 @@ class DemoStack:
         for service in self.services.values():
             lines += ["[[services]]", f'name = "{service.name}"', f'url = "{self.base_url(service.name)}/health"',
                       'timeout = "2s"', ""]
+        if prometheus_url:
+            lines += ["[prometheus]", f'url = "{prometheus_url}"', ""]
+        for service in self.services.values():
+            if service.down:
+                continue
+            lines += ["[[traffic]]", f'name = "{service.name}"', 'window = "1m"']
+            if prometheus_url:
+                lines += ['source = "prometheus"', f'job = "{service.name}"', ""]
+            else:
+                lines += ['source = "scrape"', f'scrape_url = "{self.base_url(service.name)}/metrics"', ""]
         lines += ["# the packaged default checklists; sign-offs go to a ledger beside this file",
                   "[checklists]", 'ledger = "launch-signoff.jsonl"', ""]
         return "\n".join(lines)
 
-    def write_config(self, directory: Path) -> Path:
+    def write_config(self, directory: Path, prometheus_url: str | None = None) -> Path:
         path = directory / "launchdeck.toml"
-        path.write_text(self.config_text(), encoding="utf-8")
+        path.write_text(self.config_text(prometheus_url=prometheus_url), encoding="utf-8")
         return path
+
+    def scrape_targets(self) -> dict[str, str]:
+        """job name -> host:port, for a Prometheus that scrapes this stack."""
+        return {s.name: f"127.0.0.1:{s.port}" for s in self.services.values() if not s.down}
 
     # -- traffic
     def _simulate(self) -> None:

@@ -6,13 +6,24 @@ what the config uses.
 
 from __future__ import annotations
 
-from ..config import Config, HttpService, PostgresService, ServiceConfig, TcpService
+from ..config import Config, HttpService, PostgresService, ServiceConfig, TcpService, TrafficConfig
 from ..monitor import Probe
 
 
 def build_probes(config: Config) -> list[Probe]:
     probes: list[Probe] = [_service_probe(service, config.deck.refresh) for service in config.services]
+    probes += [_traffic_probe(traffic, config) for traffic in config.traffic]
     return probes
+
+
+def _traffic_probe(traffic: TrafficConfig, config: Config) -> Probe:
+    if traffic.source == "scrape":
+        from .scrape import ScrapeTrafficProbe
+
+        return ScrapeTrafficProbe(traffic, config.deck.refresh)
+    from .prometheus import PrometheusTrafficProbe
+
+    return PrometheusTrafficProbe(traffic, config.prometheus, config.deck.refresh)
 
 
 def _service_probe(service: ServiceConfig, refresh: float) -> Probe:

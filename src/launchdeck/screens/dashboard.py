@@ -14,10 +14,13 @@ from ..model import Reading, Verdict
 from ..widgets.checklists_panel import ChecklistsPanel
 from ..widgets.header import DeckHeader
 from ..widgets.placeholder import PanelPlaceholder
+from ..tracking import Track
 from ..widgets.services import ServicesPanel
+from ..widgets.traffic import TrafficPanel
 from ..widgets.verdict import VerdictBar
 
 WIDE_AT = 110  # columns from which panels sit side by side
+NARROW_BELOW = 100  # below this (an 80-column SSH session) sparklines give their room to the reasons
 
 
 def _slot_message(count: int, add: str) -> str:
@@ -33,8 +36,8 @@ class DashboardScreen(Screen):
         self.actions_enabled = actions_enabled
         self.checklist_problem = checklist_problem
         self._verdict_bar: VerdictBar | None = None
-        self._services: ServicesPanel | None = None
-        self._pending: dict[tuple[str, str], Reading] = {}
+        self._panels: dict[str, ServicesPanel | TrafficPanel] = {}
+        self._pending: dict[tuple[str, str], tuple[Reading, Track | None]] = {}
         self._pending_verdict: Verdict | None = None
 
     def compose(self) -> ComposeResult:
@@ -49,8 +52,11 @@ class DashboardScreen(Screen):
                 yield PanelPlaceholder("Services", _slot_message(0, "[[services]]"), id="services",
                                        classes="panel")
             config = self.config
-            yield PanelPlaceholder("Traffic", _slot_message(len(config.traffic), "[prometheus] and [[traffic]]"),
-                                   id="traffic", classes="panel")
+            if config.traffic:
+                yield TrafficPanel([t.name for t in config.traffic], id="traffic", classes="panel")
+            else:
+                yield PanelPlaceholder("Traffic", _slot_message(0, "[prometheus] and [[traffic]]"),
+                                       id="traffic", classes="panel")
             yield PanelPlaceholder("Containers", _slot_message(len(config.containers), "[[containers]]"),
                                    id="containers", classes="panel")
             yield PanelPlaceholder("Backups", _slot_message(len(config.backups), "[[backups]]"),
@@ -64,25 +70,32 @@ class DashboardScreen(Screen):
 
     def on_mount(self) -> None:
         self._verdict_bar = self.query_one(VerdictBar)
-        services = self.query_one("#services")
-        self._services = services if isinstance(services, ServicesPanel) else None
+        self._panels = {name: panel for name in ("services", "traffic")
+                        if isinstance(panel := self.query_one(f"#{name}"), (ServicesPanel, TrafficPanel))}
         pending, self._pending = self._pending, {}
-        for reading in pending.values():
-            self._route(reading)
+        for reading, track in pending.values():
+            self._route(reading, track)
         if self._pending_verdict is not None:
             self._verdict_bar.verdict = self._pending_verdict
 
     def on_resize(self, event: Resize) -> None:
-        self.query_one("#panels").set_class(event.size.width >= WIDE_AT, "-wide")
+        panels = self.query_one("#panels")
+        panels.set_class(event.size.width >= WIDE_AT, "-wide")
+        panels.set_class(event.size.width < NARROW_BELOW, "-narrow")
 
-    def show_reading(self, reading: Reading, verdict: Verdict) -> None:
+    def show_reading(self, reading: Reading, verdict: Verdict, track: Track | None = None) -> None:
         """Route a reading to its panel and refresh the verdict; before mount, hold the newest."""
         if self._verdict_bar is None:
-            self._pending[reading.key] = reading
+            self._pending[reading.key] = (reading, track)
             self._pending_verdict = verdict
             return
-        self._route(reading)
+        self._route(reading, track)
         self._verdict_bar.verdict = verdict
+
+    def backfill(self, target: str, points: list) -> None:
+        panel = self._panels.get("traffic")
+        if isinstance(panel, TrafficPanel) and target in panel.rows:
+            panel.rows[target].backfill(points)
 
     def show_checklists(self, session: ChecklistSession) -> None:
         panel = self.query("#checklists").first() if self.is_mounted else None
@@ -94,6 +107,7 @@ class DashboardScreen(Screen):
         panel.summary = (tuple((p, *board.progress(p)) for p in board.phases()),
                          live.count("fail"), live.count("unknown"))
 
-    def _route(self, reading: Reading) -> None:
-        if reading.panel == "services" and self._services is not None:
-            self._services.show(reading)
+    def _route(self, reading: Reading, track: Track | None) -> None:
+        panel = self._panels.get(reading.panel)
+        if panel is not None:
+            panel.show(reading, track)

@@ -11,7 +11,7 @@ STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.CRIT: "bold red", Sta
 WAITING_STYLE = "dim"
 
 
-def badge(status: Status | None, width: int = 9) -> Text:
+def badge(status: Status | None, width: int = 10) -> Text:
     """`● ok`, `▲ warn`, `✖ crit`, `? unknown`, or a dim `… wait` before the first reading."""
     if status is None:
         return Text("… wait".ljust(width), style=WAITING_STYLE)

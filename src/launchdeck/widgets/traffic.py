@@ -1,0 +1,78 @@
+"""Traffic panel: per service its error ratio, p95 and request rate, an error-ratio sparkline and
+the verdict of its thresholds (how long a breach has lasted, SLO burn)."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+
+from ..model import Reading, Status
+from ..tracking import Track
+from ..units import format_latency
+from .badge import badge
+from .rows import CellRow, RowsPanel, ellipsis, short_name
+from .spark import sparkline
+
+SPARK_WIDTH = 12
+
+
+def _percent(value: Any) -> Text:
+    if value is None:
+        return Text("no data".rjust(7), style="dim")
+    return Text(f"{value * 100:.2f}%".rjust(7))
+
+
+def _detail(reading: Reading) -> Text:
+    """Not ok: the judge's reason. Ok: the SLO burn if there is one; the numbers are in the columns."""
+    if reading.status is not Status.OK:
+        return ellipsis(reading.reason)
+    burn = (reading.values.get("slo_burn") or {}).get("1h")
+    if burn is not None:
+        return ellipsis(f"SLO burn {burn:.2f}x over 1h", "dim")
+    return ellipsis("within thresholds", "dim")
+
+
+class TrafficRow(CellRow):
+    COLUMNS = ("badge", "name", "errors", "p95", "rate", "spark", "reason")
+    DEFAULT_CSS = """
+    TrafficRow { height: 1; }
+    TrafficRow > .-badge { width: 10; }
+    TrafficRow > .-name { width: 11; }
+    TrafficRow > .-errors { width: 8; }
+    TrafficRow > .-p95 { width: 8; }
+    TrafficRow > .-rate { width: 9; }
+    TrafficRow > .-spark { width: 13; padding-left: 1; color: $text-muted; }
+    TrafficRow > .-reason { width: 1fr; padding-left: 1; }
+    """
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.ratios: deque[float | None] = deque(maxlen=SPARK_WIDTH)
+        self.show({"badge": badge(None), "name": short_name(target, 10), "reason": ellipsis("waiting for data", "dim")})
+
+    def backfill(self, points: list[tuple[datetime, dict[str, float | None]]]) -> None:
+        """Seed the sparkline with history from the source, so it is full at once."""
+        for _, values in points[-SPARK_WIDTH:]:
+            self.ratios.append(values.get("error_ratio"))
+        self.show({"spark": Text(sparkline(self.ratios, SPARK_WIDTH))})
+
+    def show_reading(self, reading: Reading, track: Track | None) -> None:
+        values = reading.values
+        self.ratios.append(values.get("error_ratio"))
+        p95, rate = values.get("p95_seconds"), values.get("rate_rps")
+        self.show({
+            "badge": badge(reading.status),
+            "errors": _percent(values.get("error_ratio")),
+            "p95": Text(format_latency(p95).rjust(7)),
+            "rate": Text(f"{rate:.1f}/s".rjust(8) if rate is not None else "—".rjust(8)),
+            "spark": Text(sparkline(self.ratios, SPARK_WIDTH)),
+            "reason": _detail(reading),
+        })
+
+
+class TrafficPanel(RowsPanel):
+    ROW = TrafficRow
+    TITLE = "Traffic"
