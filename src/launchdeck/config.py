@@ -193,8 +193,14 @@ class TrafficConfig(Section):
 
 
 class ContainersConfig(Section):
-    host: str = "local"
-    filters: dict[str, list[str] | str] = Field(default_factory=dict)
+    host: str = "local"  # the local engine (DOCKER_HOST or the default socket), or a [[hosts]] name
+    filters: dict[str, list[str] | str] = Field(default_factory=dict)  # docker SDK filters
+    interval: Duration | None = None
+    timeout: Duration = 5.0
+    cpu_warn: float = Field(70.0, ge=0)  # percent of one core, as `docker stats` shows it
+    cpu_crit: float = Field(90.0, ge=0)
+    memory_warn: float = Field(80.0, ge=0, le=100)  # percent of the container's memory limit
+    memory_crit: float = Field(90.0, ge=0, le=100)
 
 
 class BackupConfig(Section):

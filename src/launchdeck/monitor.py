@@ -29,6 +29,31 @@ class Probe(Protocol):
     async def aclose(self) -> None: ...
 
 
+class Batch(list):
+    """What a fan-out probe returns: (target, Outcome) pairs, one per thing it found (a container
+    per row). A failure of the whole source is still a single Outcome for the probe's own target."""
+
+
+async def collect_batch(probe: Probe, clock: Clock | None = None,
+                        scrub: Callable[[str], str] | None = None) -> list[Reading]:
+    """Like collect_once, but a probe returning a Batch yields one reading per target in it."""
+    clock = clock or SystemClock()
+    reading = await collect_once(probe, clock, scrub)
+    batch = reading.values.get(_BATCH)
+    if batch is None:
+        return [reading]
+    return [_stamp(probe.panel, target, outcome, reading, scrub or Scrubber()) for target, outcome in batch]
+
+
+_BATCH = "__batch__"
+
+
+def _stamp(panel: str, target: str, outcome: Outcome, like: Reading, scrub: Callable[[str], str]) -> Reading:
+    return Reading(panel=panel, target=target, status=outcome.status, reason=scrub(outcome.reason),
+                   values={k: scrub(v) if isinstance(v, str) else v for k, v in outcome.values.items()},
+                   observed_at=like.observed_at, duration=like.duration)
+
+
 async def collect_once(probe: Probe, clock: Clock | None = None, scrub: Callable[[str], str] | None = None) -> Reading:
     """Run one collection under the probe's timeout and stamp the result as a Reading."""
     clock = clock or SystemClock()
@@ -42,6 +67,8 @@ async def collect_once(probe: Probe, clock: Clock | None = None, scrub: Callable
     except Exception as error:  # a probe bug or an unexpected library error is still a reading
         detail = str(error) or type(error).__name__
         outcome = Outcome(Status.UNKNOWN, f"probe error: {type(error).__name__}: {detail}")
+    if isinstance(outcome, Batch):
+        outcome = Outcome(Status.OK, "", {_BATCH: list(outcome)})
     return Reading(
         panel=probe.panel,
         target=probe.target,
@@ -56,7 +83,8 @@ async def collect_once(probe: Probe, clock: Clock | None = None, scrub: Callable
 async def collect_all(probes: Iterable[Probe], clock: Clock | None = None,
                       scrub: Callable[[str], str] | None = None) -> list[Reading]:
     """Every probe once, in parallel: the whole run costs about the slowest probe's timeout."""
-    return list(await asyncio.gather(*(collect_once(p, clock, scrub) for p in probes)))
+    batches = await asyncio.gather(*(collect_batch(p, clock, scrub) for p in probes))
+    return [reading for batch in batches for reading in batch]
 
 
 async def poll_forever(
@@ -72,10 +100,10 @@ async def poll_forever(
     """collect → publish → sleep(interval ± jitter), until cancelled. `wake` cuts a sleep short."""
     rng = rng or random.Random()
     while True:
-        reading = await collect_once(probe, clock, scrub)
-        result = publish(reading)
-        if inspect.isawaitable(result):
-            await result
+        for reading in await collect_batch(probe, clock, scrub):
+            result = publish(reading)
+            if inspect.isawaitable(result):
+                await result
         delay = probe.interval * (1 + rng.uniform(-jitter, jitter))
         if wake is None:
             await asyncio.sleep(delay)

@@ -69,3 +69,25 @@ async def test_secrets_are_scrubbed_from_string_values_too():
     probe = FakeProbe("db", [Outcome(Status.CRIT, "auth failed", {"output": "login with hunter22 failed", "n": 3})])
     reading = await collect_once(probe, scrub=Scrubber(["hunter22"]))
     assert reading.values["output"] == "login with *** failed" and reading.values["n"] == 3
+
+
+async def test_a_fan_out_probe_yields_one_reading_per_target_and_failures_stay_single():
+    from launchdeck.monitor import Batch, collect_batch
+
+    class Host(FakeProbe):
+        async def collect(self):
+            await super().collect()
+            if self.error is not None:
+                raise self.error
+            return Batch([("vps1/web", Outcome(Status.OK, "running", {"cpu_percent": 3.5})),
+                          ("vps1/db", Outcome(Status.CRIT, "unhealthy token=hunter22", {}))])
+
+    readings = await collect_batch(Host("vps1", panel="containers"), FixedClock(), Scrubber(["hunter22"]))
+    assert [(r.panel, r.target, r.status) for r in readings] == [("containers", "vps1/web", Status.OK),
+                                                                 ("containers", "vps1/db", Status.CRIT)]
+    assert readings[0].values["cpu_percent"] == 3.5 and readings[1].reason == "unhealthy token=***"
+    failing = await collect_batch(Host("vps1", panel="containers", error=OSError("ssh: host down")))
+    assert [(r.target, r.status, r.reason) for r in failing] == [
+        ("vps1", Status.UNKNOWN, "probe error: OSError: ssh: host down")]
+    all_readings = await collect_all([Host("vps1", panel="containers"), FakeProbe("api")])
+    assert [r.target for r in all_readings] == ["vps1/web", "vps1/db", "api"]

@@ -21,7 +21,7 @@ from typing import Any
 from ..config import CommandService
 from ..model import Outcome, Status
 from ..units import format_latency
-from .health import PANEL, judge_latency
+from .health import ServiceProbe, judge_latency
 
 OUTPUT_LIMIT = 4096  # bytes of stdout+stderr kept: the tail, where the error usually is
 LINE_LIMIT = 120  # characters of the last line shown in a reason
@@ -84,16 +84,11 @@ def describe_exit(code: int) -> str:
     return f"exit {code}"
 
 
-class CommandProbe:
+class CommandProbe(ServiceProbe):
     """Run argv without a shell; exit 0 → ok (latency thresholds apply); else crit with the last line."""
 
-    panel = PANEL
-
     def __init__(self, spec: CommandService, default_interval: float) -> None:
-        self.spec = spec
-        self.target = spec.name
-        self.timeout = spec.timeout
-        self.interval = spec.interval or default_interval
+        super().__init__(spec, default_interval)
 
     async def collect(self) -> Outcome:
         loop = asyncio.get_running_loop()

@@ -16,6 +16,21 @@ from ..redact import redact_url
 from ..units import format_latency
 
 PANEL = "services"
+
+
+class ServiceProbe:
+    """What every Services-panel probe shares: its spec, target name, timeout and poll interval."""
+
+    panel = PANEL
+
+    def __init__(self, spec, default_interval: float) -> None:
+        self.spec = spec
+        self.target = spec.name
+        self.timeout = spec.timeout
+        self.interval = spec.interval or default_interval
+
+    async def aclose(self) -> None:
+        """Nothing is kept open between polls unless a probe says otherwise."""
 BODY_LIMIT = 1 << 20  # a health body past 1 MiB is not a health body; never buffer more than this
 _SHOWN = 60  # characters of a JSON value quoted in a reason
 
@@ -94,16 +109,11 @@ def _ssl_context(verify: bool) -> Any:
     return httpx.create_ssl_context(verify=verify)
 
 
-class HttpProbe:
+class HttpProbe(ServiceProbe):
     """GET (or HEAD/POST) a health URL; status not expected or body check failed → crit; slow → warn/crit."""
 
-    panel = PANEL
-
     def __init__(self, spec: HttpService, default_interval: float) -> None:
-        self.spec = spec
-        self.target = spec.name
-        self.timeout = spec.timeout
-        self.interval = spec.interval or default_interval
+        super().__init__(spec, default_interval)
         self.display_url = redact_url(spec.url)
         self._client: Any = None
 
@@ -196,16 +206,11 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class TcpProbe:
+class TcpProbe(ServiceProbe):
     """Open a TCP connection and close it: the port accepts → ok; refused → crit; slow connect → warn/crit."""
 
-    panel = PANEL
-
     def __init__(self, spec: TcpService, default_interval: float) -> None:
-        self.spec = spec
-        self.target = spec.name
-        self.timeout = spec.timeout
-        self.interval = spec.interval or default_interval
+        super().__init__(spec, default_interval)
         self.address = _address(spec.host, spec.port)
 
     async def collect(self) -> Outcome:
@@ -226,6 +231,3 @@ class TcpProbe:
         values = {"address": self.address, "latency_seconds": round(latency, 6)}
         status, reason = judge_latency(latency, self.spec.latency_warn, self.spec.latency_crit)
         return Outcome(status, reason or f"connected in {format_latency(latency)}", values)
-
-    async def aclose(self) -> None:
-        """Nothing is kept open between polls."""

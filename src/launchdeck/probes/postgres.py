@@ -22,7 +22,7 @@ from ..config import PostgresService
 from ..model import Outcome, Status
 from ..redact import MASK, redact_dsn
 from ..units import format_duration, format_latency
-from .health import PANEL, judge_latency
+from .health import ServiceProbe, judge_latency
 
 # One round trip. connections_used counts client backends only: background workers, walsenders
 # and autovacuum have their own slots and do not count against max_connections. On a replica that
@@ -118,16 +118,11 @@ def safe_message(error: BaseException, dsn: str, password: str | None) -> str:
     return text or type(error).__name__
 
 
-class PostgresProbe:
+class PostgresProbe(ServiceProbe):
     """Connect, run one query, judge it; psycopg errors become crit readings with safe wording."""
 
-    panel = PANEL
-
     def __init__(self, spec: PostgresService, default_interval: float) -> None:
-        self.spec = spec
-        self.target = spec.name
-        self.timeout = spec.timeout
-        self.interval = spec.interval or default_interval
+        super().__init__(spec, default_interval)
         self.display_dsn = redact_dsn(spec.dsn)
         self._params: dict[str, Any] | None = None
 
@@ -193,8 +188,6 @@ class PostgresProbe:
             "oldest_xact_seconds": None if age is None else round(max(0.0, float(age)), 3),
         }
 
-    async def aclose(self) -> None:
-        """Nothing is kept open between polls."""
 
 
 async def _cancel_promptly(coro: Any) -> Any:
