@@ -41,3 +41,27 @@ class FakeProbe:
 
 def ok(reason: str = "HTTP 200", **values) -> Outcome:
     return Outcome(Status.OK, reason, values)
+
+
+@dataclass
+class FakeHost(FakeProbe):
+    """A fan-out probe: each collect returns the next scripted batch of (target, Outcome)."""
+
+    batches: list = field(default_factory=list)
+    panel: str = "containers"
+
+    async def collect(self):
+        from launchdeck.monitor import Batch
+
+        await FakeProbe.collect(self)
+        batch = self.batches[min(self.calls, len(self.batches)) - 1]
+        if isinstance(batch, BaseException):
+            raise batch
+        return Batch(batch)
+
+
+def container(name: str, status: Status = Status.OK, reason: str = "", host: str = "local", **values):
+    base = {"name": name, "host": host, "image": "shop/web:1.4.2", "state": "running", "health": "none",
+            "restarts": 0, "uptime_seconds": 3600.0, "cpu_percent": 1.0, "mem_bytes": 50 * 2**20,
+            "mem_limit_bytes": 512 * 2**20, "mem_percent": 9.8}
+    return (f"{host}/{name}", Outcome(status, reason or "running", {**base, **values}))

@@ -76,3 +76,21 @@ def test_traffic_panel_every_state_120x40(snap_compare):
     from tests.tui.helpers import app_with_traffic
 
     assert snap_compare(app_with_traffic(), terminal_size=(120, 40), run_before=wait_for_readings(8))
+
+
+def test_containers_panel_80x24(snap_compare):
+    from launchdeck.app import make_app
+    from launchdeck.model import FixedClock, Status
+    from tests.fakes import FakeHost, container
+    from tests.tui.helpers import config_for
+
+    host = FakeHost("local", interval=3600, batches=[[
+        container("web", cpu_percent=4.2, project="shop", service="web"),
+        container("db", Status.CRIT, "unhealthy: pg_isready: no response", cpu_percent=0.5, health="unhealthy",
+                  project="shop", service="db"),
+        container("worker", Status.WARN, "restarted 2x since launch start", restarts=2, cpu_percent=12.0),
+        container("batch", Status.WARN, "cpu 78.0% ≥ 70%", cpu_percent=78.0, mem_bytes=900 * 2**20,
+                  mem_limit_bytes=1024 * 2**20, mem_percent=87.9),
+    ]])
+    app = make_app(config_for([], extra='[[containers]]\nhost = "local"\n'), probes=[host], clock=FixedClock())
+    assert snap_compare(app, terminal_size=(80, 24), run_before=wait_for_readings(4))

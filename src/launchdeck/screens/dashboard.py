@@ -12,6 +12,7 @@ from ..checklists.session import ChecklistSession
 from ..config import Config
 from ..model import Reading, Verdict
 from ..widgets.checklists_panel import ChecklistsPanel
+from ..widgets.containers import ContainersPanel
 from ..widgets.header import DeckHeader
 from ..widgets.placeholder import PanelPlaceholder
 from ..tracking import Track
@@ -36,7 +37,7 @@ class DashboardScreen(Screen):
         self.actions_enabled = actions_enabled
         self.checklist_problem = checklist_problem
         self._verdict_bar: VerdictBar | None = None
-        self._panels: dict[str, ServicesPanel | TrafficPanel] = {}
+        self._panels: dict[str, ServicesPanel | TrafficPanel | ContainersPanel] = {}
         self._pending: dict[tuple[str, str], tuple[Reading, Track | None]] = {}
         self._pending_verdict: Verdict | None = None
 
@@ -57,8 +58,11 @@ class DashboardScreen(Screen):
             else:
                 yield PanelPlaceholder("Traffic", _slot_message(0, "[prometheus] and [[traffic]]"),
                                        id="traffic", classes="panel")
-            yield PanelPlaceholder("Containers", _slot_message(len(config.containers), "[[containers]]"),
-                                   id="containers", classes="panel")
+            if config.containers:
+                yield ContainersPanel([c.host for c in config.containers], id="containers", classes="panel")
+            else:
+                yield PanelPlaceholder("Containers", _slot_message(0, "[[containers]]"), id="containers",
+                                       classes="panel")
             yield PanelPlaceholder("Backups", _slot_message(len(config.backups), "[[backups]]"),
                                    id="backups", classes="panel")
             if config.checklists is None or self.checklist_problem:
@@ -70,8 +74,9 @@ class DashboardScreen(Screen):
 
     def on_mount(self) -> None:
         self._verdict_bar = self.query_one(VerdictBar)
-        self._panels = {name: panel for name in ("services", "traffic")
-                        if isinstance(panel := self.query_one(f"#{name}"), (ServicesPanel, TrafficPanel))}
+        self._panels = {name: panel for name in ("services", "traffic", "containers")
+                        if isinstance(panel := self.query_one(f"#{name}"),
+                                      (ServicesPanel, TrafficPanel, ContainersPanel))}
         pending, self._pending = self._pending, {}
         for reading, track in pending.values():
             self._route(reading, track)

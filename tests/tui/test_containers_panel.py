@@ -1,0 +1,66 @@
+"""The Containers panel: rows follow the containers, sort and filter by key, a dead host says so."""
+
+from launchdeck.app import make_app
+from launchdeck.model import FixedClock, Status
+from launchdeck.widgets.containers import ContainerRow, ContainersPanel
+from tests.fakes import FakeHost, container
+from tests.tui.helpers import config_for, wait_until
+
+
+def app_for(host: FakeHost):
+    config = config_for([], extra='[[containers]]\nhost = "local"\n')
+    return make_app(config, probes=[host], clock=FixedClock())
+
+
+def order(app) -> list[str]:
+    return [r.target for r in app.dashboard.query(ContainerRow) if r.display]
+
+
+async def test_rows_appear_sort_filter_and_vanish_with_their_containers():
+    host = FakeHost("local", interval=3600, batches=[
+        [container("web", cpu_percent=5.0), container("db", Status.CRIT, "unhealthy: pg_isready failed",
+                                                      cpu_percent=40.0, health="unhealthy"),
+         container("cache", Status.WARN, "cpu 75% ≥ 70%", cpu_percent=75.0, restarts=2)],
+        [container("web", cpu_percent=5.0), container("db", cpu_percent=1.0)],
+    ])
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: len(order(app)) == 3)
+        await pilot.pause()
+        assert order(app) == ["local/cache", "local/db", "local/web"]
+        panel = app.dashboard.query_one(ContainersPanel)
+        rows = {r.target: r.plain() for r in app.dashboard.query(ContainerRow)}
+        assert "unhealthy: pg_isready failed" in rows["local/db"] and "↻2" in rows["local/cache"]
+        assert "50M/512M 10%" in rows["local/web"]
+        panel.focus()
+        await pilot.press("s")  # sort by cpu
+        await pilot.pause()
+        assert panel.sort == "cpu" and order(app) == ["local/cache", "local/db", "local/web"]
+        await pilot.press("s")  # memory: all equal, then by name
+        await pilot.press("s")  # state: crit first
+        await pilot.pause()
+        assert panel.sort == "state" and order(app)[0] == "local/db"
+        await pilot.press("slash", *"we")
+        await pilot.pause()
+        assert order(app) == ["local/web"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(order(app)) == 3
+        app.clock.advance(5)
+        await pilot.press("r")  # next poll, 5 s later: cache is gone
+        await wait_until(pilot, lambda: "local/cache" not in order(app))
+        assert sorted(order(app)) == ["local/db", "local/web"]
+
+
+async def test_a_dead_host_is_one_clear_line_and_the_rows_recover():
+    host = FakeHost("local", interval=3600, batches=[
+        ConnectionRefusedError("docker engine unreachable at unix:///var/run/docker.sock: connection refused"),
+        [container("web")],
+    ])
+    app = app_for(host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = app.dashboard.query_one(ContainersPanel)
+        await wait_until(pilot, lambda: "unreachable" in str(panel._problems["local"].render()))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: order(app) == ["local/web"])
+        assert str(panel._problems["local"].render()) == ""
