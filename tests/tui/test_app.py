@@ -149,7 +149,7 @@ async def test_traffic_rows_show_ratio_p95_rate_and_no_data_is_not_zero():
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: len(app.latest) == 8)
         rows = {r.target: r.plain() for r in app.dashboard.query(TrafficRow)}
-        assert "0.42%" in rows["api"] and "123ms" in rows["api"] and "41.2/s" in rows["api"] and "within thresholds" in rows["api"]
+        assert "0.42%" in rows["api"] and "123ms" in rows["api"] and "41/s" in rows["api"] and "within thresholds" in rows["api"]
         assert "7.50%" in rows["payments"] and "for 6m12s" in rows["payments"]
         assert "no data" in rows["web"] and "0.00%" not in rows["web"] and "no traffic" in rows["web"]
         assert "scrape failed" in rows["search"]

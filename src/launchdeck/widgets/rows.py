@@ -50,11 +50,12 @@ class CellRow(Horizontal):
 
 
 def since_text(reading: Reading, track: Track | None) -> Text:
-    """`12m` in this state, and `↕3` when it changed status 3 times in the last 15 minutes."""
+    """`12m` in this state (`<1m` at first), and `↕3` after 3 status changes in the last 15 minutes."""
     if track is None:
         return Text("")
     held = (reading.observed_at - track.since).total_seconds()
-    text = Text("now" if held < 1 else format_duration(held), style="dim")
+    # whole minutes only: a seconds counter would repaint every row on every poll (bytes over SSH)
+    text = Text("<1m" if held < 60 else format_duration(held - held % 60), style="dim")
     if track.flaps:
         text.append(f" ↕{track.flaps}", style="yellow")
     return text

@@ -25,6 +25,13 @@ def _percent(value: Any) -> Text:
     return Text(f"{value * 100:.2f}%".rjust(7))
 
 
+def _rate(rate: float | None) -> str:
+    """Decimals only where they matter: 41.2/s flickers every poll, 41/s rarely."""
+    if rate is None:
+        return "—"
+    return f"{rate:.1f}/s" if rate < 10 else f"{rate:.0f}/s"
+
+
 def _detail(reading: Reading) -> Text:
     """Not ok: the judge's reason. Ok: the SLO burn if there is one; the numbers are in the columns."""
     if reading.status is not Status.OK:
@@ -67,7 +74,7 @@ class TrafficRow(CellRow):
             "badge": badge(reading.status),
             "errors": _percent(values.get("error_ratio")),
             "p95": Text(format_latency(p95).rjust(7)),
-            "rate": Text(f"{rate:.1f}/s".rjust(8) if rate is not None else "—".rjust(8)),
+            "rate": Text(_rate(rate).rjust(8)),
             "spark": Text(sparkline(self.ratios, SPARK_WIDTH)),
             "reason": _detail(reading),
         })
