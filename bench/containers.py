@@ -1,0 +1,275 @@
+"""Cost of watching 30 busy containers: launchdeck's ContainersProbe vs `docker stats`, engine included.
+
+Starts N labelled busy containers (`sh -c 'while :; do :; done'`, each throttled with --cpus so two
+cores are not saturated), then measures, one after the other over equal windows:
+  idle                    nobody watching (the engine's own baseline, for reference)
+  launchdeck              ContainersProbe in a subprocess, one collect every 2 s (start to start)
+  launchdeck engine-only  the same with read_cgroups=False: what a remote (SSH) host costs its engine
+  streams                 a rejected design: a thread per container reading stats(stream=True)
+  docker stats            `docker stats <ids>` streaming to /dev/null
+CPU = utime+stime from /proc of the measured process PLUS dockerd, containerd and every
+containerd-shim, over the window. Then per-refresh latency of the probe for 30 and 50 containers.
+Prints a table, writes bench/results/containers.json, removes exactly its containers.
+
+    .venv/bin/python bench/containers.py [--containers 30] [--window 20] [--cpus 0.02] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+TICKS = os.sysconf("SC_CLK_TCK")
+IMAGE = "launchdeck-test/busybox:1"
+LABEL_KEY = "launchdeck.bench"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime of every thread
+
+
+def engine_pids() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{entry}/comm").read_text().strip()
+        except OSError:  # exited while we looked
+            continue
+        if comm in ("dockerd", "containerd") or comm.startswith("containerd-shim"):
+            found.append(int(entry))
+    return found
+
+
+def total_cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:  # a shim that exited mid-window: its time is lost, say so in the numbers
+            continue
+    return total
+
+
+def measure(name: str, argv: list[str] | None, window: float, settle: float) -> dict:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) if argv else None
+    try:
+        time.sleep(settle)
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"{name} exited early: {proc.stderr.read().decode()[-2000:]}")
+        engine = engine_pids()
+        e0, m0, t0 = total_cpu(engine), cpu_seconds(proc.pid) if proc else 0.0, time.monotonic()
+        time.sleep(window)
+        e1, m1, t1 = total_cpu(engine), cpu_seconds(proc.pid) if proc else 0.0, time.monotonic()
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # `docker stats` ignores SIGTERM while streaming
+                proc.kill()
+                proc.wait(timeout=5)
+    elapsed = t1 - t0
+    return {"tool": name, "window_s": round(elapsed, 2),
+            "engine_cpu_pct": round(100 * (e1 - e0) / elapsed, 2),
+            "process_cpu_pct": round(100 * (m1 - m0) / elapsed, 2),
+            "total_cpu_pct": round(100 * ((e1 - e0) + (m1 - m0)) / elapsed, 2)}
+
+
+# ---------------------------------------------------------------- children
+
+
+def child_launchdeck(label: str, interval: float, out: str, engine_only: bool) -> None:
+    from launchdeck.config import ContainersConfig
+    from launchdeck.probes.containers import ContainersProbe
+
+    stop = asyncio.Event()
+    latencies: list[float] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        probe = ContainersProbe(ContainersConfig(filters={"label": [label]}), None, interval,
+                                read_cgroups=False if engine_only else None)
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                await probe.collect()
+                latencies.append(time.monotonic() - started)
+                try:
+                    await asyncio.wait_for(stop.wait(), max(0.0, interval - latencies[-1]))
+                except TimeoutError:
+                    continue
+        finally:
+            await probe.aclose()
+        Path(out).write_text(json.dumps(latencies))
+
+    asyncio.run(main())
+
+
+def child_streams(label: str) -> None:
+    import docker
+
+    client = docker.DockerClient(base_url="unix:///var/run/docker.sock", timeout=10, max_pool_size=128)
+    latest: dict[str, dict] = {}
+
+    def read(cid: str) -> None:
+        for sample in client.api.stats(cid, stream=True, decode=True):
+            latest[cid] = sample
+
+    for row in client.api.containers(filters={"label": label}):
+        threading.Thread(target=read, args=(row["Id"],), daemon=True).start()
+    threading.Event().wait()  # until SIGTERM ends the process
+
+
+# ---------------------------------------------------------------- latency
+
+
+async def latencies(label: str, polls: int, interval: float, engine_only: bool) -> dict:
+    from launchdeck.config import ContainersConfig
+    from launchdeck.probes.containers import ContainersProbe
+
+    probe = ContainersProbe(ContainersConfig(filters={"label": [label]}), None, interval,
+                            read_cgroups=False if engine_only else None)
+    try:
+        started = time.monotonic()
+        first = await probe.collect()
+        first_s = time.monotonic() - started
+        times = []
+        for _ in range(polls):
+            await asyncio.sleep(interval)
+            started = time.monotonic()
+            batch = await probe.collect()
+            times.append(time.monotonic() - started)
+        without_cpu = sum(1 for _, outcome in batch if outcome.values.get("cpu_percent") is None)
+    finally:
+        await probe.aclose()
+    return {"containers": len(first), "mode": "engine only" if engine_only else "local (cgroup files)",
+            "first_collect_s": round(first_s, 3),
+            "refresh_s": {"median": round(statistics.median(times), 3), "max": round(max(times), 3),
+                          "all": [round(t, 3) for t in times]},
+            "readings_without_cpu": without_cpu}
+
+
+# ---------------------------------------------------------------- main
+
+
+def start_containers(client, label: dict[str, str], count: int, cpus: float, offset: int = 0) -> None:
+    for index in range(offset, offset + count):
+        client.containers.run(IMAGE, ["sh", "-c", "while :; do :; done"], detach=True, labels=label,
+                              nano_cpus=int(cpus * 1e9), name=f"ld-bench-{label[LABEL_KEY][:8]}-{index}")
+
+
+def run(args: argparse.Namespace) -> dict:
+    import docker
+
+    client = docker.DockerClient(base_url="unix:///var/run/docker.sock", timeout=60)
+    value = uuid.uuid4().hex
+    label = {LABEL_KEY: value}
+    selector = f"{LABEL_KEY}={value}"
+    me = [sys.executable, __file__]
+    results: dict = {"containers": args.containers, "cpus_per_container": args.cpus, "window_s": args.window,
+                     "interval_s": args.interval, "cores": os.cpu_count(),
+                     "engine": client.version().get("Version"), "runs": []}
+    try:
+        start_containers(client, label, args.containers, args.cpus)
+        ids = [c.id for c in client.containers.list(filters={"label": selector})]
+        time.sleep(3)
+        lat_file = f"/tmp/ld-bench-latency-{value}.json"
+        child = [*me, "--child", "launchdeck", "--label", selector, "--interval", str(args.interval), "--out", lat_file]
+        plan = [("idle", None), ("launchdeck", child), ("launchdeck engine-only", [*child, "--engine-only"]),
+                ("streams", [*me, "--child", "streams", "--label", selector]),
+                ("docker stats", ["docker", "stats", *ids])]
+        for round_ in range(args.repeat):
+            for name, argv in plan:
+                row = measure(name, argv, args.window, settle=4.0 if argv else 1.0)
+                row["round"] = round_ + 1
+                if name.startswith("launchdeck"):  # the child's own refresh times during the window
+                    times = json.loads(Path(lat_file).read_text())
+                    row["refresh_s_median"] = round(statistics.median(times[1:] or times), 3)
+                    row["first_collect_s"] = round(times[0], 3)
+                results["runs"].append(row)
+                print(f"  {name:23s} round {round_ + 1}: engine {row['engine_cpu_pct']:5.2f} + process "
+                      f"{row['process_cpu_pct']:5.2f} = {row['total_cpu_pct']:5.2f} % of a core", flush=True)
+        Path(lat_file).unlink()
+        results["latency"] = [asyncio.run(latencies(selector, 5, args.interval, mode)) for mode in (False, True)]
+        start_containers(client, label, 50 - args.containers, args.cpus, offset=args.containers)
+        time.sleep(3)
+        results["latency"] += [asyncio.run(latencies(selector, 5, args.interval, mode)) for mode in (False, True)]
+    finally:
+        for container in client.containers.list(all=True, filters={"label": selector}):
+            container.remove(force=True)
+        client.close()
+    return results
+
+
+def summarize(results: dict) -> None:
+    mean = {}  # the median of rounds: robust to a burst of someone else's engine work in one window
+    for tool in ("idle", "launchdeck", "launchdeck engine-only", "streams", "docker stats"):
+        rows = [r for r in results["runs"] if r["tool"] == tool]
+        mean[tool] = {key: round(statistics.median(r[key] for r in rows), 2)
+                      for key in ("engine_cpu_pct", "process_cpu_pct", "total_cpu_pct")}
+    docker_total = mean["docker stats"]["total_cpu_pct"]
+    idle = mean["idle"]["total_cpu_pct"]
+    results["median_of_rounds"] = mean
+    results["ratio_launchdeck_vs_docker_stats"] = round(mean["launchdeck"]["total_cpu_pct"] / docker_total, 3)
+    results["ratio_streams_vs_docker_stats"] = round(mean["streams"]["total_cpu_pct"] / docker_total, 3)
+    results["ratio_engine_only_vs_docker_stats"] = round(
+        mean["launchdeck engine-only"]["total_cpu_pct"] / docker_total, 3)
+    results["ratio_above_idle_launchdeck_vs_docker_stats"] = round(
+        (mean["launchdeck"]["total_cpu_pct"] - idle) / (docker_total - idle), 3)
+    print(f"\n{results['containers']} busy containers (--cpus {results['cpus_per_container']}), "
+          f"{results['window_s']:.0f} s windows, {results['cores']} cores, engine {results['engine']}")
+    print(f"{'':24s}{'engine %':>10s}{'process %':>11s}{'total %':>9s}{'vs docker stats':>17s}   "
+          "(% of one core, median of rounds)")
+    for tool, row in mean.items():
+        print(f"{tool:24s}{row['engine_cpu_pct']:10.2f}{row['process_cpu_pct']:11.2f}{row['total_cpu_pct']:9.2f}"
+              f"{row['total_cpu_pct'] / docker_total:16.2f}x")
+    print(f"launchdeck / docker stats = {results['ratio_launchdeck_vs_docker_stats']:.2f}x "
+          f"(above the idle baseline: {results['ratio_above_idle_launchdeck_vs_docker_stats']:.2f}x); "
+          f"engine-only / docker stats = {results['ratio_engine_only_vs_docker_stats']:.2f}x; "
+          f"streams / docker stats = {results['ratio_streams_vs_docker_stats']:.2f}x")
+    for row in results["latency"]:
+        print(f"refresh latency, {row['containers']} containers, {row['mode']}: first collect {row['first_collect_s']:.2f} s, "
+              f"then median {row['refresh_s']['median']:.2f} s, max {row['refresh_s']['max']:.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--containers", type=int, default=30)
+    parser.add_argument("--window", type=float, default=20.0)
+    parser.add_argument("--interval", type=float, default=2.0)
+    parser.add_argument("--cpus", type=float, default=0.02)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child", choices=["launchdeck", "streams"])
+    parser.add_argument("--label")
+    parser.add_argument("--out")
+    parser.add_argument("--engine-only", action="store_true")
+    args = parser.parse_args()
+    if args.child == "launchdeck":
+        return child_launchdeck(args.label, args.interval, args.out, args.engine_only)
+    if args.child == "streams":
+        return child_streams(args.label)
+    results = run(args)
+    summarize(results)
+    out = HERE / "results" / "containers.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
