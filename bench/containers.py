@@ -211,10 +211,30 @@ def run(args: argparse.Namespace) -> dict:
         time.sleep(3)
         results["latency"] += [asyncio.run(latencies(selector, 5, args.interval, mode)) for mode in (False, True)]
     finally:
-        for container in client.containers.list(all=True, filters={"label": selector}):
-            container.remove(force=True)
         client.close()
+        remove_containers(selector)
     return results
+
+
+def remove_containers(selector: str, patience: float = 120.0) -> None:
+    """Remove exactly this run's containers, waiting out an engine restart (the engine is shared)."""
+    import docker
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            client = docker.DockerClient(base_url="unix:///var/run/docker.sock", timeout=60)
+            try:
+                for container in client.containers.list(all=True, filters={"label": selector}):
+                    container.remove(force=True)
+                return
+            finally:
+                client.close()
+        except (docker.errors.DockerException, OSError) as error:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"could not remove the containers labelled {selector}: {error}") from error
+            print(f"  engine not answering ({error}); retrying the clean-up", flush=True)
+            time.sleep(2)
 
 
 def summarize(results: dict) -> None:

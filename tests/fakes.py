@@ -62,6 +62,7 @@ class FakeHost(FakeProbe):
 
 def container(name: str, status: Status = Status.OK, reason: str = "", host: str = "local", **values):
     base = {"name": name, "host": host, "image": "shop/web:1.4.2", "state": "running", "health": "none",
-            "restarts": 0, "uptime_seconds": 3600.0, "cpu_percent": 1.0, "mem_bytes": 50 * 2**20,
+            "restarts": 0, "uptime_seconds": 3600.0, "cpu_percent": 1.0, "mem_bytes": 50 * 2**20, "pids": 4,
+            "net_rx_bytes": 3 * 2**20, "net_tx_bytes": 800 * 2**10,
             "mem_limit_bytes": 512 * 2**20, "mem_percent": 9.8}
     return (f"{host}/{name}", Outcome(status, reason or "running", {**base, **values}))

@@ -29,8 +29,6 @@ from .config import ContainersConfig
 from .model import Status
 from .units import format_duration
 
-MiB = 1024 * 1024
-
 
 def cpu_percent(cpu: Mapping[str, Any] | None, previous: Mapping[str, Any] | None) -> float | None:
     """CPU % between two `cpu_stats` samples, exactly as `docker stats` computes it.
@@ -102,7 +100,6 @@ def last_health_output(inspect: Mapping[str, Any]) -> str:
     return f"healthcheck exited {last.get('ExitCode')}"
 
 
-
 def parse_docker_time(text: str | None) -> datetime | None:
     """Docker's RFC 3339 with nanoseconds ("2026-01-01T12:00:00.123456789Z"); None for the zero time."""
     if not text or text.startswith("0001-"):
@@ -120,6 +117,7 @@ def inspect_facts(data: Mapping[str, Any]) -> dict[str, Any]:
             "pid": int(state.get("Pid") or 0), "health": (state.get("Health") or {}).get("Status") or "none",
             "health_output": last_health_output(data),
             "restart_policy": ((data.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or ""}
+
 
 def _os_error(error: BaseException) -> OSError | None:
     """The errno-carrying OSError somewhere inside docker's / requests' / urllib3's wrappers."""

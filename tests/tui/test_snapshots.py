@@ -94,3 +94,18 @@ def test_containers_panel_80x24(snap_compare):
     ]])
     app = make_app(config_for([], extra='[[containers]]\nhost = "local"\n'), probes=[host], clock=FixedClock())
     assert snap_compare(app, terminal_size=(80, 24), run_before=wait_for_readings(4))
+
+
+def test_containers_panel_120x40_shows_health_network_and_pids(snap_compare):
+    from launchdeck.app import make_app
+    from launchdeck.model import FixedClock, Status
+    from tests.fakes import FakeHost, container
+    from tests.tui.helpers import config_for
+
+    host = FakeHost("local", interval=3600, batches=[[
+        container("web", cpu_percent=4.2, project="shop", service="web", health="healthy"),
+        container("db", Status.CRIT, "unhealthy: pg_isready: no response", health="unhealthy", project="shop",
+                  service="db"),
+    ]])
+    app = make_app(config_for([], extra='[[containers]]\nhost = "local"\n'), probes=[host], clock=FixedClock())
+    assert snap_compare(app, terminal_size=(120, 40), run_before=wait_for_readings(2))

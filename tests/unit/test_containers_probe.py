@@ -289,6 +289,7 @@ class FakeAPI:
 
     def events(self, decode, filters, since):
         assert decode and filters["type"] == "container" and "exec_start" not in filters["event"]
+        self.calls.append(("events", since))
         return self.stream
 
 
@@ -400,6 +401,30 @@ async def test_events_mark_containers_stale_and_are_recorded():
         assert [(e["container"], e["action"], e["detail"]) for e in events] == [
             ("worker", "die", "exit code 1"), ("worker", "health_status", "unhealthy")]
         assert events[0]["host"] == "local" and events[0]["time"].year == 2023
+    finally:
+        await probe.aclose()
+
+
+async def test_a_lost_events_stream_is_resumed_where_it_stopped():
+    client = FakeClient()
+    api = client.api
+    cid = "9" * 64
+    api.rows = [row(cid, "api")]
+    api.inspects = {cid: inspect()}
+    api.samples = {cid: stats(1, 10)}
+    probe = fake_probe(client)
+    try:
+        await probe.collect()
+        first = api.stream
+        api.stream = FakeStream()  # what the engine hands out after its restart
+        first.items.put({"id": cid, "Action": "die", "timeNano": 1_700_000_000_123_456_789,
+                         "Actor": {"Attributes": {"name": "api", "exitCode": "137"}}})
+        first.items.put(None)  # the engine went away: the response ends
+        await wait_for(lambda: not probe._events_reader.thread.is_alive())
+        api.calls.clear()
+        await probe.collect()
+        assert ("events", "1700000000.123456789") in api.calls  # resumed from the last event seen
+        assert ("inspect", cid) in api.calls  # events may have been missed meanwhile: look again
     finally:
         await probe.aclose()
 

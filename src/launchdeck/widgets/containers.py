@@ -21,6 +21,7 @@ from .badge import badge
 from .rows import CellRow, ellipsis, short_name
 
 SORTS = ("name", "cpu", "memory", "state")
+HEALTH_STYLE = {"healthy": "green", "unhealthy": "bold red", "starting": "yellow"}
 _SEVERITY_ORDER = {Status.CRIT: 0, Status.UNKNOWN: 1, Status.WARN: 2, Status.OK: 3}
 
 
@@ -35,7 +36,7 @@ def _size(value: Any) -> str:
 
 
 class ContainerRow(CellRow):
-    COLUMNS = ("badge", "name", "cpu", "memory", "restarts", "uptime", "reason")
+    COLUMNS = ("badge", "name", "cpu", "memory", "restarts", "uptime", "health", "net", "pids", "reason")
     DEFAULT_CSS = """
     ContainerRow { height: 1; }
     ContainerRow > .-badge { width: 10; }
@@ -44,6 +45,10 @@ class ContainerRow(CellRow):
     ContainerRow > .-memory { width: 16; padding-left: 1; }
     ContainerRow > .-restarts { width: 5; }
     ContainerRow > .-uptime { width: 8; padding-left: 1; }
+    /* health, network I/O and PIDs only where there is room (the wall); the reason says what matters */
+    ContainerRow > .-health { width: 11; padding-left: 1; display: none; }
+    ContainerRow > .-net { width: 16; padding-left: 1; display: none; }
+    ContainerRow > .-pids { width: 6; padding-left: 1; display: none; }
     ContainerRow > .-reason { width: 1fr; padding-left: 1; }
     """
 
@@ -71,6 +76,9 @@ class ContainerRow(CellRow):
             "restarts": Text(f"↻{restarts}" if restarts else "", style="yellow"),
             "uptime": Text(format_duration(uptime) if isinstance(uptime, (int, float)) else str(v.get("state", "")),
                            style="dim"),
+            "health": Text(str(v.get("health") or ""), style=HEALTH_STYLE.get(str(v.get("health")), "dim")),
+            "net": Text(f"↓{_size(v.get('net_rx_bytes'))} ↑{_size(v.get('net_tx_bytes'))}", style="dim"),
+            "pids": Text(f"{v['pids']}p" if isinstance(v.get("pids"), int) else "", style="dim"),
             "reason": ellipsis(reading.reason if reading.status is not Status.OK else str(v.get("image", "")),
                                "" if reading.status is not Status.OK else "dim"),
         })

@@ -16,7 +16,7 @@ from ..units import format_duration
 
 class Cell(Widget):
     DEFAULT_CSS = """
-    Cell { height: 1; width: auto; }
+    Cell { height: 1; width: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     text: reactive[Text] = reactive(Text(), layout=False)
