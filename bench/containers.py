@@ -185,11 +185,11 @@ def run(args: argparse.Namespace) -> dict:
     results: dict = {"containers": args.containers, "cpus_per_container": args.cpus, "window_s": args.window,
                      "interval_s": args.interval, "cores": os.cpu_count(),
                      "engine": client.version().get("Version"), "runs": []}
+    lat_file = f"/tmp/ld-bench-latency-{value}.json"
     try:
         start_containers(client, label, args.containers, args.cpus)
         ids = [c.id for c in client.containers.list(filters={"label": selector})]
         time.sleep(3)
-        lat_file = f"/tmp/ld-bench-latency-{value}.json"
         child = [*me, "--child", "launchdeck", "--label", selector, "--interval", str(args.interval), "--out", lat_file]
         plan = [("idle", None), ("launchdeck", child), ("launchdeck engine-only", [*child, "--engine-only"]),
                 ("streams", [*me, "--child", "streams", "--label", selector]),
@@ -205,12 +205,12 @@ def run(args: argparse.Namespace) -> dict:
                 results["runs"].append(row)
                 print(f"  {name:23s} round {round_ + 1}: engine {row['engine_cpu_pct']:5.2f} + process "
                       f"{row['process_cpu_pct']:5.2f} = {row['total_cpu_pct']:5.2f} % of a core", flush=True)
-        Path(lat_file).unlink()
         results["latency"] = [asyncio.run(latencies(selector, 5, args.interval, mode)) for mode in (False, True)]
         start_containers(client, label, 50 - args.containers, args.cpus, offset=args.containers)
         time.sleep(3)
         results["latency"] += [asyncio.run(latencies(selector, 5, args.interval, mode)) for mode in (False, True)]
     finally:
+        Path(lat_file).unlink(missing_ok=True)
         client.close()
         remove_containers(selector)
     return results
@@ -279,6 +279,7 @@ def main() -> None:
     parser.add_argument("--label")
     parser.add_argument("--out")
     parser.add_argument("--engine-only", action="store_true")
+    parser.add_argument("--results", type=Path, default=HERE / "results" / "containers.json")
     args = parser.parse_args()
     if args.child == "launchdeck":
         return child_launchdeck(args.label, args.interval, args.out, args.engine_only)
@@ -286,7 +287,7 @@ def main() -> None:
         return child_streams(args.label)
     results = run(args)
     summarize(results)
-    out = HERE / "results" / "containers.json"
+    out = args.results
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -324,7 +324,8 @@ class CgroupReader:
         return self._shape(cpu_total=_flat(f"{path}/cpu.stat")["usage_usec"] * 1000, system=system,
                            usage=_int(f"{path}/memory.current"),
                            limit=self.machine_memory if limit_text == "max" else int(limit_text),
-                           stats=_flat(f"{path}/memory.stat"), pids=_int(f"{path}/pids.current"), pid=pid)
+                           stats=_flat(f"{path}/memory.stat"), pid=pid,
+                           pids=_int(f"{path}/pids.current") if os.path.exists(f"{path}/pids.current") else None)
 
     def _shape(self, *, cpu_total: int, system: int, usage: int, limit: int, stats: dict[str, int],
                pids: int | None, pid: int) -> dict[str, Any]:

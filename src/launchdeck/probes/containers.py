@@ -3,9 +3,9 @@
 Why this design (bench/containers.py: 30 busy containers, 2 s refresh, CPU of client + dockerd +
 containerd + shims): the engine's stats are the cost. Each sample has dockerd ask containerd ask
 the shim to read the container's cgroup files, ~3.6 ms of engine CPU per streamed sample and ~5 ms
-per one-shot request: persistent streams measured 0.96x `docker stats`, one-shot polls 0.91x. So
+per one-shot request: persistent streams measured 0.96x `docker stats`, one-shot polls 0.8-0.95x.
 - local engine: the same counters read from the cgroup and /proc files (dockerstats.CgroupReader,
-  for containers whose /proc/<pid>/cgroup names their id): 0.13x, 50 containers in ~0.03 s;
+  for containers whose /proc/<pid>/cgroup names their id): 0.12x, 50 containers in ~0.03 s;
 - remote engine (SSH-forwarded socket), or containers those files don't show: one-shot stats
   fanned out at once in short-lived daemon threads; parallel calls share the engine's 1 s sampling
   tick: ~1.3 s a refresh for 50 containers (sequential: 50 s).
