@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Mapping
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
                       ValidationError, field_validator, model_validator)
 
-from .units import DURATION_HINT, parse_duration
+from .units import parse_duration
 
 CONFIG_NAME = "launchdeck.toml"
 
@@ -483,5 +483,3 @@ def find_config(explicit: Path | None, cwd: Path | None = None) -> Path:
     raise ConfigError(CONFIG_NAME, [f"no config found (looked in {looked}); "
                                     "create one with `launchdeck init` or pass --config FILE"])
 
-
-DURATION_EXPECTED = DURATION_HINT

@@ -7,7 +7,7 @@ dashboard running for days holds a constant amount of memory.
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Iterator
 
 from .model import Reading
@@ -26,10 +26,6 @@ class ReadingHistory:
         while len(readings) > 1 and readings[0].observed_at < horizon:
             readings.popleft()
 
-    def latest(self, panel: str) -> list[Reading]:
-        """The newest reading of every target of a panel, in first-seen order."""
-        return [r[-1] for (p, _), r in self._by_key.items() if p == panel and r]
-
     def targets(self, panel: str) -> list[str]:
         return [t for (p, t) in self._by_key if p == panel]
 
@@ -40,7 +36,3 @@ class ReadingHistory:
         """Widen the kept window (a `for 15m` condition needs 15 minutes of readings)."""
         if timedelta(seconds=seconds) > self.keep:
             self.keep = timedelta(seconds=seconds)
-
-    def oldest(self) -> datetime | None:
-        stamps = [r[0].observed_at for r in self._by_key.values() if r]
-        return min(stamps) if stamps else None

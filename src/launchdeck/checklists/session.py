@@ -14,7 +14,7 @@ from pathlib import Path
 from ..history import ReadingHistory
 from ..model import Reading
 from .evidence import EvidenceSyntaxError, evaluate, parse_condition
-from .ledger import Ledger, LedgerError, Record
+from .ledger import Ledger, LedgerError
 from .parser import Checklist
 from .signing import Entry, Request, prepare
 from .state import Board
@@ -57,19 +57,13 @@ class ChecklistSession:
         return str(warning) if warning else None
 
     async def sync(self) -> list[Key]:
-        """poll_ledger for the event loop: the file is read in a thread (a big ledger takes seconds),
-        the board is changed on the loop."""
+        """Records appended since the last sync (ours or another terminal's); the keys that changed.
+        The file is read in a thread (a big ledger takes seconds), the board is changed on the loop."""
         async with self._reading:
             if not self.ledger.path.exists():
                 return []
             records = await asyncio.to_thread(self.ledger.read_new)
             return self.board.apply_all(records)
-
-    def poll_ledger(self) -> list[Key]:
-        """Records appended since the last poll (ours or another terminal's); the keys that changed."""
-        if not self.ledger.path.exists():
-            return []
-        return self.board.apply_all(self.ledger.read_new())
 
     def observe(self, reading: Reading, now: datetime) -> list[Key]:
         """Feed a reading; re-judge the evidence that depends on its panel; the keys whose verdict changed."""
@@ -91,9 +85,3 @@ class ChecklistSession:
     def prepare(self, request: Request, now: datetime) -> Entry:
         """The signing rule against the live evidence (event loop only: it reads the history)."""
         return prepare(request, self.history, now)
-
-    def sign(self, request: Request, now: datetime) -> tuple[Record, list[Key]]:
-        """Append durably (may raise SignoffRefused, ValueError, LedgerError), then read it back
-        through the same path as other terminals' records, so the board shows only what is on disk."""
-        record = self.prepare(request, now).append_to(self.ledger)
-        return record, self.poll_ledger()
