@@ -6,8 +6,9 @@
 #   bash scripts/services.sh down    # stop only what this script started
 #
 # Servers: Docker Engine (+ a locally built busybox image), PostgreSQL
-# (the Debian cluster), OpenSSH sshd on 127.0.0.1:2222.  Prometheus is only
-# installed: the tests start one instance per test with a temp config.
+# (the Debian cluster, with WAL archiving into a pgBackRest stanza), OpenSSH
+# sshd on 127.0.0.1:2222.  Prometheus is only installed: the tests start one
+# instance per test with a temp config.
 #
 # State (pid files, logs, keys, env.sh, services.json) lives in
 # <repo>/.services/, which is gitignored.  Must run as root (apt, dockerd).
@@ -25,6 +26,14 @@ PG_HOST=127.0.0.1
 PG_USER=launchdeck
 PG_PASSWORD=launchdeck-test
 
+# pgBackRest: our own config file (the package's default
+# /etc/pgbackrest/pgbackrest.conf is left alone) and our own repository.
+PGBR_STANZA=launchdeck
+PGBR_CONF_DIR=/etc/pgbackrest
+PGBR_CONF="$PGBR_CONF_DIR/launchdeck.conf"
+PGBR_REPO=/var/lib/pgbackrest-launchdeck
+PGBR_LOG_DIR=/var/log/pgbackrest  # pgBackRest's default log-path
+
 SSH_DIR="$STATE_DIR/ssh"
 SSH_HOST=127.0.0.1
 SSH_PORT=2222
@@ -35,6 +44,7 @@ export DEBIAN_FRONTEND=noninteractive
 # Filled in by the *_up functions, consumed by write_state_files.
 PG_VERSION="" PG_CLUSTER="" PG_PORT="" PG_DATA="" PG_LOG="" PG_BINDIR=""
 PROMETHEUS_BIN="" PROMETHEUS_VERSION=""
+PGBACKREST_BIN=""
 DOCKER_SERVER_VERSION=""
 
 # --------------------------------------------------------------------------
@@ -322,11 +332,35 @@ pg_tcp_login_ok() {
     </dev/null 2>/dev/null
 }
 
+# The server log of the picked cluster (for die).
+pg_logfile() {
+  if [[ "$PG_LOG" != "<unknown>" && -n "$PG_LOG" ]]; then
+    printf '%s\n' "$PG_LOG"
+  else
+    printf '%s\n' "/var/log/postgresql/postgresql-$PG_VERSION-$PG_CLUSTER.log"
+  fi
+}
+
+# pg_restart WHY: restart the cluster (fast mode), keep the `down` marker
+# pointing at the new postmaster, and wait until it accepts TCP connections.
+pg_restart() {
+  local why="$1" marker="$STATE_DIR/postgres.started" i
+  pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart -m fast </dev/null >>"$STATE_DIR/pg_ctlcluster.log" 2>&1 9>&- ||
+    die postgres "restart after $why failed: $(tail -n 5 "$STATE_DIR/pg_ctlcluster.log" | tr '\n' ' ')" "$(pg_logfile)"
+  [[ -f "$marker" ]] && head -n1 "$PG_DATA/postmaster.pid" >"$marker"
+  for ((i = 0; i < 20; i++)); do
+    pg_isready -q -h "$PG_HOST" -p "$PG_PORT" </dev/null && break
+    sleep 0.5
+  done
+  pg_isready -q -h "$PG_HOST" -p "$PG_PORT" </dev/null ||
+    die postgres "not accepting TCP connections on $PG_HOST:$PG_PORT after restart ($why)" "$(pg_logfile)"
+}
+
 postgres_up() {
-  local marker="$STATE_DIR/postgres.started" how i
+  local marker="$STATE_DIR/postgres.started" how
   pg_pick_cluster
-  local logfile="$PG_LOG"
-  [[ "$logfile" != "<unknown>" && -n "$logfile" ]] || logfile="/var/log/postgresql/postgresql-$PG_VERSION-$PG_CLUSTER.log"
+  local logfile
+  logfile="$(pg_logfile)"
 
   if [[ "$(pg_status)" == online* ]]; then
     if [[ -f "$marker" ]]; then how="already running (started by services.sh)"; else how="already running (not started by services.sh; left alone by down)"; fi
@@ -346,15 +380,7 @@ postgres_up() {
   if ! PGCONNECT_TIMEOUT=3 pg_isready -q -h "$PG_HOST" -p "$PG_PORT" </dev/null; then
     log "postgres: listen_addresses='$listen' does not cover $PG_HOST; setting 'localhost'"
     pg_admin -c "alter system set listen_addresses = 'localhost'"
-    pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart </dev/null >>"$STATE_DIR/pg_ctlcluster.log" 2>&1 9>&- ||
-      die postgres "restart after setting listen_addresses failed" "$logfile"
-    [[ -f "$marker" ]] && head -n1 "$PG_DATA/postmaster.pid" >"$marker"
-    for ((i = 0; i < 20; i++)); do
-      pg_isready -q -h "$PG_HOST" -p "$PG_PORT" </dev/null && break
-      sleep 0.5
-    done
-    pg_isready -q -h "$PG_HOST" -p "$PG_PORT" </dev/null ||
-      die postgres "not accepting TCP connections on $PG_HOST:$PG_PORT" "$logfile"
+    pg_restart "setting listen_addresses"
   fi
 
   # Role: only touch it if a password login over TCP does not already work
@@ -373,6 +399,120 @@ SQL
     how="$how, role $PG_USER created/updated"
   fi
   report postgres "$how, $PG_VERSION/$PG_CLUSTER on $PG_HOST:$PG_PORT, role $PG_USER ok"
+}
+
+# --------------------------------------------------------------------------
+# 3b. pgBackRest: WAL archiving of the cluster into the stanza "launchdeck"
+# --------------------------------------------------------------------------
+# The tests take real backups (`pgbackrest --config=$PGBR_CONF
+# --stanza=$PGBR_STANZA --type=full backup`, as postgres) and watch
+# pg_stat_archiver advance.  Everything runs as the postgres OS user, which
+# owns the repository and pgBackRest's log/lock dirs.
+
+# pgbr ARGS...: pgbackrest as postgres with our config and stanza.  cd / so
+# a checkout postgres cannot read is not its working directory.
+pgbr() {
+  (cd / && runuser -u postgres -- "$PGBACKREST_BIN" --config="$PGBR_CONF" --stanza="$PGBR_STANZA" "$@" </dev/null)
+}
+
+# pgbr_run COMMAND WHAT: run `pgbackrest COMMAND`; on failure die with its
+# console output plus the tail of the log that explains it: pgBackRest's own
+# log file for commands that write one (stanza-create), the PostgreSQL log
+# for `check` (it waits for archive-push, which runs from archive_command and
+# writes its errors to stderr, i.e. the server log; check and archive-push
+# have no log file of their own).
+pgbr_run() {
+  local cmd="$1" what="$2" logfile="$STATE_DIR/pgbackrest.log" rc=0 extra
+  printf '=== %s pgbackrest %s\n' "$(date -u +%FT%TZ)" "$cmd" >>"$logfile"
+  pgbr "$cmd" >>"$logfile" 2>&1 || rc=$?
+  ((rc == 0)) && return 0
+  if [[ "$cmd" == check ]]; then extra="$(pg_logfile)"; else extra="$PGBR_LOG_DIR/$PGBR_STANZA-$cmd.log"; fi
+  if [[ -r "$extra" ]]; then
+    {
+      printf -- '--- last 15 lines of %s ---\n' "$extra"
+      tail -n 15 "$extra"
+    } >>"$logfile"
+  fi
+  die pgbackrest "$what (pgbackrest $cmd exited with status $rc)" "$logfile"
+}
+
+pgbackrest_write_config() {
+  mkdir -p "$PGBR_CONF_DIR"
+  local tmp
+  tmp="$(mktemp "$PGBR_CONF_DIR/.launchdeck.conf.XXXXXX")"
+  cat >"$tmp" <<CONF
+# Generated by launchdeck scripts/services.sh -- test-only, do not edit.
+[global]
+repo1-path=$PGBR_REPO
+repo1-retention-full=2
+log-level-console=warn
+start-fast=y
+
+[$PGBR_STANZA]
+pg1-path=$PG_DATA
+pg1-port=$PG_PORT
+CONF
+  install_if_changed "$tmp" "$PGBR_CONF"
+  # Readable by postgres (archive_command runs as postgres), by no one else.
+  chown root:postgres "$PGBR_CONF"
+  chmod 0640 "$PGBR_CONF"
+  install -d -o postgres -g postgres -m 0750 "$PGBR_REPO"
+  [[ -d "$PGBR_LOG_DIR" ]] || install -d -o postgres -g postgres -m 0750 "$PGBR_LOG_DIR"
+}
+
+pgbackrest_up() {
+  local how=() want_cmd cur_mode cur_cmd i
+  PGBACKREST_BIN="$(command -v pgbackrest)" || die pgbackrest "pgbackrest binary not found on PATH"
+  : >"$STATE_DIR/pgbackrest.log"  # this run's console output (for die)
+  pgbackrest_write_config
+
+  # 1. Stanza first, so archive-push never runs against a missing stanza (a
+  #    failure would count in pg_stat_archiver.failed_count).  stanza-create
+  #    is idempotent itself; skip it when both info files are there (`check`
+  #    below still validates them against the running cluster).
+  if [[ -f "$PGBR_REPO/archive/$PGBR_STANZA/archive.info" && -f "$PGBR_REPO/backup/$PGBR_STANZA/backup.info" ]]; then
+    how+=("stanza $PGBR_STANZA present")
+  else
+    pgbr_run stanza-create "stanza-create for stanza $PGBR_STANZA (repo $PGBR_REPO) failed"
+    how+=("stanza $PGBR_STANZA created")
+  fi
+
+  # 2. archive_mode (needs a restart) and archive_command (a reload), each
+  #    only if the running server does not already have it.
+  want_cmd="pgbackrest --config=$PGBR_CONF --stanza=$PGBR_STANZA archive-push %p"
+  cur_mode="$(pg_admin -tAc 'show archive_mode')" ||
+    die pgbackrest "cannot read archive_mode as postgres" "$(pg_logfile)"
+  cur_cmd="$(pg_admin -tAc 'show archive_command')" ||
+    die pgbackrest "cannot read archive_command as postgres" "$(pg_logfile)"
+  if [[ "$cur_cmd" != "$want_cmd" ]]; then
+    pg_admin_script -v cmd="$want_cmd" >/dev/null <<'SQL' ||
+alter system set archive_command = :'cmd';
+SQL
+      die pgbackrest "ALTER SYSTEM SET archive_command failed" "$(pg_logfile)"
+  fi
+  if [[ "$cur_mode" != on && "$cur_mode" != always ]]; then
+    pg_admin -c "alter system set archive_mode = on" >/dev/null ||
+      die pgbackrest "ALTER SYSTEM SET archive_mode = on failed" "$(pg_logfile)"
+    pg_restart "setting archive_mode = on"
+    how+=("archive_mode on (restarted)")
+  elif [[ "$cur_cmd" != "$want_cmd" ]]; then
+    pg_admin -tAc 'select pg_reload_conf()' >/dev/null ||
+      die pgbackrest "pg_reload_conf() failed" "$(pg_logfile)"
+    how+=("archive_command set (reloaded)")
+  fi
+  # The reload is asynchronous: wait until new sessions see the command.
+  for ((i = 0; i < 50; i++)); do
+    cur_cmd="$(pg_admin -tAc 'show archive_command')" && [[ "$cur_cmd" == "$want_cmd" ]] && break
+    sleep 0.1
+  done
+  [[ "$cur_cmd" == "$want_cmd" ]] ||
+    die pgbackrest "archive_command is still '$cur_cmd' after reload (want '$want_cmd')" "$(pg_logfile)"
+
+  # 3. check: switches WAL and waits until archive-push stored it in the repo.
+  pgbr_run check "pgbackrest check (archive-push of a WAL segment into $PGBR_REPO) failed; if the cluster was re-created, remove $PGBR_REPO and run up again"
+  how+=("archiving ok (check)")
+
+  report pgbackrest "$(printf '%s, ' "${how[@]}")config $PGBR_CONF, repo $PGBR_REPO"
 }
 
 # --------------------------------------------------------------------------
@@ -512,7 +652,9 @@ export LAUNCHDECK_SSH_USER='$SSH_USER'
 export LAUNCHDECK_SSH_KEY='$SSH_DIR/id_ed25519'
 export LAUNCHDECK_SSH_KNOWN_HOSTS='$SSH_DIR/known_hosts'
 export LAUNCHDECK_PROMETHEUS_BIN='$PROMETHEUS_BIN'
-export LAUNCHDECK_PGBACKREST_BIN='$(command -v pgbackrest || true)'
+export LAUNCHDECK_PGBACKREST_BIN='$PGBACKREST_BIN'
+export LAUNCHDECK_PGBACKREST_CONFIG='$PGBR_CONF'
+export LAUNCHDECK_PGBACKREST_STANZA='$PGBR_STANZA'
 EOF
   chmod 644 "$tmp"
   install_if_changed "$tmp" "$STATE_DIR/env.sh"
@@ -552,7 +694,10 @@ EOF
     "version": $(json_str "$PROMETHEUS_VERSION")
   },
   "pgbackrest": {
-    "binary": $(json_str "$(command -v pgbackrest || true)")
+    "binary": $(json_str "$PGBACKREST_BIN"),
+    "config": $(json_str "$PGBR_CONF"),
+    "stanza": $(json_str "$PGBR_STANZA"),
+    "repo": $(json_str "$PGBR_REPO")
   }
 }
 EOF
@@ -571,6 +716,7 @@ cmd_up() {
   docker_up
   busybox_image_up
   postgres_up
+  pgbackrest_up
   sshd_up
   prometheus_check
   write_state_files
@@ -622,6 +768,17 @@ cmd_status() {
     if pg_isready -q -h "$PG_HOST" -p "$PG_PORT" </dev/null 2>/dev/null; then report postgres "$line"; else report postgres "DOWN ($line)"; ok=1; fi
   else
     report postgres "DOWN (no cluster)"; ok=1
+  fi
+
+  if [[ -r "$PGBR_CONF" ]] && command -v psql >/dev/null && [[ -n "$PG_PORT" ]]; then
+    line="$(pg_admin -tAc 'show archive_mode' 2>/dev/null || echo '?')"
+    if [[ "$line" == on || "$line" == always ]]; then
+      report pgbackrest "stanza $PGBR_STANZA, archive_mode $line, config $PGBR_CONF"
+    else
+      report pgbackrest "NOT ARCHIVING (archive_mode '$line'; run up)"; ok=1
+    fi
+  else
+    report pgbackrest "NOT CONFIGURED ($PGBR_CONF missing; run up)"; ok=1
   fi
 
   if pid_alive "$SSH_DIR/sshd.pid" sshd; then

@@ -1,4 +1,4 @@
-"""The `launchdeck` command: the TUI by default, plus `check`, `demo` and `init`.
+"""The `launchdeck` command: the TUI by default, plus `check`, `demo`, `init`, checklists and backups.
 
 Config problems are printed as one short message and exit 2; no traceback reaches the user.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_backups import backups
 from .cli_checklists import checklist, report, signoff
 from .config import CONFIG_NAME, Config, ConfigError, find_config, load_config
 
@@ -133,3 +134,4 @@ def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool,
 main.add_command(checklist)
 main.add_command(signoff)
 main.add_command(report)
+main.add_command(backups)

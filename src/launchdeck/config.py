@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Mapping
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
                       ValidationError, field_validator, model_validator)
 
-from .units import parse_duration
+from .units import parse_duration, parse_size
 
 CONFIG_NAME = "launchdeck.toml"
 
@@ -203,16 +203,62 @@ class ContainersConfig(Section):
     memory_crit: float = Field(90.0, ge=0, le=100)
 
 
+def _size(value: Any) -> int:
+    return parse_size(value)
+
+
+Size = Annotated[int, BeforeValidator(_size)]
+
+# which fields each backup kind reads; setting another kind's field is a mistake worth naming
+BACKUP_FIELDS = {
+    "directory": {"path", "pattern", "name_time", "name_timezone", "min_size", "host", "verify_timeout"},
+    "pgbackrest": {"stanza", "command", "min_size", "host"},
+    "wal": {"dsn"},
+}
+
+
 class BackupConfig(Section):
+    """One backup source. Freshness follows Barman's last_backup_maximum_age: warn past 80 %."""
+
     name: str
     kind: Literal["directory", "pgbackrest", "wal"] = "directory"
-    path: str | None = None
-    pattern: str | None = None
     max_age: Duration = 26 * 3600.0
-    min_size: int | None = None
-    host: str | None = None
-    stanza: str | None = None
-    dsn: str | None = None
+    interval: Duration = 60.0  # backups change hourly at most: a listing every minute is plenty
+    timeout: Duration = 15.0
+    keep: int = Field(20, ge=1, le=500)  # recent backups listed per source (the restore chooser's list)
+    host: str | None = None  # a [[hosts]] entry: list / run pgbackrest over SSH
+    path: str | None = None  # directory: the folder holding the dumps
+    pattern: str = "*"  # directory: glob on file names, e.g. "main_db_*.sql.gz"
+    name_time: str | None = None  # directory: strftime stamp in the name, e.g. "%Y%m%d_%H%M%S"; else mtime
+    name_timezone: str = "UTC"  # the zone name_time stamps are written in
+    min_size: Size | None = None  # newest smaller than this: warn (bytes, or "10MB", "1GiB")
+    verify_timeout: Duration = 1800.0  # directory: gzip -t / pg_restore --list / sha256sum of one file
+    stanza: str | None = None  # pgbackrest: one stanza (default: every stanza `info` reports)
+    command: list[str] = Field(default_factory=lambda: ["pgbackrest"], min_length=1)  # e.g. sudo -u postgres ...
+    dsn: str | None = None  # wal: the PostgreSQL whose pg_stat_archiver is read
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> BackupConfig:
+        wrong = sorted((self.model_fields_set & set().union(*BACKUP_FIELDS.values())) - BACKUP_FIELDS[self.kind])
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} not used by kind = \"{self.kind}\" "
+                             f"(it reads: {', '.join(sorted(BACKUP_FIELDS[self.kind]))})")
+        if self.kind == "directory" and not self.path:
+            raise ValueError('kind = "directory" needs path (the folder holding the dumps)')
+        if self.kind == "wal" and not self.dsn:
+            raise ValueError('kind = "wal" needs dsn (the PostgreSQL whose pg_stat_archiver is read)')
+        if self.name_time is not None:
+            from .backups.stamps import stamp_regex
+
+            stamp_regex(self.name_time)  # raises ValueError naming the directive it cannot read
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.name_timezone)
+        except Exception:
+            raise ValueError(f"name_timezone: unknown time zone {self.name_timezone!r} (e.g. \"UTC\", "
+                             "\"Europe/Berlin\")") from None
+        return self
 
 
 PhaseName = Literal["pre-launch", "launch-day", "post-launch", "other"]

@@ -54,3 +54,33 @@ def format_latency(seconds: float | None) -> str:
     if seconds < 10:
         return f"{seconds * 1000:.0f}ms"
     return format_duration(seconds)
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?", re.IGNORECASE)
+SIZE_HINT = 'a size like 1048576, "500KB", "10MB" or "1GiB"'
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from a bare integer or "10MB" / "1GiB" (K/M/G/T as powers of 1024 either way: `ls -h` does)."""
+    if isinstance(text, bool) or isinstance(text, float):
+        raise ValueError(f"expected {SIZE_HINT}, got {text!r}")
+    if isinstance(text, int):
+        if text < 0:
+            raise ValueError(f"expected a non-negative size, got {text!r}")
+        return text
+    match = _SIZE.fullmatch(str(text).strip())
+    if not match:
+        raise ValueError(f"expected {SIZE_HINT}, got {text!r}")
+    number, unit, _ = match.groups()
+    return int(float(number) * 1024 ** " KMGT".index(unit.upper() or " "))
+
+
+def format_size(value: float | int | None) -> str:
+    """Short form as `ls -h` prints it: 512B, 4.0K, 12M, 1.5G."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "—"
+    for unit in ("B", "K", "M", "G", "T"):
+        if value < 1024 or unit == "T":
+            return f"{value:.0f}{unit}" if unit in ("B", "K") or value >= 10 else f"{value:.1f}{unit}"
+        value /= 1024
+    return "—"

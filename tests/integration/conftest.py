@@ -14,6 +14,11 @@ Fixtures (scope):
                                     session end
     pg_dsn (session)             -> libpq DSN of a scratch database
                                     launchdeck_test_<hex>, dropped at the end
+    pgbackrest_backup (session)  -> PgBackRestBackup(config, stanza, label,
+                                    started_at, finished_at) of ONE real full
+                                    backup of the local cluster, taken now
+    archived_wal (function)      -> ArchivedWal: pg_stat_archiver after a WAL
+                                    switch was archived (and the counts before)
     ssh_target (session)         -> SSHTarget(host, port, username,
                                     client_key, known_hosts)
     prometheus_factory (function)-> start(scrape_targets, scrape_interval="1s",
@@ -22,7 +27,7 @@ Fixtures (scope):
     free_port (function)         -> the free_port() helper below
 
 Helpers importable from this module: ``free_port()``, ``SSHTarget``,
-``SERVICES_JSON``.
+``PgBackRestBackup``, ``ArchivedWal``, ``pgbackrest_cmd()``, ``SERVICES_JSON``.
 """
 
 from __future__ import annotations
@@ -195,6 +200,165 @@ def pg_dsn(services_info: dict[str, Any]) -> Iterator[str]:
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             # FORCE: a test that leaked a connection must not leak the database.
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+# ---------------------------------------------------------------------------
+# pgBackRest (stanza + WAL archiving set up by services.sh up)
+# ---------------------------------------------------------------------------
+
+# A full backup of the (small) test cluster takes a few seconds; this bounds
+# a hung one (e.g. waiting on a lock held by another test session).
+PGBACKREST_BACKUP_TIMEOUT = 300.0
+ARCHIVE_WAIT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class PgBackRestBackup:
+    config: Path
+    stanza: str
+    label: str  # e.g. "20261123-144502F"
+    started_at: float  # time.time() just before `pgbackrest backup`
+    finished_at: float  # time.time() just after it returned
+
+
+@dataclass(frozen=True)
+class ArchivedWal:
+    """pg_stat_archiver after the archiver advanced (plus the counts before)."""
+
+    last_archived_wal: str
+    last_archived_time: Any  # datetime (timestamptz)
+    archived_count: int
+    failed_count: int
+    archived_count_before: int
+    failed_count_before: int
+
+
+def pgbackrest_cmd(config: Path | str, stanza: str, *args: str) -> list[str]:
+    """argv running pgbackrest as the postgres OS user (it owns the repo)."""
+    return ["runuser", "-u", "postgres", "--", "pgbackrest", f"--config={config}", f"--stanza={stanza}", *args]
+
+
+def _pg_server_log(services_info: dict[str, Any]) -> Path:
+    pg = services_info["postgres"]
+    return Path(f"/var/log/postgresql/postgresql-{pg['version']}-{pg['cluster']}.log")
+
+
+def _pgbackrest_run(argv: list[str], what: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run argv; pytest.fail with its stderr on any failure."""
+    error = ""
+    try:
+        proc = subprocess.run(
+            argv, cwd="/", stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+        )
+    except FileNotFoundError as exc:
+        error = f"cannot run {argv[0]}: {exc}"
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        error = f"timed out after {timeout:.0f}s\n--- stderr ---\n{stderr.strip()}"
+    if error:
+        pytest.fail(f"pgBackRest {what} failed: {' '.join(argv)}: {error}", pytrace=False)
+    if proc.returncode != 0:
+        pytest.fail(
+            f"pgBackRest {what} failed (exit {proc.returncode}): {' '.join(argv)}\n"
+            f"--- stderr ---\n{proc.stderr.strip()}\n--- stdout ---\n{proc.stdout.strip()[-2000:]}\n{UP_HINT}",
+            pytrace=False,
+        )
+    return proc
+
+
+def _pgbackrest_backup_labels(config: Path, stanza: str) -> dict[str, dict[str, Any]]:
+    """{label: backup object} from `pgbackrest info --output=json` for stanza."""
+    proc = _pgbackrest_run(pgbackrest_cmd(config, stanza, "info", "--output=json"), "info", 60)
+    error, stanzas = "", []
+    try:
+        stanzas = json.loads(proc.stdout)
+    except ValueError as exc:
+        error = f"info --output=json is not JSON ({exc}): {proc.stdout[:500]!r}"
+    entry = next((s for s in stanzas if isinstance(s, dict) and s.get("name") == stanza), None)
+    if not error and entry is None:
+        error = f"info --output=json has no stanza {stanza!r}: {proc.stdout[:500]!r}"
+    if error:
+        pytest.fail(f"pgBackRest {error}\n{UP_HINT}", pytrace=False)
+    return {b["label"]: b for b in entry.get("backup", [])}
+
+
+@pytest.fixture(scope="session")
+def pgbackrest_backup(services_info: dict[str, Any]) -> PgBackRestBackup:
+    """One real full backup of the local cluster, taken for this session."""
+    section = services_info.get("pgbackrest") or {}
+    missing = [key for key in ("binary", "config", "stanza", "repo") if not section.get(key)]
+    if missing:
+        _server_down("pgBackRest", f"{SERVICES_JSON} has no pgbackrest {', '.join(missing)} (stale file?)")
+    config, stanza = Path(section["config"]), section["stanza"]
+    if not os.access(section["binary"], os.X_OK):
+        _server_down("pgBackRest", f"binary {section['binary']!r} is not executable")
+    if not config.is_file():
+        _server_down("pgBackRest", f"config {config} is missing")
+
+    before = _pgbackrest_backup_labels(config, stanza)
+    started_at = time.time()
+    _pgbackrest_run(pgbackrest_cmd(config, stanza, "--type=full", "backup"), "full backup", PGBACKREST_BACKUP_TIMEOUT)
+    finished_at = time.time()
+    after = _pgbackrest_backup_labels(config, stanza)
+
+    new = [label for label, b in after.items() if label not in before and b.get("type") == "full"]
+    if len(new) != 1:
+        pytest.fail(
+            f"pgBackRest full backup succeeded but info shows {len(new)} new full backups ({new}); "
+            f"labels before {sorted(before)}, after {sorted(after)}",
+            pytrace=False,
+        )
+    return PgBackRestBackup(config=config, stanza=stanza, label=new[0], started_at=started_at, finished_at=finished_at)
+
+
+_ARCHIVER_SQL = (
+    "select last_archived_wal, last_archived_time, archived_count, failed_count,"
+    " last_failed_wal, last_failed_time from pg_stat_archiver"
+)
+
+
+@pytest.fixture
+def archived_wal(services_info: dict[str, Any], pg_dsn: str) -> ArchivedWal:
+    """Write some WAL, switch segments, wait until the archiver pushed it."""
+    import psycopg
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        # autocommit: each statement is its own transaction, so every poll
+        # sees fresh statistics (stats_fetch_consistency caches per xact).
+        first = conn.execute(_ARCHIVER_SQL).fetchone()
+        assert first is not None
+        conn.execute(
+            "create table if not exists launchdeck_wal_probe"
+            " (id bigserial primary key, at timestamptz not null default now(), pad text)"
+        )
+        conn.execute("insert into launchdeck_wal_probe (pad) select repeat('x', 100) from generate_series(1, 100)")
+        conn.execute("select pg_switch_wal()")
+        deadline = time.monotonic() + ARCHIVE_WAIT_TIMEOUT
+        row = first
+        while True:
+            row = conn.execute(_ARCHIVER_SQL).fetchone()
+            assert row is not None
+            if row[2] > first[2] or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+
+    last_wal, last_time, archived, failed, failed_wal, failed_time = row
+    if archived <= first[2]:
+        pytest.fail(
+            f"pg_stat_archiver.archived_count stayed at {archived} for {ARCHIVE_WAIT_TIMEOUT:.0f}s after "
+            f"pg_switch_wal(); failed_count {first[3]} -> {failed}, last_failed_wal {failed_wal!r} "
+            f"at {failed_time}\n--- tail of {_pg_server_log(services_info)} (archive-push errors land here) ---\n"
+            f"{_tail(_pg_server_log(services_info), 20)}\n{UP_HINT}",
+            pytrace=False,
+        )
+    return ArchivedWal(
+        last_archived_wal=last_wal,
+        last_archived_time=last_time,
+        archived_count=archived,
+        failed_count=failed,
+        archived_count_before=first[2],
+        failed_count_before=first[3],
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def test_bad_kinds_and_unrecordable_values_are_refused_before_the_file_is_touche
     with pytest.raises(ValueError, match="wrong type"):
         ledger.append(checklist="c", item_id=7, item_text="X", kind="sign")
     assert not path.exists()
-    assert set(KINDS) == {"sign", "unsign", "waive", "note", "action", "recovery"}
+    assert set(KINDS) == {"sign", "unsign", "waive", "note", "action", "recovery", "verify"}
 
 
 def test_operator_comes_from_the_environment_and_the_process():

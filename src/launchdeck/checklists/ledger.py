@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
-KINDS = ("sign", "unsign", "waive", "note", "action", "recovery")
+KINDS = ("sign", "unsign", "waive", "note", "action", "recovery", "verify")
 GENESIS = "0" * 64
 FIELDS = ("seq", "time", "operator", "checklist", "item_id", "item_text", "kind", "reason", "evidence",
           "prev_hash", "hash")

@@ -89,7 +89,7 @@ class Board:
             key = (record.checklist, record.item_id)
             state = self.states.get(key)
             if state is None:
-                if record.kind not in ("action", "recovery"):
+                if record.kind not in ("action", "recovery", "verify"):
                     self.orphans.append(record)
                 continue
             new = apply(state, record)

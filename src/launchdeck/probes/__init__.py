@@ -6,36 +6,37 @@ what the config uses.
 
 from __future__ import annotations
 
-from ..config import Config, HttpService, PostgresService, ServiceConfig, TcpService, TrafficConfig
+from ..config import Config, HostConfig, HttpService, PostgresService, ServiceConfig, TcpService, TrafficConfig
 from ..monitor import Probe
 
 
 def build_probes(config: Config) -> list[Probe]:
     probes: list[Probe] = [_service_probe(service, config.deck.refresh) for service in config.services]
     probes += [_traffic_probe(traffic, config) for traffic in config.traffic]
-    if config.containers:
-        probes += _container_probes(config)
-    return probes
-
-
-def _container_probes(config: Config) -> list[Probe]:
-    """One probe per engine; remote engines share one pool of SSH connections (closed with the probes)."""
-    from .containers import ContainersProbe
-
-    hosts = {h.name: h for h in config.hosts}
+    hosts = _hosts(config)
+    remote = [c.host for c in config.containers if c.host != "local"] + [b.host for b in config.backups if b.host]
     connections = None
-    if any(spec.host != "local" for spec in config.containers):
+    if remote:  # one pool of SSH connections for every probe that reads a host (closed with the probes)
         from ..remote import Connections
 
         connections = Connections()
-    probes: list[Probe] = []
-    for spec in config.containers:
-        host = hosts.get(spec.host)
-        if host is not None:
-            host = host.model_copy(update={"key": config.resolve(host.key) if host.key else None,
-                                           "known_hosts": config.resolve(host.known_hosts) if host.known_hosts else None})
-        probes.append(ContainersProbe(spec, host, config.deck.refresh, connections))
+    if config.containers:
+        from .containers import ContainersProbe
+
+        probes += [ContainersProbe(spec, hosts.get(spec.host), config.deck.refresh, connections)
+                   for spec in config.containers]
+    if config.backups:
+        from .backups import BackupProbe
+
+        probes += [BackupProbe(spec, hosts.get(spec.host or ""), connections) for spec in config.backups]
     return probes
+
+
+def _hosts(config: Config) -> dict[str, HostConfig]:
+    """[[hosts]] by name, with key and known_hosts paths resolved against the config file."""
+    return {host.name: host.model_copy(update={
+        "key": config.resolve(host.key) if host.key else None,
+        "known_hosts": config.resolve(host.known_hosts) if host.known_hosts else None}) for host in config.hosts}
 
 
 def _traffic_probe(traffic: TrafficConfig, config: Config) -> Probe:

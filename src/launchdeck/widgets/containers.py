@@ -16,23 +16,13 @@ from textual.widgets import Input, Static
 
 from ..model import Reading, Status
 from ..tracking import Track
-from ..units import format_duration
+from ..units import format_duration, format_size
 from .badge import badge
 from .rows import CellRow, ellipsis, short_name
 
 SORTS = ("name", "cpu", "memory", "state")
 HEALTH_STYLE = {"healthy": "green", "unhealthy": "bold red", "starting": "yellow"}
 _SEVERITY_ORDER = {Status.CRIT: 0, Status.UNKNOWN: 1, Status.WARN: 2, Status.OK: 3}
-
-
-def _size(value: Any) -> str:
-    if not isinstance(value, (int, float)):
-        return "—"
-    for unit in ("B", "K", "M", "G", "T"):
-        if value < 1024 or unit == "T":
-            return f"{value:.0f}{unit}" if unit in ("B", "K") or value >= 10 else f"{value:.1f}{unit}"
-        value /= 1024
-    return "—"
 
 
 class ContainerRow(CellRow):
@@ -63,7 +53,7 @@ class ContainerRow(CellRow):
         if v.get("project") and v.get("service"):
             name = f"{v['project']}·{v['service']}"
         cpu, mem, limit = v.get("cpu_percent"), v.get("mem_bytes"), v.get("mem_limit_bytes")
-        memory = _size(mem) + (f"/{_size(limit)}" if limit else "")
+        memory = format_size(mem) + (f"/{format_size(limit)}" if limit else "")
         if v.get("mem_percent") is not None and limit:
             memory += f" {v['mem_percent']:.0f}%"
         uptime = v.get("uptime_seconds")
@@ -77,7 +67,7 @@ class ContainerRow(CellRow):
             "uptime": Text(format_duration(uptime) if isinstance(uptime, (int, float)) else str(v.get("state", "")),
                            style="dim"),
             "health": Text(str(v.get("health") or ""), style=HEALTH_STYLE.get(str(v.get("health")), "dim")),
-            "net": Text(f"↓{_size(v.get('net_rx_bytes'))} ↑{_size(v.get('net_tx_bytes'))}", style="dim"),
+            "net": Text(f"↓{format_size(v.get('net_rx_bytes'))} ↑{format_size(v.get('net_tx_bytes'))}", style="dim"),
             "pids": Text(f"{v['pids']}p" if isinstance(v.get("pids"), int) else "", style="dim"),
             "reason": ellipsis(reading.reason if reading.status is not Status.OK else str(v.get("image", "")),
                                "" if reading.status is not Status.OK else "dim"),

@@ -1,0 +1,98 @@
+"""`pgbackrest info --output=json`: per stanza, the newest backup of each type, its status, its archive.
+
+The JSON is a list of stanzas. Each has `status` ({code, message}: 0 is ok; 1 missing stanza
+path, 2 no valid backups, 3 missing stanza data, 4 different cluster version, 5 different cluster
+identifier, 6 a backup/expire lock is held, 99 other), `backup` (sets with label, type
+full/diff/incr, timestamp.start/stop in epoch seconds, info.size / info.repository.size, and
+`error` when pgBackRest found damage while copying) and `archive` (min/max WAL per database id).
+A non-zero code is crit, except 6, which only says a backup is running right now.
+The host's clock is printed before `info` runs (`date; exec pgbackrest ...`) to measure ages.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ..commands import NOT_FOUND, last_words
+from ..model import Status
+from ..remote import CompletedRun
+from .freshness import Backup, iso
+from .listing import _epoch
+
+INFO_SCRIPT = 'date +%s.%N; exec "$@"'
+BUSY = 6  # "backup/expire running": a lock is held, the stanza is fine
+TYPES = ("full", "diff", "incr")
+
+
+def info_argv(command: list[str], stanza: str | None) -> list[str]:
+    argv = [*command, "info", "--output=json"] + ([f"--stanza={stanza}"] if stanza else [])
+    return ["sh", "-c", INFO_SCRIPT, "launchdeck-info", *argv]
+
+
+@dataclass
+class StanzaInfo:
+    now: datetime | None
+    backups: list[Backup] = field(default_factory=list)
+    problems: list[tuple[Status, str]] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_info(run: CompletedRun, command: list[str], stanza: str | None) -> StanzaInfo:
+    clock, _, body = run.stdout.partition("\n")
+    info = StanzaInfo(_epoch(clock))
+    if run.exit_status != 0:
+        info.problems.append(_failure(run, command))
+        return info
+    try:
+        stanzas = json.loads(body)
+    except json.JSONDecodeError as error:
+        info.problems.append((Status.UNKNOWN, f"`{command[-1]} info` printed no JSON ({error.msg})"))
+        return info
+    if not isinstance(stanzas, list) or not stanzas:
+        info.problems.append((Status.CRIT, f"no stanza {stanza!r}" if stanza else "pgBackRest knows no stanza"))
+        return info
+    many = len(stanzas) > 1
+    info.values["stanzas"] = [_stanza(entry, info, many) for entry in stanzas if isinstance(entry, dict)]
+    return info
+
+
+def _stanza(entry: dict[str, Any], info: StanzaInfo, many: bool) -> dict[str, Any]:
+    """Fold one stanza into `info`; return its summary (status, newest per type, archive range)."""
+    name = str(entry.get("name", "?"))
+    status = entry.get("status") or {}
+    code, message = status.get("code"), str(status.get("message", "")).strip()
+    if code not in (0, BUSY):
+        info.problems.append((Status.CRIT, f"stanza {name}: {message or 'status ' + str(code)} (code {code})"))
+    sets = [_backup(item, name if many else "") for item in entry.get("backup") or [] if isinstance(item, dict)]
+    info.backups += [b for b in sets if b is not None]
+    latest = {}
+    for kind in TYPES:
+        of_kind = [b for b in sets if b is not None and b.type == kind]
+        if of_kind:
+            best = max(of_kind, key=lambda b: b.taken_at)
+            latest[kind] = {"label": best.name, "stop": iso(best.taken_at), "size_bytes": best.size}
+    archives = [a for a in entry.get("archive") or [] if isinstance(a, dict)]
+    return {"name": name, "status_code": code, "status": message, "latest": latest,
+            "archive_min": min((a.get("min") for a in archives if a.get("min")), default=None),
+            "archive_max": max((a.get("max") for a in archives if a.get("max")), default=None)}
+
+
+def _backup(item: dict[str, Any], stanza: str) -> Backup | None:
+    stamp = (item.get("timestamp") or {}).get("stop")
+    if not isinstance(stamp, (int, float)):
+        return None
+    size = (item.get("info") or {}).get("size")
+    label = str(item.get("label", "?"))
+    return Backup(f"{stanza}:{label}" if stanza else label, datetime.fromtimestamp(stamp, timezone.utc),
+                  size if isinstance(size, int) else None, str(item.get("type", "full")), bool(item.get("error")),
+                  time_from="stop")
+
+
+def _failure(run: CompletedRun, command: list[str]) -> tuple[Status, str]:
+    program = next((word for word in command if "pgbackrest" in word), command[0])
+    if run.exit_status == NOT_FOUND:
+        return Status.UNKNOWN, f"`{program}` is not installed (or not on PATH) there"
+    return Status.UNKNOWN, f"`{program} info` failed: {last_words(run)}"
