@@ -24,7 +24,9 @@ from .redact import Scrubber
 from .screens.checklist import ChecklistScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
+from .screens.backups import BackupsScreen
 from .screens.signoff_flow import SignoffFlow
+from .screens.verify_flow import VerifyFlow
 from .tracking import Tracker
 from .widgets.header import DeckHeader
 
@@ -50,6 +52,7 @@ class LaunchdeckApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("r", "refresh", "Refresh"),
         Binding("c", "checklists", "Checklists"),
+        Binding("b", "backups", "Backups"),
     ]
 
     def __init__(self, config: Config, probes: list[Probe], clock: Clock, actions_enabled: bool,
@@ -61,11 +64,12 @@ class LaunchdeckApp(App[None]):
         self.actions_enabled = actions_enabled
         self.latest: dict[tuple[str, str], Reading] = {}
         self.tracker = Tracker()
-        self._scrub = Scrubber(config.secrets)
+        self.scrub = Scrubber(config.secrets)
         self._wakes: dict[str, asyncio.Event] = {}
         self.checklists = checklists
         self.dashboard = DashboardScreen(config, actions_enabled, checklist_problem)
         self.signoffs = SignoffFlow(self) if checklists else None
+        self.verifier = VerifyFlow(self)
         self.title = f"launchdeck · {config.deck.name}"
 
     def on_mount(self) -> None:
@@ -74,7 +78,7 @@ class LaunchdeckApp(App[None]):
             name = f"{probe.panel}/{probe.target}"
             wake = self._wakes[name] = asyncio.Event()
             self.run_worker(
-                poll_forever(probe, self._publish, clock=self.clock, scrub=self._scrub, wake=wake),
+                poll_forever(probe, self._publish, clock=self.clock, scrub=self.scrub, wake=wake),
                 name=name, group="probes", exit_on_error=False,
             )
         if self.checklists is not None:
@@ -93,6 +97,8 @@ class LaunchdeckApp(App[None]):
         self.dashboard.show_reading(reading, Verdict.from_readings(self.latest.values()), self.tracker.observe(reading))
         if self.checklists is not None:
             self.show_checklist_changes(self.checklists.observe(reading, self.clock.now()))
+        if reading.panel == "backups" and isinstance(self.screen, BackupsScreen):
+            self.screen.show_reading(reading)
 
     async def _backfill(self, probe: Probe) -> None:
         """The last 30 minutes from the source, so sparklines are full at once (best effort)."""
@@ -100,7 +106,7 @@ class LaunchdeckApp(App[None]):
             async with asyncio.timeout(max(probe.timeout * 3, 5.0)):
                 points = await probe.history(1800)
         except Exception as error:  # shown, not raised: live polling goes on regardless
-            self.notify(self._scrub(f"{probe.target}: no history to backfill: {type(error).__name__}: {error}"),
+            self.notify(self.scrub(f"{probe.target}: no history to backfill: {type(error).__name__}: {error}"),
                         severity="warning", timeout=8)
             return
         self.dashboard.backfill(probe.target, points)
@@ -116,6 +122,8 @@ class LaunchdeckApp(App[None]):
 
     def show_checklist_changes(self, keys: list[tuple[str, str]]) -> None:
         self.dashboard.show_checklists(self.checklists)  # cheap; an equal summary does not repaint
+        if self.verifier.absorb(self.checklists.board):
+            self.show_verifications()
         screen = self.screen
         if isinstance(screen, ChecklistScreen):
             screen.refresh_items(keys)
@@ -128,6 +136,26 @@ class LaunchdeckApp(App[None]):
             header = DeckHeader(deck.name, deck.environment, deck.is_production, self.actions_enabled)
             self.push_screen(ChecklistScreen(self.checklists, header))
 
+    def action_backups(self) -> None:
+        if not self.config.backups:
+            self.notify("no [[backups]] in the config", severity="warning", timeout=4)
+        elif not isinstance(self.screen, BackupsScreen):
+            deck = self.config.deck
+            header = DeckHeader(deck.name, deck.environment, deck.is_production, self.actions_enabled)
+            readings = [r for key, r in self.latest.items() if key[0] == "backups"]
+            self.push_screen(BackupsScreen(header, readings, self.verifier.results, self.verifier.summaries))
+
+    def verify_newest(self) -> None:
+        self.verifier.newest()
+
+    def verify_backup(self, source: str, name: str) -> None:
+        self.verifier.start(source, name)
+
+    def show_verifications(self) -> None:
+        self.dashboard.show_verifications(self.verifier.results)
+        if isinstance(self.screen, BackupsScreen):
+            self.screen.show_results(self.verifier.results, self.verifier.summaries)
+
     def request_signoff(self, state, kind: str) -> None:
         if self.signoffs is not None:
             self.signoffs.start(state, kind)
@@ -139,11 +167,11 @@ class LaunchdeckApp(App[None]):
             return
         error = worker.error
         if worker.group == "ledger":
-            self.notify(self._scrub(f"ledger watcher stopped: {type(error).__name__}: {error}"),
+            self.notify(self.scrub(f"ledger watcher stopped: {type(error).__name__}: {error}"),
                         severity="error", timeout=30)
             return
         panel, _, target = worker.name.partition("/")
-        reason = self._scrub(f"poller stopped: {type(error).__name__}: {error}")
+        reason = self.scrub(f"poller stopped: {type(error).__name__}: {error}")
         self.notify(f"{worker.name}: {reason}", severity="error", timeout=10)
         self.post_message(ReadingArrived(Reading(panel, target, Status.UNKNOWN, reason, {},
                                                  self.clock.now(), 0.0)))
@@ -164,7 +192,7 @@ class LaunchdeckApp(App[None]):
 
     async def on_unmount(self) -> None:
         for failure in await close_probes(self.probes):
-            self.log.warning(self._scrub(failure))
+            self.log.warning(self.scrub(failure))
 
 
 def make_app(config: Config, probes: list[Probe] | None = None, clock: Clock | None = None,

@@ -53,6 +53,7 @@ def backups_list(sources: tuple[str, ...], config_path: Path | None, as_json: bo
     from .monitor import collect_all
     from .probes import build_probes, close_probes
     from .redact import Scrubber
+    from .backups.freshness import age_words
     from .units import format_size
 
     config = _config(config_path)
@@ -81,17 +82,9 @@ def backups_list(sources: tuple[str, ...], config_path: Path | None, as_json: bo
         for backup in reading.values.get("backups") or []:
             age = backup.get("age_seconds")
             table.add_row(backup["name"], (backup.get("taken_at") or "")[:19].replace("T", " "),
-                          _age(age), format_size(backup.get("size_bytes")), backup.get("type", ""))
+                          age_words(age), format_size(backup.get("size_bytes")), backup.get("type", ""))
         console.print(table)
     raise SystemExit(max((r.status.exit_code for r in readings), default=0))
-
-
-def _age(seconds: float | None) -> str:
-    from .backups.freshness import coarse
-
-    if seconds is None:
-        return "—"
-    return f"in {coarse(-seconds)}" if seconds < 0 else coarse(seconds)
 
 
 @backups.command("verify")

@@ -95,7 +95,7 @@ async def test_unconfigured_panels_say_what_to_add():
         slots = {p.id: p.render().plain for p in app.dashboard.query(PanelPlaceholder)}
         assert slots["containers"] == "not configured: add [[containers]] to launchdeck.toml"
         assert slots["traffic"] == "not configured: add [prometheus] and [[traffic]] to launchdeck.toml"
-        assert slots["backups"] == "1 configured; this version does not collect it yet"
+        assert "backups" not in slots and list(app.dashboard.query_one("#backups").rows) == ["db"]
 
 
 async def test_a_crashed_poller_is_reported_on_its_row_not_frozen():

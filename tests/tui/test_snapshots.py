@@ -109,3 +109,26 @@ def test_containers_panel_120x40_shows_health_network_and_pids(snap_compare):
     ]])
     app = make_app(config_for([], extra='[[containers]]\nhost = "local"\n'), probes=[host], clock=FixedClock())
     assert snap_compare(app, terminal_size=(120, 40), run_before=wait_for_readings(2))
+
+
+def _backups_app():
+    from tests.tui.test_backups_panel import backup_probes, backups_app
+
+    return backups_app(backup_probes())
+
+
+def test_backups_panel_80x24(snap_compare):
+    assert snap_compare(_backups_app(), terminal_size=(80, 24), run_before=wait_for_readings(4))
+
+
+def test_backups_panel_120x40(snap_compare):
+    assert snap_compare(_backups_app(), terminal_size=(120, 40), run_before=wait_for_readings(4))
+
+
+def test_backups_list_screen_80x24(snap_compare):
+    async def open_list(pilot) -> None:
+        await wait_for_readings(4)(pilot)
+        await pilot.press("b")
+        await pilot.pause()
+
+    assert snap_compare(_backups_app(), terminal_size=(80, 24), run_before=open_list)

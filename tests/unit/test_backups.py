@@ -71,7 +71,7 @@ def test_no_backup_is_crit_unless_the_source_already_said_why():
 def test_reasons_carry_no_live_numbers_so_rows_do_not_repaint_every_poll():
     a = judge([backup(22.0)], NOW, 26 * 3600)[1]
     b = judge([backup(23.5)], NOW, 26 * 3600)[1]
-    assert a == b == "newest is past 80% of max_age 26h"
+    assert a == b == "past 80% of max_age 26h"
     assert coarse(59) == "<1m" and coarse(3 * 3600 + 65) == "3h01m"
 
 

@@ -59,6 +59,13 @@ def coarse(seconds: float) -> str:
     return format_duration(seconds - seconds % 60)
 
 
+def age_words(seconds: float | None) -> str:
+    """An age for a list: `3h05m`, `in 2h` when stamped in the future, `—` when unknown."""
+    if not isinstance(seconds, (int, float)):
+        return "—"
+    return f"in {coarse(-seconds)}" if seconds < 0 else coarse(seconds)
+
+
 def limit_text(seconds: float) -> str:
     """A configured limit as people write it: "26h" rather than "1d02h"."""
     if seconds >= 3600 and seconds % 3600 == 0:
@@ -69,11 +76,11 @@ def limit_text(seconds: float) -> str:
 def age_problem(age: float, max_age: float) -> tuple[Status, str] | None:
     """The freshness verdict for the newest backup's age (None: fresh)."""
     if age < -SKEW_TOLERANCE:
-        return Status.WARN, "newest is stamped in the future (clock skew?)"
+        return Status.WARN, "stamped in the future (clock skew?)"
     if age > max_age:
-        return Status.CRIT, f"newest is older than max_age {limit_text(max_age)}"
+        return Status.CRIT, f"older than max_age {limit_text(max_age)}"
     if age > WARN_SHARE * max_age:
-        return Status.WARN, f"newest is past 80% of max_age {limit_text(max_age)}"
+        return Status.WARN, f"past 80% of max_age {limit_text(max_age)}"
     return None
 
 

@@ -71,6 +71,7 @@ class Board:
     checklists: list[Checklist]
     states: dict[tuple[str, str], ItemState] = field(default_factory=dict)
     orphans: list[Record] = field(default_factory=list)
+    verifications: dict[tuple[str, str], Record] = field(default_factory=dict)  # (source, file) -> newest "verify"
 
     @classmethod
     def build(cls, checklists: list[Checklist], records: Iterable[Record] = ()) -> Board:
@@ -86,10 +87,13 @@ class Board:
         """Apply new records; return the keys whose state changed."""
         changed = []
         for record in records:
+            if record.kind == "verify":  # a backup verification: not an item, kept for the Backups panel
+                self.verifications[(record.item_id, record.item_text)] = record
+                continue
             key = (record.checklist, record.item_id)
             state = self.states.get(key)
             if state is None:
-                if record.kind not in ("action", "recovery", "verify"):
+                if record.kind not in ("action", "recovery"):
                     self.orphans.append(record)
                 continue
             new = apply(state, record)

@@ -133,7 +133,8 @@ class DemoStack:
                     raise ValueError(f"cannot tune {key!r}")
                 setattr(service, key, type(getattr(service, key))(value))
 
-    def config_text(self, deck_name: str = "demo-shop", prometheus_url: str | None = None) -> str:
+    def config_text(self, deck_name: str = "demo-shop", prometheus_url: str | None = None,
+                    backups_dir: Path | None = None) -> str:
         """A config for this stack. Traffic is read from each service's /metrics directly, or from a
         real Prometheus scraping them when `prometheus_url` is given (`launchdeck demo --prometheus`)."""
         lines = [
@@ -153,13 +154,20 @@ class DemoStack:
                 lines += ['source = "prometheus"', f'job = "{service.name}"', ""]
             else:
                 lines += ['source = "scrape"', f'scrape_url = "{self.base_url(service.name)}/metrics"', ""]
+        if backups_dir is not None:
+            from .backups import config_lines
+
+            lines += config_lines(backups_dir)
         lines += ["# the packaged default checklists; sign-offs go to a ledger beside this file",
                   "[checklists]", 'ledger = "launch-signoff.jsonl"', ""]
         return "\n".join(lines)
 
     def write_config(self, directory: Path, prometheus_url: str | None = None) -> Path:
+        from .backups import make_backups
+
         path = directory / "launchdeck.toml"
-        path.write_text(self.config_text(prometheus_url=prometheus_url), encoding="utf-8")
+        path.write_text(self.config_text(prometheus_url=prometheus_url, backups_dir=make_backups(directory)),
+                        encoding="utf-8")
         return path
 
     def scrape_targets(self) -> dict[str, str]:

@@ -11,6 +11,7 @@ from textual.widgets import Footer
 from ..checklists.session import ChecklistSession
 from ..config import Config
 from ..model import Reading, Verdict
+from ..widgets.backups import BackupsPanel
 from ..widgets.checklists_panel import ChecklistsPanel
 from ..widgets.containers import ContainersPanel
 from ..widgets.header import DeckHeader
@@ -24,9 +25,7 @@ WIDE_AT = 110  # columns from which panels sit side by side
 NARROW_BELOW = 100  # below this (an 80-column SSH session) sparklines give their room to the reasons
 
 
-def _slot_message(count: int, add: str) -> str:
-    if count:
-        return f"{count} configured; this version does not collect it yet"
+def _slot_message(add: str) -> str:
     return f"not configured: add {add} to launchdeck.toml"
 
 
@@ -37,9 +36,10 @@ class DashboardScreen(Screen):
         self.actions_enabled = actions_enabled
         self.checklist_problem = checklist_problem
         self._verdict_bar: VerdictBar | None = None
-        self._panels: dict[str, ServicesPanel | TrafficPanel | ContainersPanel] = {}
+        self._panels: dict[str, ServicesPanel | TrafficPanel | ContainersPanel | BackupsPanel] = {}
         self._pending: dict[tuple[str, str], tuple[Reading, Track | None]] = {}
         self._pending_verdict: Verdict | None = None
+        self._verifications: dict[tuple[str, str], bool | None] = {}
 
     def compose(self) -> ComposeResult:
         deck = self.config.deck
@@ -50,23 +50,25 @@ class DashboardScreen(Screen):
             if services:
                 yield ServicesPanel(services, id="services", classes="panel")
             else:
-                yield PanelPlaceholder("Services", _slot_message(0, "[[services]]"), id="services",
+                yield PanelPlaceholder("Services", _slot_message("[[services]]"), id="services",
                                        classes="panel")
             config = self.config
             if config.traffic:
                 yield TrafficPanel([t.name for t in config.traffic], id="traffic", classes="panel")
             else:
-                yield PanelPlaceholder("Traffic", _slot_message(0, "[prometheus] and [[traffic]]"),
+                yield PanelPlaceholder("Traffic", _slot_message("[prometheus] and [[traffic]]"),
                                        id="traffic", classes="panel")
             if config.containers:
                 yield ContainersPanel([c.host for c in config.containers], id="containers", classes="panel")
             else:
-                yield PanelPlaceholder("Containers", _slot_message(0, "[[containers]]"), id="containers",
+                yield PanelPlaceholder("Containers", _slot_message("[[containers]]"), id="containers",
                                        classes="panel")
-            yield PanelPlaceholder("Backups", _slot_message(len(config.backups), "[[backups]]"),
-                                   id="backups", classes="panel")
+            if config.backups:
+                yield BackupsPanel([b.name for b in config.backups], id="backups", classes="panel")
+            else:
+                yield PanelPlaceholder("Backups", _slot_message("[[backups]]"), id="backups", classes="panel")
             if config.checklists is None or self.checklist_problem:
-                message = self.checklist_problem or _slot_message(0, "[checklists]")
+                message = self.checklist_problem or _slot_message("[checklists]")
                 yield PanelPlaceholder("Checklists", message, id="checklists", classes="panel")
             else:
                 yield ChecklistsPanel(id="checklists", classes="panel")
@@ -74,9 +76,10 @@ class DashboardScreen(Screen):
 
     def on_mount(self) -> None:
         self._verdict_bar = self.query_one(VerdictBar)
-        self._panels = {name: panel for name in ("services", "traffic", "containers")
+        self._panels = {name: panel for name in ("services", "traffic", "containers", "backups")
                         if isinstance(panel := self.query_one(f"#{name}"),
-                                      (ServicesPanel, TrafficPanel, ContainersPanel))}
+                                      (ServicesPanel, TrafficPanel, ContainersPanel, BackupsPanel))}
+        self.show_verifications(self._verifications)
         pending, self._pending = self._pending, {}
         for reading, track in pending.values():
             self._route(reading, track)
@@ -101,6 +104,12 @@ class DashboardScreen(Screen):
         panel = self._panels.get("traffic")
         if isinstance(panel, TrafficPanel) and target in panel.rows:
             panel.rows[target].backfill(points)
+
+    def show_verifications(self, results: dict[tuple[str, str], bool | None]) -> None:
+        self._verifications = results  # kept for on_mount when it comes before the panels exist
+        panel = self._panels.get("backups")
+        if isinstance(panel, BackupsPanel):
+            panel.show_results(results)
 
     def show_checklists(self, session: ChecklistSession) -> None:
         panel = self.query("#checklists").first() if self.is_mounted else None

@@ -14,6 +14,8 @@ KEYS = [
     ("?", "this help"),
     ("r", "poll every probe now"),
     ("c", "checklists: space sign, u unsign, w waive, n next open, / filter, [ ] phase"),
+    ("b", "recent backups of every source; v verifies the highlighted dump"),
+    ("v (Backups panel)", "verify the newest dump of every directory source (gzip, pg_restore, .sha256)"),
     ("tab / shift+tab", "move between panels"),
     ("ctrl+p", "command palette"),
     ("q", "quit"),
@@ -24,7 +26,8 @@ PANELS = [
     ("Services", "health endpoints: status, latency, HTTP code; a timeout shows on its own row"),
     ("Traffic", "error ratio, p95 latency and request rate from Prometheus or /metrics"),
     ("Containers", "state, health, restarts, CPU and memory of Docker containers, local or over SSH"),
-    ("Backups", "age of the newest backup against its maximum age"),
+    ("Backups", "age of the newest backup against max_age (warn past 80 %), its size, what the source holds, "
+                "whether the newest was verified"),
     ("Checklists", "pre-launch, launch-day and post-launch items and who signed them"),
 ]
 
