@@ -68,9 +68,10 @@ def backups_list(sources: tuple[str, ...], config_path: Path | None, as_json: bo
             await close_probes(probes)
 
     readings = asyncio.run(collect())
+    code = max((r.status.exit_code for r in readings), default=0)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in readings], indent=2, default=str))
-        return
+        raise SystemExit(code)
     console = Console()
     for reading in readings:
         style = STATUS_STYLE[reading.status]
@@ -84,7 +85,7 @@ def backups_list(sources: tuple[str, ...], config_path: Path | None, as_json: bo
             table.add_row(backup["name"], (backup.get("taken_at") or "")[:19].replace("T", " "),
                           age_words(age), format_size(backup.get("size_bytes")), backup.get("type", ""))
         console.print(table)
-    raise SystemExit(max((r.status.exit_code for r in readings), default=0))
+    raise SystemExit(code)
 
 
 @backups.command("verify")

@@ -255,7 +255,7 @@ def test_verify_custom_dump_by_magic_and_digest_mismatch():
     runner = Script(head=(0, "PGDMP", ""), pg_restore=(0, ";\n; Archive\n215; 1259 16390 TABLE public t x\n", ""),
                     cat=(0, "cd" * 32, ""), sha256sum=(0, "ef" * 32 + "  /b/x", ""))
     checks = asyncio.run(verify_file("/b/x", runner, 10))
-    assert checks[1] == Check("pg_restore", True, "1 TOC entries")
+    assert checks[1] == Check("pg_restore", True, "1 TOC entries, data readable")
     assert checks[2].passed is False and "does not match" in checks[2].detail
 
 

@@ -5,6 +5,7 @@ record per regular file matching the glob: mtime, size, name. The path and the g
 shell only as positional parameters ("$1", "$2"), never inside the script text, so a name with
 spaces, quotes or `$(...)` stays literal. `-H` follows the path itself when it is a symlink;
 symlinks inside it are not backups of their own and are skipped, as are `.sha256` sidecars.
+`-ignore_readdir_race`: a dump that retention deletes while we list is simply not listed.
 10,000 files list in ~40 ms here; the output (~50 bytes a file) is parsed in one pass.
 """
 
@@ -21,7 +22,7 @@ from .stamps import stamp_in_name
 
 SIDECARS = (".sha256", ".md5", ".tmp", ".partial")  # beside backups, never backups themselves
 LIST_SCRIPT = ('date +%s.%N; [ -e "$1" ] || exit 3; [ -d "$1" ] || exit 4; '
-               'exec find -H "$1" -maxdepth 1 -mindepth 1 -type f -name "$2" -printf \'%T@\\t%s\\t%f\\0\'')
+               'exec find -H "$1" -maxdepth 1 -mindepth 1 -ignore_readdir_race -type f -name "$2" -printf \'%T@\\t%s\\t%f\\0\'')
 MISSING, NOT_A_DIRECTORY = 3, 4  # the script's own exit codes, before find runs
 
 
@@ -72,7 +73,7 @@ def describe_failure(run: CompletedRun, path: str) -> tuple[Status, str]:
     if run.exit_status == NOT_FOUND:
         missing = "find" if "find" in err else "sh"
         return Status.UNKNOWN, f"cannot list {path}: `{missing}` is not installed there"
-    if run.exit_status == MISSING or "No such file or directory" in err:
+    if run.exit_status == MISSING:  # not find's "No such file": that is a dump deleted while we listed
         return Status.CRIT, f"directory {path} does not exist"
     if run.exit_status == NOT_A_DIRECTORY:
         return Status.CRIT, f"{path} is not a directory"

@@ -2,7 +2,8 @@
 
 - gzip integrity: `gzip -t` reads the whole stream and checks its CRC (a truncated upload fails);
 - custom/tar-format dumps (`PGDMP` magic, or a .dump/.backup/.tar name): `pg_restore --list`
-  reads the table of contents, which is what a restore needs first;
+  reads the table of contents, then `pg_restore --file=/dev/null` reads every entry's data (a dump
+  cut off in its data section still lists);
 - a `NAME.sha256` beside the file: its first word must equal `sha256sum NAME`.
 A check that does not apply is skipped, and says so; a verification with no applicable check
 fails ("nothing could be checked") rather than passing silently. Every command gets the file as
@@ -106,11 +107,16 @@ async def _pg_restore(path: str, run: Runner, left: Callable[[], float]) -> Chec
         head = await run(["head", "-c", "5", "--", path], left())
         if head.stdout != "PGDMP":
             return Check("pg_restore", None, "not a custom or tar archive")
-    result = await run(["pg_restore", "--list", "--", path], left())
-    if result.exit_status == 0:
-        entries = sum(1 for line in result.stdout.splitlines() if line.strip() and not line.startswith(";"))
-        return Check("pg_restore", True, f"{entries} TOC entries")
-    return Check("pg_restore", False, _tool_words(result, "pg_restore", path))
+    listing = await run(["pg_restore", "--list", "--", path], left())
+    if listing.exit_status != 0:
+        return Check("pg_restore", False, _tool_words(listing, "pg_restore", path))
+    entries = sum(1 for line in listing.stdout.splitlines() if line.strip() and not line.startswith(";"))
+    # --list reads only the table of contents; a dump cut off in its data still lists. Reading every
+    # entry into a script that goes nowhere is what a restore does first, without a database.
+    full = await run(["pg_restore", "--file=/dev/null", "--", path], left())
+    if full.exit_status != 0:
+        return Check("pg_restore", False, _tool_words(full, "pg_restore", path))
+    return Check("pg_restore", True, f"{entries} TOC entries, data readable")
 
 
 async def _sha256(path: str, run: Runner, left: Callable[[], float]) -> Check:
