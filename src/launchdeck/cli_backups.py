@@ -111,14 +111,13 @@ def backups_verify(sources: tuple[str, ...], file_name: str | None, config_path:
 
 
 async def _verify_all(config: Config, specs: list, file_name: str | None) -> list[tuple[dict, str]]:
-    from .backups.verify import newest_file, record_in_ledger, verify_backup
-    from .checklists.signing import ledger_path
+    from .backups.verify import newest_file, record_in_ledger, verification_ledger, verify_backup
     from .probes import _hosts
     from .redact import Scrubber
     from .remote import Connections
 
     hosts, scrub = _hosts(config), Scrubber(config.secrets)
-    ledger = ledger_path(config) if config.checklists is not None else None
+    ledger = verification_ledger(config)
     results = []
     async with Connections() as connections:
         for spec in specs:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ..checklists.ledger import Ledger, LedgerError, Record
 from ..commands import NOT_FOUND, last_words, run_argv
-from ..config import BackupConfig, HostConfig
+from ..config import BackupConfig, Config, HostConfig
 from ..remote import CompletedRun
 from .freshness import newest
 from .listing import list_argv, parse_listing
@@ -178,10 +178,18 @@ async def newest_file(spec: BackupConfig, host: HostConfig | None, connections: 
     return best.name
 
 
+def verification_ledger(config: Config) -> Path | None:
+    """The deck's ledger when it has one: [checklists] is configured, or its file already exists."""
+    from ..checklists.signing import ledger_path
+
+    path = ledger_path(config)
+    return path if config.checklists is not None or path.exists() else None
+
+
 def record_in_ledger(ledger_file: Path | None, verification: Verification) -> str:
     """Record the result when the deck has a ledger; the returned words say where, or why not."""
     if ledger_file is None:
-        return "not recorded: no [checklists] ledger configured"
+        return "not recorded: no ledger (configure [checklists])"
     try:
         entry = record(Ledger(ledger_file), verification)
     except LedgerError as error:

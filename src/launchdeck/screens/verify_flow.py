@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from ..backups.verify import record_in_ledger, verify_backup
-from ..checklists.signing import ledger_path
+from ..backups.verify import record_in_ledger, verification_ledger, verify_backup
 
 if TYPE_CHECKING:
     from ..app import LaunchdeckApp
@@ -66,8 +65,7 @@ class VerifyFlow:
             self.app.notify(f"{spec.name}/{name}: {self.summaries[key]}", severity="error", timeout=10)
             self.app.show_verifications()
             return
-        ledger = ledger_path(self.app.config) if self.app.config.checklists is not None else None
-        words = await asyncio.to_thread(record_in_ledger, ledger, verification)
+        words = await asyncio.to_thread(record_in_ledger, verification_ledger(self.app.config), verification)
         self.results[key], self.summaries[key] = verification.passed, scrub(verification.summary())
         self.app.notify(f"{spec.name}/{name}: {'verified' if verification.passed else 'FAILED'}: "
                         f"{self.summaries[key]} ({words})", severity="information" if verification.passed else "error",

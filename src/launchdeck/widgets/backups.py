@@ -1,5 +1,6 @@
 """Backups panel: per source its status, the newest backup's age and size, what it holds, whether the
-newest was verified, and the reason. `enter` lists recent backups (the restore chooser's list),
+newest was verified, and the reason; on a wide screen the next older backups under it. `enter`
+lists all recent backups (the restore chooser's list),
 `v` verifies the newest dump of every directory source.
 
 Ages show in whole minutes and reasons carry no live numbers: a row repaints when a minute
@@ -13,13 +14,14 @@ from typing import Any
 from rich.text import Text
 from textual.binding import Binding
 
-from ..backups.freshness import coarse
+from ..backups.freshness import age_words, coarse
 from ..model import Reading, Status
 from ..tracking import Track
 from ..units import format_size
 from .badge import badge
-from .rows import CellRow, RowsPanel, ellipsis, short_name
+from .rows import Cell, CellRow, RowsPanel, ellipsis, short_name
 
+RECENT_SHOWN = 2  # older backups named under each source on a wide screen; `b` lists them all
 VERIFY_STYLE = {True: ("✓ verified", "green"), False: ("✗ verify", "bold red"), None: ("verifying…", "yellow")}
 
 
@@ -84,6 +86,20 @@ class BackupRow(CellRow):
         self.show({"verified": Text(words, style=style)})
 
 
+class RecentLine(Cell):
+    """Under a source on the wall (wide layout): the next older backups, so the list is in view."""
+
+    DEFAULT_CSS = """
+    RecentLine { width: 1fr; padding-left: 10; color: $text-muted; display: none; }
+    """
+
+    def show_reading(self, reading: Reading) -> None:
+        older = (reading.values.get("backups") or [])[1:1 + RECENT_SHOWN]
+        self.set_class(not older, "-empty")
+        self.text = ellipsis("↳ " + " · ".join(f"{b['name']} {age_words(b.get('age_seconds'))}" for b in older)
+                             if older else "")
+
+
 class BackupsPanel(RowsPanel):
     ROW = BackupRow
     TITLE = "Backups"
@@ -92,9 +108,17 @@ class BackupsPanel(RowsPanel):
     def __init__(self, targets: list[str], **kwargs) -> None:
         super().__init__(targets, **kwargs)
         self.results: dict[tuple[str, str], bool | None] = {}  # (source, file) -> passed, None while running
+        self.recent = {target: RecentLine() for target in targets}
+
+    def compose(self):
+        for target, row in self.rows.items():
+            yield row
+            yield self.recent[target]
 
     def show(self, reading: Reading, track: Track | None = None) -> None:
         super().show(reading, track)
+        if reading.target in self.recent:
+            self.recent[reading.target].show_reading(reading)
         self._verified(reading.target)
 
     def show_results(self, results: dict[tuple[str, str], bool | None]) -> None:
