@@ -27,6 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 TICKS = os.sysconf("SC_CLK_TCK")
+WARM_UP = 65.0  # s: the demo's traffic windows are 1m; before they fill, every rate climbs every poll
 LIVE_ROW = re.compile(r"● ok\s+\w+")
 
 
@@ -112,6 +113,7 @@ def main() -> None:
     stack = subprocess.Popen([BIN / "launchdeck", "demo", "--no-tui"], stdout=subprocess.PIPE, text=True)
     try:
         config = re.search(r"config: (\S+)", stack.stdout.readline()).group(1)
+        time.sleep(WARM_UP)  # idle means steady state: the demo's 1m rate windows full, as after hours of running
         tools = [("launchdeck", f"{BIN / 'launchdeck'} --config {config}")]
         glances = shutil.which("glances", path=str(BIN)) or shutil.which("glances")
         if glances:

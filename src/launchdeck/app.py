@@ -96,7 +96,9 @@ class LaunchdeckApp(App[None]):
         self.latest[reading.key] = reading
         self.dashboard.show_reading(reading, Verdict.from_readings(self.latest.values()), self.tracker.observe(reading))
         if self.checklists is not None:
-            self.show_checklist_changes(self.checklists.observe(reading, self.clock.now()))
+            changed = self.checklists.observe(reading, self.clock.now())
+            if changed:  # the panel's counts move only with an item's evidence
+                self.show_checklist_changes(changed)
         if reading.panel == "backups" and isinstance(self.screen, BackupsScreen):
             self.screen.show_reading(reading)
 
@@ -116,14 +118,18 @@ class LaunchdeckApp(App[None]):
         warning = await asyncio.to_thread(self.checklists.open)
         if warning:
             self.notify(warning, title="ledger", severity="warning", timeout=30)
+        first = True
         while True:
-            self.show_checklist_changes(await self.checklists.sync())
+            changed = await self.checklists.sync()
+            if changed or first:  # twice a second: only a new record costs more than a stat and a read
+                self.show_checklist_changes(changed)
+                first = False
+            if self.verifier.absorb(self.checklists.board):
+                self.show_verifications()
             await asyncio.sleep(LEDGER_POLL_SECONDS)
 
     def show_checklist_changes(self, keys: list[tuple[str, str]]) -> None:
-        self.dashboard.show_checklists(self.checklists)  # cheap; an equal summary does not repaint
-        if self.verifier.absorb(self.checklists.board):
-            self.show_verifications()
+        self.dashboard.show_checklists(self.checklists)  # an equal summary does not repaint
         screen = self.screen
         if isinstance(screen, ChecklistScreen):
             screen.refresh_items(keys)

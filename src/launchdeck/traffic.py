@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from .config import TrafficConfig
 from .model import Outcome, Status, worst
-from .units import format_duration, format_latency
+from .units import format_duration, format_latency, format_minutes
 
 PANEL = "traffic"
 
@@ -127,21 +127,17 @@ class TrafficJudge:
         lasted = (now - warn_since).total_seconds()
         if value <= crit:
             self._crit_since[metric] = None
-            return Status.WARN, f"{label} {shown(value)} > {shown(warn)} for {_lasted(lasted)}", lasted
+            return Status.WARN, f"{label} > {shown(warn)} for {format_minutes(lasted)}", lasted
         crit_since = self._crit_since[metric] = self._crit_since[metric] or now
         held = (now - crit_since).total_seconds()
         if held >= hold:
-            return Status.CRIT, f"{label} {shown(value)} > {shown(crit)} for {_lasted(held)}", lasted
-        return (Status.WARN, f"{label} {shown(value)} > {shown(crit)} for {_lasted(held)} "
+            return Status.CRIT, f"{label} > {shown(crit)} for {format_minutes(held)}", lasted
+        return (Status.WARN, f"{label} > {shown(crit)} for {format_minutes(held)} "
                              f"(crit after {format_duration(hold)})", lasted)
 
 
 def _percent(ratio: float) -> str:
     return f"{ratio * 100:.2f}".rstrip("0").rstrip(".") + "%"
-
-
-def _lasted(seconds: float) -> str:
-    return "<1s" if seconds < 1 else format_duration(seconds)
 
 
 def _summary(sample: TrafficSample) -> str:

@@ -47,6 +47,14 @@ def format_duration(seconds: float) -> str:
     return f"{days}d{hours:02d}h" if hours else f"{days}d"
 
 
+def format_minutes(seconds: float) -> str:
+    """A duration in whole minutes (`<1m`, `3h05m`, `2d04h`): on screen it changes at most once a minute,
+    where a seconds counter would repaint its cell on every poll (bytes over SSH, DESIGN rule 7)."""
+    if seconds < 60:
+        return "<1m"
+    return format_duration(seconds - seconds % 60)
+
+
 def format_latency(seconds: float | None) -> str:
     """Latency column text: always milliseconds below 10 s so the column lines up."""
     if seconds is None or not math.isfinite(seconds):

@@ -20,7 +20,7 @@ def mixed_probes() -> list[FakeProbe]:
     return [
         FakeProbe("web", [Outcome(Status.OK, "HTTP 200 in 12ms", {"latency_seconds": 0.012, "http_status": 200,
                                                                   "url": "http://127.0.0.1:8080/health"})]),
-        FakeProbe("payments", [Outcome(Status.WARN, "slow: 650ms ≥ 500ms",
+        FakeProbe("payments", [Outcome(Status.WARN, "slow (≥ 500ms)",
                                        {"latency_seconds": 0.65, "http_status": 200})]),
         FakeProbe("checkout", [Outcome(Status.CRIT, "HTTP 503, expected 200",
                                        {"latency_seconds": 0.004, "http_status": 503})]),
@@ -53,9 +53,9 @@ def traffic_probes() -> list[FakeProbe]:
     return [
         FakeProbe("api", outcome(Status.OK, "errors 0.42%, p95 123ms, 41.2 req/s", 0.0042, 0.123, 41.2),
                   panel="traffic"),
-        FakeProbe("checkout", outcome(Status.WARN, "error ratio 2.1% > 1% for 3m", 0.021, 0.26, 12.5),
+        FakeProbe("checkout", outcome(Status.WARN, "error ratio > 1% for 3m", 0.021, 0.26, 12.5),
                   panel="traffic"),
-        FakeProbe("payments", outcome(Status.CRIT, "error ratio 7.5% > 5% for 6m12s", 0.075, 0.61, 8.0),
+        FakeProbe("payments", outcome(Status.CRIT, "error ratio > 5% for 6m", 0.075, 0.61, 8.0),
                   panel="traffic"),
         FakeProbe("search", outcome(Status.UNKNOWN, "scrape failed: connection refused", None, None, None),
                   panel="traffic"),

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from launchdeck.backups.archiver import read_archiver
-from launchdeck.backups.freshness import Backup, coarse, judge, summarise
+from launchdeck.backups.freshness import Backup, judge, summarise
+from launchdeck.units import format_minutes
 from launchdeck.backups.listing import list_argv, parse_listing
 from launchdeck.backups.pgbackrest import info_argv, parse_info
 from launchdeck.backups.stamps import stamp_in_name, stamp_regex
@@ -72,7 +73,7 @@ def test_reasons_carry_no_live_numbers_so_rows_do_not_repaint_every_poll():
     a = judge([backup(22.0)], NOW, 26 * 3600)[1]
     b = judge([backup(23.5)], NOW, 26 * 3600)[1]
     assert a == b == "past 80% of max_age 26h"
-    assert coarse(59) == "<1m" and coarse(3 * 3600 + 65) == "3h01m"
+    assert format_minutes(59) == "<1m" and format_minutes(3 * 3600 + 65) == "3h01m"
 
 
 def test_summary_lists_the_newest_first_and_counts_all():

@@ -100,7 +100,7 @@ async def test_argv_is_passed_literally_never_through_a_shell(tmp_path):
 
 async def test_latency_thresholds_apply_to_a_successful_command():
     reading = await collect_once(command(["sleep", "0.3"], latency_warn="100ms", latency_crit="5s"))
-    assert reading.status is Status.WARN and reading.reason.startswith("slow: ")
+    assert reading.status is Status.WARN and reading.reason.startswith("slow (≥ ")
     reading = await collect_once(command(["sleep", "0.3"], latency_warn="100ms", latency_crit="200ms"))
     assert reading.status is Status.CRIT
 
@@ -191,7 +191,7 @@ def test_healthy_primary_and_replica_summaries():
     ({"oldest_xact_seconds": 4000.0}, Status.CRIT, "transaction open for 1h06m ≥ 30m"),
     ({"in_recovery": True, "replication_lag_seconds": 45.0}, Status.WARN, "replication lag 45s ≥ 30s"),
     ({"in_recovery": True, "replication_lag_seconds": 600.0}, Status.CRIT, "replication lag 10m ≥ 5m"),
-    ({"latency_seconds": 0.7}, Status.WARN, "slow: 700ms ≥ 500ms"),
+    ({"latency_seconds": 0.7}, Status.WARN, "slow (≥ 500ms)"),
 ])
 def test_each_threshold(overrides, status, reason):
     outcome = judge(pg_spec(), facts(**overrides))
@@ -203,7 +203,7 @@ def test_lag_is_only_judged_on_a_replica_and_the_worst_problem_comes_first():
     outcome = judge(pg_spec(), facts(connections_used=85, connections_ratio=0.85, oldest_xact_seconds=2000.0,
                                      latency_seconds=0.6))
     assert outcome.status is Status.CRIT
-    assert outcome.reason == "transaction open for 33m20s ≥ 30m; connections 85/100 ≥ 80%; slow: 600ms ≥ 500ms"
+    assert outcome.reason == "transaction open for 33m20s ≥ 30m; connections 85/100 ≥ 80%; slow (≥ 500ms)"
 
 
 def test_custom_thresholds():

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..model import Status
-from ..units import format_duration, format_size
+from ..units import format_duration, format_minutes, format_size
 
 WARN_SHARE = 0.8  # warn once the newest backup is this share of max_age old
 SKEW_TOLERANCE = 1.0  # seconds in the future still taken as "now" (a stamp rounded up)
@@ -52,18 +52,11 @@ def _round(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds, 3)
 
 
-def coarse(seconds: float) -> str:
-    """An age in whole minutes (`<1m`, `3h05m`, `2d04h`): changes at most once a minute on screen."""
-    if seconds < 60:
-        return "<1m"
-    return format_duration(seconds - seconds % 60)
-
-
 def age_words(seconds: float | None) -> str:
     """An age for a list: `3h05m`, `in 2h` when stamped in the future, `—` when unknown."""
     if not isinstance(seconds, (int, float)):
         return "—"
-    return f"in {coarse(-seconds)}" if seconds < 0 else coarse(seconds)
+    return f"in {format_minutes(-seconds)}" if seconds < 0 else format_minutes(seconds)
 
 
 def limit_text(seconds: float) -> str:

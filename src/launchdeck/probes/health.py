@@ -60,12 +60,14 @@ def describe_connect_error(error: BaseException) -> str:
 
 
 def judge_latency(latency: float, warn: float, crit: float) -> tuple[Status, str]:
-    """The latency verdict shared by every service probe: (status, reason), reason empty when ok."""
-    shown = format_latency(latency)
+    """The latency verdict shared by every service probe: (status, reason), reason empty when ok.
+
+    The reason names the threshold, not the measurement: the latency has its own column on the
+    dashboard and in `check`, and a reason that changed every poll would repaint its row every poll."""
     if latency >= crit:
-        return Status.CRIT, f"slow: {shown} ≥ {format_latency(crit)}"
+        return Status.CRIT, f"slow (≥ {format_latency(crit)})"
     if latency >= warn:
-        return Status.WARN, f"slow: {shown} ≥ {format_latency(warn)}"
+        return Status.WARN, f"slow (≥ {format_latency(warn)})"
     return Status.OK, ""
 
 

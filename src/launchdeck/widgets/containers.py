@@ -18,7 +18,7 @@ from ..model import Reading, Status
 from ..tracking import Track
 from ..units import format_duration, format_size
 from .badge import badge
-from .rows import CellRow, ellipsis, short_name
+from .rows import CellRow, Steady, ellipsis, short_name
 
 SORTS = ("name", "cpu", "memory", "state")
 HEALTH_STYLE = {"healthy": "green", "unhealthy": "bold red", "starting": "yellow"}
@@ -45,6 +45,7 @@ class ContainerRow(CellRow):
     def __init__(self, target: str) -> None:
         super().__init__(target)
         self.reading: Reading | None = None
+        self.steady = Steady()
 
     def show_reading(self, reading: Reading, track: Track | None) -> None:
         self.reading = reading
@@ -52,10 +53,12 @@ class ContainerRow(CellRow):
         name = v.get("name") or reading.target.split("/", 1)[-1]
         if v.get("project") and v.get("service"):
             name = f"{v['project']}·{v['service']}"
-        cpu, mem, limit = v.get("cpu_percent"), v.get("mem_bytes"), v.get("mem_limit_bytes")
+        shown = self.steady.hold(reading.status, {"cpu": v.get("cpu_percent"), "mem": v.get("mem_bytes"),
+                                                  "mem_percent": v.get("mem_percent")})
+        cpu, mem, limit = shown["cpu"], shown["mem"], v.get("mem_limit_bytes")
         memory = format_size(mem) + (f"/{format_size(limit)}" if limit else "")
-        if v.get("mem_percent") is not None and limit:
-            memory += f" {v['mem_percent']:.0f}%"
+        if shown["mem_percent"] is not None and limit:
+            memory += f" {shown['mem_percent']:.0f}%"
         uptime = v.get("uptime_seconds")
         restarts = v.get("restarts") or 0
         self.show({
@@ -154,9 +157,8 @@ class ContainersPanel(Vertical, can_focus=True):
                 self.move_child(row, after=anchor)
 
     def _subtitle(self) -> None:
-        readings = [r.reading for r in self.rows.values() if r.reading]
-        ok = sum(1 for r in readings if r.status is Status.OK)
-        self.border_subtitle = f"{ok}/{len(readings)} ok · sort {self.sort} (s) · / filter"
+        """Changes only with the sort key: a live count would repaint the whole panel (see RowsPanel)."""
+        self.border_subtitle = f"sort {self.sort} (s) · / filter"
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]

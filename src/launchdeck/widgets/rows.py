@@ -11,7 +11,7 @@ from textual.widget import Widget
 
 from ..model import Reading, Status
 from ..tracking import Track
-from ..units import format_duration
+from ..units import format_minutes
 
 
 class Cell(Widget):
@@ -49,13 +49,35 @@ class CellRow(Horizontal):
         raise NotImplementedError
 
 
+class Steady:
+    """Numbers that hold still: a column shows a new value only when it moved by more than `share`
+    of the shown one, or when the row's status changed (so the number always agrees with the badge).
+    A latency wandering 7-8 % around its mean would otherwise repaint its cell on every poll; over a
+    slow SSH link those bytes are the dashboard's main cost (DESIGN rule 7)."""
+
+    def __init__(self, share: float = 0.1, floors: dict[str, float] | None = None) -> None:
+        """floors: per value, a change this small never shows (an error ratio's 0.1 point of noise)."""
+        self.share = share
+        self.floors = floors or {}
+        self._shown: dict[str, float | None] = {}
+        self._status: Status | None = None
+
+    def hold(self, status: Status, values: dict[str, float | None]) -> dict[str, float | None]:
+        moved_status, self._status = status != self._status, status
+        for name, value in values.items():
+            old = self._shown.get(name)
+            if moved_status or value is None or old is None or (
+                    abs(value - old) > max(self.share * abs(old), self.floors.get(name, 0.0))):
+                self._shown[name] = value
+        return {name: self._shown[name] for name in values}
+
+
 def since_text(reading: Reading, track: Track | None) -> Text:
     """`12m` in this state (`<1m` at first), and `↕3` after 3 status changes in the last 15 minutes."""
     if track is None:
         return Text("")
     held = (reading.observed_at - track.since).total_seconds()
-    # whole minutes only: a seconds counter would repaint every row on every poll (bytes over SSH)
-    text = Text("<1m" if held < 60 else format_duration(held - held % 60), style="dim")
+    text = Text(format_minutes(held), style="dim")
     if track.flaps:
         text.append(f" ↕{track.flaps}", style="yellow")
     return text
@@ -70,10 +92,13 @@ def short_name(name: str, width: int) -> Text:
 
 
 class RowsPanel(Vertical, can_focus=True):
-    """Rows in config order; the subtitle counts how many targets are ok."""
+    """Rows in config order. The border subtitle holds only static hints, never a live count:
+    changing a border repaints the whole panel (measured: ~2.4 KB per change for four rows at 80
+    columns), and a status near a threshold flips often; each row's badge already says it."""
 
     ROW: type[CellRow] = CellRow
     TITLE = ""
+    HINT = ""
 
     DEFAULT_CSS = """
     RowsPanel { height: auto; }
@@ -82,25 +107,16 @@ class RowsPanel(Vertical, can_focus=True):
     def __init__(self, targets: list[str], **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = self.TITLE
+        self.border_subtitle = self.HINT
         self.rows = {target: self.ROW(target) for target in targets}
-        self._statuses: dict[str, Status] = {}
-        self._count()
 
     def compose(self):
         yield from self.rows.values()
 
     def show(self, reading: Reading, track: Track | None = None) -> None:
         row = self.rows.get(reading.target)
-        if row is None:
-            return
-        row.show_reading(reading, track)
-        if self._statuses.get(reading.target) != reading.status:
-            self._statuses[reading.target] = reading.status
-            self._count()
-
-    def _count(self) -> None:
-        ok = sum(1 for s in self._statuses.values() if s is Status.OK)
-        self.border_subtitle = f"{ok}/{len(self.rows)} ok"
+        if row is not None:
+            row.show_reading(reading, track)
 
 
-__all__ = ["Cell", "CellRow", "RowsPanel", "since_text", "ellipsis", "short_name"]
+__all__ = ["Cell", "CellRow", "RowsPanel", "Steady", "since_text", "ellipsis", "short_name"]

@@ -11,7 +11,7 @@ from ..model import Reading, Status
 from ..tracking import Track
 from ..units import format_latency
 from .badge import badge
-from .rows import CellRow, RowsPanel, ellipsis, short_name, since_text
+from .rows import CellRow, RowsPanel, Steady, ellipsis, short_name, since_text
 from .spark import sparkline
 
 SPARK_WIDTH = 10
@@ -33,18 +33,20 @@ class ServiceRow(CellRow):
     def __init__(self, target: str) -> None:
         super().__init__(target)
         self.latencies: deque[float | None] = deque(maxlen=SPARK_WIDTH)
+        self.steady = Steady(floors={"latency": 0.005})  # 7ms vs 9ms means nothing to the on-call
         self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", "dim")})
 
     def show_reading(self, reading: Reading, track: Track | None) -> None:
         latency = reading.values.get("latency_seconds")
         self.latencies.append(latency)
+        shown = self.steady.hold(reading.status, {"latency": latency})
         code = reading.values.get("http_status")
         # an ok row's reason would repeat the latency and code columns: show where it points instead
         where = str(reading.values.get("url") or reading.values.get("address") or "").split("://", 1)[-1]
         detail = str(where) if reading.status is Status.OK and where else reading.reason
         self.show({
             "badge": badge(reading.status),
-            "latency": Text(format_latency(latency).rjust(7)),
+            "latency": Text(format_latency(shown["latency"]).rjust(7)),
             "code": Text(str(code) if code is not None else "", style="dim"),
             "spark": Text(sparkline(self.latencies, SPARK_WIDTH)),
             "since": since_text(reading, track),

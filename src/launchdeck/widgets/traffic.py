@@ -13,7 +13,7 @@ from ..model import Reading, Status
 from ..tracking import Track
 from ..units import format_latency
 from .badge import badge
-from .rows import CellRow, RowsPanel, ellipsis, short_name
+from .rows import CellRow, RowsPanel, Steady, ellipsis, short_name
 from .spark import sparkline
 
 SPARK_WIDTH = 12
@@ -58,6 +58,7 @@ class TrafficRow(CellRow):
     def __init__(self, target: str) -> None:
         super().__init__(target)
         self.ratios: deque[float | None] = deque(maxlen=SPARK_WIDTH)
+        self.steady = Steady(floors={"error_ratio": 0.001})  # a tenth of a point: noise at launch-day volumes
         self.show({"badge": badge(None), "name": short_name(target, 10), "reason": ellipsis("waiting for data", "dim")})
 
     def backfill(self, points: list[tuple[datetime, dict[str, float | None]]]) -> None:
@@ -69,12 +70,13 @@ class TrafficRow(CellRow):
     def show_reading(self, reading: Reading, track: Track | None) -> None:
         values = reading.values
         self.ratios.append(values.get("error_ratio"))
-        p95, rate = values.get("p95_seconds"), values.get("rate_rps")
+        shown = self.steady.hold(reading.status, {name: values.get(name) for name in
+                                                  ("error_ratio", "p95_seconds", "rate_rps")})
         self.show({
             "badge": badge(reading.status),
-            "errors": _percent(values.get("error_ratio")),
-            "p95": Text(format_latency(p95).rjust(7)),
-            "rate": Text(_rate(rate).rjust(8)),
+            "errors": _percent(shown["error_ratio"]),
+            "p95": Text(format_latency(shown["p95_seconds"]).rjust(7)),
+            "rate": Text(_rate(shown["rate_rps"]).rjust(8)),
             "spark": Text(sparkline(self.ratios, SPARK_WIDTH)),
             "reason": _detail(reading),
         })

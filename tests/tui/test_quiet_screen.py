@@ -1,0 +1,39 @@
+"""DESIGN rule 7: a steady system must not repaint. Numbers hold still within 10 %, reasons and
+durations change at most once a minute, and a status change always shows the current number."""
+
+from launchdeck.model import Outcome, Status
+from launchdeck.widgets.rows import Steady
+from tests.fakes import FakeProbe
+from tests.tui.helpers import app_with, wait_until
+
+
+def test_steady_moves_past_its_share_or_on_a_status_change():
+    steady = Steady(0.1)
+    assert steady.hold(Status.OK, {"x": 100.0}) == {"x": 100.0}
+    assert steady.hold(Status.OK, {"x": 109.0}) == {"x": 100.0}
+    assert steady.hold(Status.OK, {"x": 91.0}) == {"x": 100.0}
+    assert steady.hold(Status.OK, {"x": 111.0}) == {"x": 111.0}
+    assert steady.hold(Status.WARN, {"x": 112.0}) == {"x": 112.0}, "the badge changed: show the number now"
+    assert steady.hold(Status.WARN, {"x": None}) == {"x": None}, "no data is never hidden"
+    assert steady.hold(Status.WARN, {"x": 0.0}) == {"x": 0.0}
+    assert steady.hold(Status.WARN, {"x": 0.001}) == {"x": 0.001}, "from zero, any change shows"
+    floored = Steady(0.1, floors={"x": 0.001})
+    assert floored.hold(Status.OK, {"x": 0.0058}) == {"x": 0.0058}
+    assert floored.hold(Status.OK, {"x": 0.0067}) == {"x": 0.0058}, "0.09 points of noise"
+    assert floored.hold(Status.OK, {"x": 0.0070}) == {"x": 0.0070}
+
+
+async def test_a_wobbling_latency_does_not_repaint_its_cell():
+    latencies = [0.100, 0.105, 0.094, 0.130]
+    probe = FakeProbe("web", [Outcome(Status.OK, "HTTP 200", {"latency_seconds": s}) for s in latencies])
+    app = app_with([probe])
+    async with app.run_test() as pilot:
+        cell = app.dashboard.query_one("#services").rows["web"].cells["latency"]
+        seen = []
+        for calls in range(1, len(latencies) + 1):
+            if calls > 1:
+                app.action_refresh()
+            await wait_until(pilot, lambda: probe.calls == calls)
+            await pilot.pause()
+            seen.append(cell.text.plain.strip())
+        assert seen == ["100ms", "100ms", "100ms", "130ms"]
