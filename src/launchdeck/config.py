@@ -8,45 +8,17 @@ from __future__ import annotations
 
 import os
 import re
-from decimal import Decimal
 import tomllib
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
-                      ValidationError, field_validator, model_validator)
+from pydantic import (BaseModel, Discriminator, Field, PrivateAttr, Tag, ValidationError, field_validator,
+                      model_validator)
 
-from .units import parse_duration, parse_size
+from .config_base import ConfigError, Duration, Ratio, Section, Size
 
 CONFIG_NAME = "launchdeck.toml"
-
-
-class ConfigError(Exception):
-    """A config problem, already worded for the person who has to fix it."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        if len(self.problems) == 1:
-            return f"{self.source}: {self.problems[0]}"
-        return f"{self.source}: {len(self.problems)} problems\n" + "\n".join(f"  {p}" for p in self.problems)
-
-
-def _duration(value: Any) -> float:
-    return parse_duration(value)
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
-
-
-class Section(BaseModel):
-    """Base for every table in the file: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DeckConfig(Section):
@@ -148,19 +120,6 @@ class PrometheusConfig(Section):
     timeout: Duration = 3.0
 
 
-def _ratio(value: Any) -> Any:
-    """ "1%" -> 0.01; a bare number is taken as a fraction (0.01)."""
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            return float(Decimal(value.strip()[:-1]) / 100)  # Decimal: "99.9%" is 0.999, not 0.99900...01
-        except ArithmeticError:
-            raise ValueError(f"expected a percentage like \"1%\" or a fraction like 0.01, got {value!r}") from None
-    return value
-
-
-Ratio = Annotated[float, BeforeValidator(_ratio), Field(ge=0, le=1)]
-
-
 class SloConfig(Section):
     objective: Ratio  # e.g. "99.9%"
     window: Duration = 30 * 86400.0
@@ -202,12 +161,6 @@ class ContainersConfig(Section):
     memory_warn: float = Field(80.0, ge=0, le=100)  # percent of the container's memory limit
     memory_crit: float = Field(90.0, ge=0, le=100)
 
-
-def _size(value: Any) -> int:
-    return parse_size(value)
-
-
-Size = Annotated[int, BeforeValidator(_size)]
 
 # which fields each backup kind reads; setting another kind's field is a mistake worth naming
 BACKUP_FIELDS = {

@@ -7,7 +7,6 @@ poll of the same host no longer reports it. Rows are reordered at most once per 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
