@@ -37,3 +37,23 @@ async def test_a_wobbling_latency_does_not_repaint_its_cell():
             await pilot.pause()
             seen.append(cell.text.plain.strip())
         assert seen == ["100ms", "100ms", "100ms", "130ms"]
+
+
+def test_sparkline_slices_keep_the_worst_and_show_gaps():
+    from datetime import datetime, timedelta, timezone
+
+    from launchdeck.widgets.spark import Buckets
+
+    t0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    spark = Buckets(5, seconds=30)
+    spark.add(t0, 0.1)
+    spark.add(t0 + timedelta(seconds=10), 0.4)  # same slice: the worst wins
+    spark.add(t0 + timedelta(seconds=20), 0.2)
+    assert list(spark.values) == [0.4]
+    before = spark.text()
+    spark.add(t0 + timedelta(seconds=25), 0.3)
+    assert spark.text() == before, "a better value in the same slice changes nothing on screen"
+    spark.add(t0 + timedelta(seconds=95), 0.8)  # two slices later: one empty slice between
+    assert list(spark.values) == [0.4, None, None, 0.8]
+    spark.add(t0 + timedelta(seconds=40), 0.9)  # late, for a past slice: ignored
+    assert list(spark.values) == [0.4, None, None, 0.8] and spark.text().endswith("█")

@@ -3,8 +3,6 @@ when it has been in this state (and flaps), and the reason."""
 
 from __future__ import annotations
 
-from collections import deque
-
 from rich.text import Text
 
 from ..model import Reading, Status
@@ -12,7 +10,7 @@ from ..tracking import Track
 from ..units import format_latency
 from .badge import badge
 from .rows import CellRow, RowsPanel, Steady, ellipsis, short_name, since_text
-from .spark import sparkline
+from .spark import Buckets
 
 SPARK_WIDTH = 10
 
@@ -32,13 +30,13 @@ class ServiceRow(CellRow):
 
     def __init__(self, target: str) -> None:
         super().__init__(target)
-        self.latencies: deque[float | None] = deque(maxlen=SPARK_WIDTH)
+        self.latencies = Buckets(SPARK_WIDTH)
         self.steady = Steady(floors={"latency": 0.005})  # 7ms vs 9ms means nothing to the on-call
         self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", "dim")})
 
     def show_reading(self, reading: Reading, track: Track | None) -> None:
         latency = reading.values.get("latency_seconds")
-        self.latencies.append(latency)
+        self.latencies.add(reading.observed_at, latency)
         shown = self.steady.hold(reading.status, {"latency": latency})
         code = reading.values.get("http_status")
         # an ok row's reason would repeat the latency and code columns: show where it points instead
@@ -48,7 +46,7 @@ class ServiceRow(CellRow):
             "badge": badge(reading.status),
             "latency": Text(format_latency(shown["latency"]).rjust(7)),
             "code": Text(str(code) if code is not None else "", style="dim"),
-            "spark": Text(sparkline(self.latencies, SPARK_WIDTH)),
+            "spark": Text(self.latencies.text()),
             "since": since_text(reading, track),
             "reason": ellipsis(detail),
         })

@@ -3,7 +3,6 @@ the verdict of its thresholds (how long a breach has lasted, SLO burn)."""
 
 from __future__ import annotations
 
-from collections import deque
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ from ..tracking import Track
 from ..units import format_latency
 from .badge import badge
 from .rows import CellRow, RowsPanel, Steady, ellipsis, short_name
-from .spark import sparkline
+from .spark import Buckets
 
 SPARK_WIDTH = 12
 
@@ -57,19 +56,19 @@ class TrafficRow(CellRow):
 
     def __init__(self, target: str) -> None:
         super().__init__(target)
-        self.ratios: deque[float | None] = deque(maxlen=SPARK_WIDTH)
+        self.ratios = Buckets(SPARK_WIDTH)
         self.steady = Steady(floors={"error_ratio": 0.001})  # a tenth of a point: noise at launch-day volumes
         self.show({"badge": badge(None), "name": short_name(target, 10), "reason": ellipsis("waiting for data", "dim")})
 
     def backfill(self, points: list[tuple[datetime, dict[str, float | None]]]) -> None:
         """Seed the sparkline with history from the source, so it is full at once."""
-        for _, values in points[-SPARK_WIDTH:]:
-            self.ratios.append(values.get("error_ratio"))
-        self.show({"spark": Text(sparkline(self.ratios, SPARK_WIDTH))})
+        for at, values in points[-SPARK_WIDTH:]:
+            self.ratios.add(at, values.get("error_ratio"))
+        self.show({"spark": Text(self.ratios.text())})
 
     def show_reading(self, reading: Reading, track: Track | None) -> None:
         values = reading.values
-        self.ratios.append(values.get("error_ratio"))
+        self.ratios.add(reading.observed_at, values.get("error_ratio"))
         shown = self.steady.hold(reading.status, {name: values.get(name) for name in
                                                   ("error_ratio", "p95_seconds", "rate_rps")})
         self.show({
@@ -77,7 +76,7 @@ class TrafficRow(CellRow):
             "errors": _percent(shown["error_ratio"]),
             "p95": Text(format_latency(shown["p95_seconds"]).rjust(7)),
             "rate": Text(_rate(shown["rate_rps"]).rjust(8)),
-            "spark": Text(sparkline(self.ratios, SPARK_WIDTH)),
+            "spark": Text(self.ratios.text()),
             "reason": _detail(reading),
         })
 
