@@ -17,7 +17,8 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 def reading_values(source: str, names_and_hours: list[tuple[str, float]], **extra) -> dict:
     backups = [Backup(name, NOW - timedelta(hours=hours), 2048 * (i + 1)) for i, (name, hours) in
                enumerate(names_and_hours)]
-    return {"source": source, "location": "/b", "host": "local", **summarise(backups, NOW, 20), **extra}
+    return {"source": source, "location": "/var/backups/*.sql.gz", "host": "local", **summarise(backups, NOW, 20),
+            **extra}
 
 
 def backup_probes(folder=None) -> list[FakeProbe]:

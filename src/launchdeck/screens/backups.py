@@ -103,9 +103,11 @@ class BackupsScreen(Screen):
         if chosen is None or reading is None or not chosen[1]:
             detail.update(Text(f"{chosen[0]}: {reading.reason}") if chosen and reading else "")
             return
-        where = str(reading.values.get("location", "")) if reading else ""
+        where = str(reading.values.get("location", ""))
+        if reading.values.get("source") == "directory":  # "host:/dir/main_db_*.gz" -> the file itself
+            where = f"{where.rsplit('/', 1)[0]}/{chosen[1]}"
         summary = self.summaries.get(chosen, "not verified in this ledger")
-        detail.update(Text(f"{chosen[1]} · {where}\nverification: {summary}"))
+        detail.update(Text(f"{where}\nverification: {summary}"))
 
     def action_verify(self) -> None:
         chosen = self.highlighted()
