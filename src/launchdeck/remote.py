@@ -262,6 +262,12 @@ class Connections:
                 outcome = await _kill(conn, proc, pid)
                 raise TimeoutError(f"{host.name}: `{argv[0]}` still running after {timeout:g}s; "
                                    f"{outcome}") from None
+            except asyncio.CancelledError:
+                # the caller gave up (the app quit, an outer timeout): the command must not run on
+                # for hours on the host, so kill its group as a timeout would, then let the cancel go on
+                if proc is not None:
+                    await asyncio.shield(_kill(conn, proc, pid))
+                raise
             except (asyncssh.Error, OSError) as exc:
                 if proc is not None:
                     proc.close()

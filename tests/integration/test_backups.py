@@ -472,3 +472,23 @@ async def test_verify_over_ssh_matches_local(dumps, tmp_path, ssh_target):
     assert not remote[bad.name].passed
     for name in (good.name, bad.name):
         assert remote[name].checks == local[name].checks
+
+
+def test_a_directory_behind_an_untraversable_parent_is_unknown_not_missing():
+    """`test -e` is false for "missing" and for "cannot reach" alike: as `nobody`, a dump directory
+    under a 0700 parent must read as permission denied (unknown), not as missing (crit)."""
+    from launchdeck.backups.listing import list_argv, parse_listing
+    from launchdeck.remote import CompletedRun
+
+    with tempfile.TemporaryDirectory() as top:
+        os.chmod(top, 0o755)
+        parent = Path(top) / "private"
+        (parent / "dumps").mkdir(parents=True)
+        parent.chmod(0o700)
+        outcomes = {}
+        for path in (parent / "dumps", Path(top) / "absent"):
+            run = subprocess.run(["runuser", "-u", "nobody", "--", *list_argv(str(path), "*")], capture_output=True,
+                                 text=True, timeout=10)
+            outcomes[path.name] = parse_listing(CompletedRun(run.returncode, run.stdout, run.stderr), str(path), "*")
+    assert outcomes["dumps"].problem == (Status.UNKNOWN, f"permission denied reading {parent / 'dumps'}")
+    assert outcomes["absent"].problem[0] is Status.CRIT and "does not exist" in outcomes["absent"].problem[1]

@@ -77,6 +77,25 @@ async def test_timeout_kills_the_remote_command(ssh_target: SSHTarget, pool: Con
     assert left == []
 
 
+async def test_a_cancelled_run_kills_the_remote_command(ssh_target: SSHTarget, pool: Connections):
+    # quitting the dashboard mid-verification cancels the task: a 30-minute `gzip -t` must not go on
+    host = host_for(ssh_target)
+    marker = f"{3600 + secrets.randbelow(1000)}.{secrets.randbelow(10**6)}"
+    task = asyncio.create_task(pool.run(host, ["sleep", marker], timeout=60))
+    await asyncio.sleep(1.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    deadline = time.monotonic() + 5
+    while True:
+        ps = await pool.run(host, ["ps", "-eo", "args"], timeout=10)
+        left = [line for line in ps.stdout.splitlines() if line.strip() == f"sleep {marker}"]
+        if not left or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert left == []
+
+
 async def test_one_connection_for_many_runs(ssh_target: SSHTarget, pool: Connections):
     host = host_for(ssh_target)
     first = await pool.get(host)

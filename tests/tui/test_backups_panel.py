@@ -113,7 +113,7 @@ async def test_list_screen_verifies_the_highlighted_older_backup(tmp_path):
         screen = app.screen
         assert screen.highlighted() == ("main_db", good.name)
         await pilot.press("down", "v")
-        await wait_until(pilot, lambda: app.verifier.results.get(("main_db", older.name)) is False)
+        await wait_until(pilot, lambda: app.verifier.results.get(("main_db", older.name)) == "failed")
         assert "gzip:" in app.verifier.summaries[("main_db", older.name)]
         assert "✓ verified" not in row_text(app, "main_db")  # the panel speaks of the newest only
         await pilot.press("escape")
@@ -127,3 +127,32 @@ async def test_results_recorded_by_another_terminal_show_at_start(tmp_path):
     app = backups_app(backup_probes()[:1], ledger=ledger)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: "✓ verified" in row_text(app, "main_db"))
+
+
+async def test_the_list_cursor_stays_on_its_file_when_a_newer_dump_arrives():
+    first = reading_values("directory", [("d_0100.gz", 2), ("d_0050.gz", 26)])
+    later = reading_values("directory", [("d_0200.gz", 0.1), ("d_0100.gz", 2), ("d_0050.gz", 26)])
+    probe = FakeProbe("main_db", [Outcome(Status.OK, "d_0100.gz", first), Outcome(Status.OK, "d_0200.gz", later)],
+                      panel="backups")
+    app = backups_app([probe])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: probe.calls == 1)
+        await pilot.press("b")
+        await pilot.press("down")
+        assert app.screen.highlighted() == ("main_db", "d_0050.gz")
+        app.action_refresh()
+        await wait_until(pilot, lambda: probe.calls == 2)
+        await pilot.pause()
+        assert app.screen.query_one("DataTable").row_count == 3
+        assert app.screen.highlighted() == ("main_db", "d_0050.gz"), "v must verify the file the operator chose"
+
+
+async def test_a_verification_that_could_not_run_is_not_a_failed_dump(tmp_path):
+    app = backups_app(backup_probes()[:1], folder=tmp_path / "gone")  # the directory vanished
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 1)
+        app.verify_backup("main_db", "main_db_20261123_100000.sql.gz")
+        await wait_until(pilot, lambda: app.verifier.results.get(("main_db", "main_db_20261123_100000.sql.gz"))
+                         in ("failed", "error"))
+        assert app.verifier.results[("main_db", "main_db_20261123_100000.sql.gz")] == "error"
+        assert "? unverified" in row_text(app, "main_db") and "✗" not in row_text(app, "main_db")

@@ -55,5 +55,20 @@ def test_sparkline_slices_keep_the_worst_and_show_gaps():
     assert spark.text() == before, "a better value in the same slice changes nothing on screen"
     spark.add(t0 + timedelta(seconds=95), 0.8)  # two slices later: one empty slice between
     assert list(spark.values) == [0.4, None, None, 0.8]
-    spark.add(t0 + timedelta(seconds=40), 0.9)  # late, for a past slice: ignored
-    assert list(spark.values) == [0.4, None, None, 0.8] and spark.text().endswith("█")
+    spark.add(t0 + timedelta(seconds=40), 0.9)  # late, for a past slice still shown: it lands there
+    assert list(spark.values) == [0.4, 0.9, None, 0.8]
+    spark.add(t0 - timedelta(minutes=10), 1.0)  # older than the 5 slices shown: ignored
+    assert list(spark.values) == [0.4, 0.9, None, 0.8]
+
+
+def test_a_backfill_that_lands_after_the_first_live_poll_still_fills_the_sparkline():
+    from datetime import datetime, timedelta, timezone
+
+    from launchdeck.widgets.spark import Buckets
+
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    spark = Buckets(10, seconds=30)
+    spark.add(now, 0.02)
+    for step in range(12, 0, -1):
+        spark.add(now - timedelta(seconds=30 * step), 0.01)
+    assert list(spark.values) == [0.01] * 9 + [0.02]

@@ -162,7 +162,9 @@ def test_info_bad_stanza_status_is_crit(code, message):
 
 
 def test_info_lock_held_is_not_a_problem_and_error_flag_is():
-    run = info_run([stanza(code=6, message="backup/expire running", backups=[bset("L", "full", 1795440000, error=True)])])
+    running = stanza(backups=[bset("L", "full", 1795440000, error=True)])
+    running["status"]["lock"]["backup"]["held"] = True  # a backup running now: code 0, lock held
+    run = info_run([running])
     info = parse_info(run, ["pgbackrest"], None)
     assert info.problems == []
     assert judge(info.backups, info.now, DAY)[0] is Status.CRIT
@@ -263,5 +265,40 @@ def test_verify_custom_dump_by_magic_and_digest_mismatch():
 def test_verification_with_nothing_to_check_fails():
     nothing = Verification("s", "x.sql", "/b/x.sql", (Check("gzip", None, "not gzip"),), NOW)
     assert not nothing.passed and "nothing could be checked" in nothing.summary()
-    missing = asyncio.run(verify_file("/b/gone", Script(test=(1, "", "")), 10))
-    assert missing == (Check("file", False, "missing or not readable"),)
+    with pytest.raises(FileNotFoundError, match="missing or not readable"):
+        asyncio.run(verify_file("/b/gone", Script(test=(1, "", "")), 10))
+
+
+# ------------------------------------------------------------------ review findings, pinned
+
+def test_a_future_stamp_does_not_hide_that_the_real_backups_are_stale():
+    status, reason = judge([backup(72, "real"), backup(-400 * 24, "stray")], NOW, 26 * 3600)
+    assert status is Status.CRIT and "older than max_age 26h" in reason and "future" in reason
+
+
+def test_code_99_takes_the_repository_message_and_permission_is_unknown():
+    entry = stanza(code=99, message="other")
+    entry["repo"] = [{"key": 1, "status": {"code": 99, "message": "[PathOpenError] unable to list file info for "
+                                                                   "path '/var/lib/pgbackrest/archive': Permission denied"}}]
+    info = parse_info(info_run([entry]), ["pgbackrest"], None)
+    assert info.problems[0][0] is Status.UNKNOWN and "PathOpenError" in info.problems[0][1]
+
+
+def test_unreachable_directory_is_unknown_not_missing():
+    assert parse_listing(listing_run(code=5), "/b", "*").problem == (Status.UNKNOWN, "permission denied reading /b")
+
+
+async def test_each_pgbackrest_stanza_is_judged_on_its_own(monkeypatch):
+    from launchdeck.config import BackupConfig
+    from launchdeck.probes import backups as probe_module
+
+    now = 1795445200
+    run = info_run([stanza("main", backups=[bset("main-F", "full", now - 3600)]),
+                    stanza("billing", backups=[bset("billing-F", "full", now - 5 * 86400)])])
+
+    async def fake_run(argv, timeout, host=None, connections=None):
+        return run
+
+    monkeypatch.setattr(probe_module, "run_argv", fake_run)
+    outcome = await probe_module.BackupProbe(BackupConfig(name="b", kind="pgbackrest")).collect()
+    assert outcome.status is Status.CRIT and "stanza billing: older than max_age 26h" in outcome.reason

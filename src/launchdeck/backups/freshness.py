@@ -118,9 +118,15 @@ def judge(backups: list[Backup], now: datetime, max_age: float, min_size: int | 
     if best is None and missing and not problems:
         problems.append((Status.CRIT, missing))
     elif best is not None:
-        problems += [p for p in (age_problem(best.age(now) or 0.0, max_age), size_problem(best.size, min_size)) if p]
-        if best.error:
-            problems.append((Status.CRIT, f"newest backup {best.name} is flagged with errors"))
+        if (best.age(now) or 0.0) < -SKEW_TOLERANCE:
+            # a stray future stamp must not hide that nothing real is fresh: judge the newest past one too
+            problems.append(age_problem(best.age(now) or 0.0, max_age))
+            best = newest([b for b in backups if (b.age(now) or 0.0) >= -SKEW_TOLERANCE])
+        if best is not None:
+            problems += [p for p in (age_problem(best.age(now) or 0.0, max_age), size_problem(best.size, min_size))
+                         if p]
+            if best.error:
+                problems.append((Status.CRIT, f"newest backup {best.name} is flagged with errors"))
     if not problems:
         return Status.OK, best.name if best else ""
     problems.sort(key=lambda p: -p[0].severity)

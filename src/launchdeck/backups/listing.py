@@ -21,9 +21,12 @@ from .freshness import Backup
 from .stamps import stamp_in_name
 
 SIDECARS = (".sha256", ".md5", ".tmp", ".partial")  # beside backups, never backups themselves
-LIST_SCRIPT = ('date +%s.%N; [ -e "$1" ] || exit 3; [ -d "$1" ] || exit 4; '
+LIST_SCRIPT = ('export LC_ALL=C; date +%s.%N; '
+               # `test -e` is false both for "missing" and "cannot reach": ls says which
+               'if [ ! -e "$1" ]; then ls -d -- "$1" 2>&1 >/dev/null | grep -q "Permission denied" && exit 5; exit 3; fi; '
+               '[ -d "$1" ] || exit 4; '
                'exec find -H "$1" -maxdepth 1 -mindepth 1 -ignore_readdir_race -type f -name "$2" -printf \'%T@\\t%s\\t%f\\0\'')
-MISSING, NOT_A_DIRECTORY = 3, 4  # the script's own exit codes, before find runs
+MISSING, NOT_A_DIRECTORY, UNREACHABLE = 3, 4, 5  # the script's own exit codes, before find runs
 
 
 def list_argv(path: str, pattern: str) -> list[str]:
@@ -77,6 +80,6 @@ def describe_failure(run: CompletedRun, path: str) -> tuple[Status, str]:
         return Status.CRIT, f"directory {path} does not exist"
     if run.exit_status == NOT_A_DIRECTORY:
         return Status.CRIT, f"{path} is not a directory"
-    if "Permission denied" in err:
+    if run.exit_status == UNREACHABLE or "Permission denied" in err:
         return Status.UNKNOWN, f"permission denied reading {path}"
     return Status.UNKNOWN, f"cannot list {path}: {last_words(run)}"

@@ -5,7 +5,10 @@ path, 2 no valid backups, 3 missing stanza data, 4 different cluster version, 5 
 identifier, 6 a backup/expire lock is held, 99 other), `backup` (sets with label, type
 full/diff/incr, timestamp.start/stop in epoch seconds, info.size / info.repository.size, and
 `error` when pgBackRest found damage while copying) and `archive` (min/max WAL per database id).
-A non-zero code is crit, except 6, which only says a backup is running right now.
+A non-zero code is crit (a running backup is code 0 with `status.lock.backup.held`); the reason
+takes the repository's own message when it says more (code 99 "other" hides e.g. "[PathOpenError]
+... Permission denied", which means we cannot look: unknown). With several stanzas, each one is
+judged on its own sets (`by_stanza`): a fresh stanza must not hide a stale one.
 The host's clock is printed before `info` runs (`date; exec pgbackrest ...`) to measure ages.
 """
 
@@ -23,7 +26,6 @@ from .freshness import Backup, iso
 from .listing import _epoch
 
 INFO_SCRIPT = 'date +%s.%N; exec "$@"'
-BUSY = 6  # "backup/expire running": a lock is held, the stanza is fine
 TYPES = ("full", "diff", "incr")
 
 
@@ -38,6 +40,7 @@ class StanzaInfo:
     backups: list[Backup] = field(default_factory=list)
     problems: list[tuple[Status, str]] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
+    by_stanza: dict[str, list[Backup]] = field(default_factory=dict)
 
 
 def parse_info(run: CompletedRun, command: list[str], stanza: str | None) -> StanzaInfo:
@@ -64,10 +67,15 @@ def _stanza(entry: dict[str, Any], info: StanzaInfo, many: bool) -> dict[str, An
     name = str(entry.get("name", "?"))
     status = entry.get("status") or {}
     code, message = status.get("code"), str(status.get("message", "")).strip()
-    if code not in (0, BUSY):
-        info.problems.append((Status.CRIT, f"stanza {name}: {message or 'status ' + str(code)} (code {code})"))
+    repo_words = [str((r.get("status") or {}).get("message", "")).strip() for r in entry.get("repo") or []
+                  if isinstance(r, dict) and (r.get("status") or {}).get("code") not in (0, None)]
+    if code != 0:
+        detail = "; ".join(w for w in repo_words if w) or message or f"status {code}"
+        level = Status.UNKNOWN if "Permission denied" in detail else Status.CRIT
+        info.problems.append((level, f"stanza {name}: {detail} (code {code})"))
     sets = [_backup(item, name if many else "") for item in entry.get("backup") or [] if isinstance(item, dict)]
-    info.backups += [b for b in sets if b is not None]
+    info.by_stanza[name] = [b for b in sets if b is not None]
+    info.backups += info.by_stanza[name]
     latest = {}
     for kind in TYPES:
         of_kind = [b for b in sets if b is not None and b.type == kind]

@@ -86,7 +86,8 @@ async def verify_file(path: str, run: Runner, timeout: float) -> tuple[Check, ..
     try:
         exists = await run(["test", "-r", path], left())
         if exists.exit_status != 0:
-            return (Check("file", False, "missing or not readable"),)
+            # not a verdict on a dump: there is nothing to judge (retention deleted it, or no access)
+            raise FileNotFoundError(f"{path}: missing or not readable")
         checks.append(await _gzip(path, run, left()) if path.endswith(".gz") else Check("gzip", None, "not gzip"))
         checks.append(await _pg_restore(path, run, left))
         checks.append(await _sha256(path, run, left))

@@ -66,6 +66,12 @@ class BackupProbe:
             return listing.now, listing.backups, [listing.problem] if listing.problem else [], {}
         run = await run_argv(info_argv(spec.command, spec.stanza), timeout, self.host, self.connections)
         info = parse_info(run, spec.command, spec.stanza)
+        now = info.now or self.clock.now()
+        if len(info.by_stanza) > 1:  # each stanza on its own: the newest set overall says nothing of the others
+            for name, sets in info.by_stanza.items():
+                status, reason = judge(sets, now, spec.max_age, spec.min_size)
+                if status is not Status.OK:
+                    info.problems.append((status, f"stanza {name}: {reason}"))
         return info.now, info.backups, info.problems, info.values
 
     async def _archiver(self) -> tuple[Any, list[Backup], list[tuple[Status, str]], dict[str, Any]]:

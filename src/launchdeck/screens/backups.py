@@ -18,8 +18,8 @@ from ..model import Reading
 from ..units import format_size
 from ..widgets.header import DeckHeader
 
-RESULT_TEXT = {True: Text("✓ passed", style="green"), False: Text("✗ failed", style="bold red"),
-               None: Text("verifying…", style="yellow")}
+RESULT_TEXT = {"passed": Text("✓ passed", style="green"), "failed": Text("✗ failed", style="bold red"),
+               "running": Text("verifying…", style="yellow"), "error": Text("? unverified", style="magenta")}
 
 
 class BackupsScreen(Screen):
@@ -29,7 +29,7 @@ class BackupsScreen(Screen):
     BackupsScreen #detail { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
     """
 
-    def __init__(self, header: DeckHeader, readings: list[Reading], results: dict[tuple[str, str], bool | None],
+    def __init__(self, header: DeckHeader, readings: list[Reading], results: dict[tuple[str, str], str],
                  summaries: dict[tuple[str, str], str]) -> None:
         super().__init__(id="backups-screen")
         self._header = header
@@ -55,33 +55,35 @@ class BackupsScreen(Screen):
             self.readings[reading.target] = reading
             self._fill()
 
-    def show_results(self, results: dict[tuple[str, str], bool | None], summaries: dict[tuple[str, str], str]) -> None:
+    def show_results(self, results: dict[tuple[str, str], str], summaries: dict[tuple[str, str], str]) -> None:
         self.results, self.summaries = results, summaries
         table = self.query_one(DataTable)
-        for key, passed in results.items():
+        for key, state in results.items():
             row_key = "\0".join(key)
             if row_key in table.rows:
-                table.update_cell(row_key, "verified", RESULT_TEXT[passed])
+                table.update_cell(row_key, "verified", RESULT_TEXT[state])
         self._describe()
 
     def _fill(self) -> None:
         table = self.query_one(DataTable)
-        keep = table.cursor_row
+        chosen, keep = self.highlighted(), table.cursor_row
         table.clear()
         for source, reading in self.readings.items():
             listed = reading.values.get("backups") or []
             if not listed:
                 words = reading.reason if len(reading.reason) <= 32 else reading.reason[:31] + "…"
-                table.add_row(source, Text(words, style="dim"), "", "", "", "", "", key=f"{source}\0")
+                table.add_row(Text(source), Text(words, style="dim"), "", "", "", "", "", key=f"{source}\0")
             for item in listed:
                 key = (source, item["name"])
-                table.add_row(source, item["name"], age_words(item.get("age_seconds")),
+                table.add_row(Text(source), Text(item["name"]), age_words(item.get("age_seconds")),
                               format_size(item.get("size_bytes")),
                               RESULT_TEXT[self.results[key]] if key in self.results else "",
-                              (item.get("taken_at") or "")[:19].replace("T", " "), item.get("type", ""),
+                              (item.get("taken_at") or "")[:19].replace("T", " "), Text(str(item.get("type", ""))),
                               key="\0".join(key))
-        if table.row_count:
-            table.move_cursor(row=min(keep, table.row_count - 1))
+        if table.row_count:  # the cursor stays on the file it was on (a newer dump shifts the rows)
+            key = "\0".join(chosen) if chosen else ""
+            row = table.get_row_index(key) if key in table.rows else min(keep, table.row_count - 1)
+            table.move_cursor(row=row)
         self._describe()
 
     def highlighted(self) -> tuple[str, str] | None:
@@ -112,7 +114,7 @@ class BackupsScreen(Screen):
     def action_verify(self) -> None:
         chosen = self.highlighted()
         if chosen is None or not chosen[1]:
-            self.notify("no backup highlighted", severity="warning", timeout=3)
+            self.notify("no backup highlighted", severity="warning", timeout=3, markup=False)
             return
         self.app.verify_backup(*chosen)
 

@@ -39,7 +39,7 @@ class DashboardScreen(Screen):
         self._panels: dict[str, ServicesPanel | TrafficPanel | ContainersPanel | BackupsPanel] = {}
         self._pending: dict[tuple[str, str], tuple[Reading, Track | None]] = {}
         self._pending_verdict: Verdict | None = None
-        self._verifications: dict[tuple[str, str], bool | None] = {}
+        self._verifications: dict[tuple[str, str], str] = {}
         self._checklists_panel: ChecklistsPanel | None = None
         self._early_checklists: ChecklistSession | None = None
 
@@ -111,7 +111,7 @@ class DashboardScreen(Screen):
         if isinstance(panel, TrafficPanel) and target in panel.rows:
             panel.rows[target].backfill(points)
 
-    def show_verifications(self, results: dict[tuple[str, str], bool | None]) -> None:
+    def show_verifications(self, results: dict[tuple[str, str], str]) -> None:
         self._verifications = results  # kept for on_mount when it comes before the panels exist
         panel = self._panels.get("backups")
         if isinstance(panel, BackupsPanel):

@@ -22,7 +22,8 @@ from .badge import badge
 from .rows import Cell, CellRow, RowsPanel, ellipsis, short_name
 
 RECENT_SHOWN = 2  # older backups named under each source on a wide screen; `b` lists them all
-VERIFY_STYLE = {True: ("✓ verified", "green"), False: ("✗ verify", "bold red"), None: ("verifying…", "yellow")}
+VERIFY_STYLE = {"passed": ("✓ verified", "green"), "failed": ("✗ verify", "bold red"),
+                "running": ("verifying…", "yellow"), "error": ("? unverified", "magenta")}
 
 
 def age_text(seconds: Any) -> Text:
@@ -77,12 +78,12 @@ class BackupRow(CellRow):
                                "dim" if ok else ""),
         })
 
-    def show_verification(self, passed: bool | None, known: bool) -> None:
-        """For the newest backup only (an older one's result says little); passed None: running now."""
-        if not known:
+    def show_verification(self, state: str | None) -> None:
+        """For the newest backup only (an older one's result says little); None: never verified."""
+        if state is None:
             self.show({"verified": Text("")})
             return
-        words, style = VERIFY_STYLE[passed]
+        words, style = VERIFY_STYLE[state]
         self.show({"verified": Text(words, style=style)})
 
 
@@ -108,7 +109,7 @@ class BackupsPanel(RowsPanel):
 
     def __init__(self, targets: list[str], **kwargs) -> None:
         super().__init__(targets, **kwargs)
-        self.results: dict[tuple[str, str], bool | None] = {}  # (source, file) -> passed, None while running
+        self.results: dict[tuple[str, str], str] = {}  # (source, file) -> passed/failed/running/error
         self.recent = {target: RecentLine() for target in targets}
 
     def compose(self):
@@ -122,7 +123,7 @@ class BackupsPanel(RowsPanel):
             self.recent[reading.target].show_reading(reading)
         self._verified(reading.target)
 
-    def show_results(self, results: dict[tuple[str, str], bool | None]) -> None:
+    def show_results(self, results: dict[tuple[str, str], str]) -> None:
         self.results = results
         for target in self.rows:
             self._verified(target)
@@ -132,7 +133,7 @@ class BackupsPanel(RowsPanel):
         newest = row.reading.values.get("newest") if row and row.reading else None
         if row is not None and newest:
             key = (target, str(newest))
-            row.show_verification(self.results.get(key), key in self.results)
+            row.show_verification(self.results.get(key))
 
     def action_list(self) -> None:
         self.app.action_backups()

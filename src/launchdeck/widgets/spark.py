@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import deque
 from datetime import datetime
 from typing import Iterable
 
@@ -33,25 +32,34 @@ class Buckets:
     A sparkline of raw polls would shift on every poll (a repaint of every row's sparkline each
     refresh, the main cost of a wide dashboard over SSH) and span only width × refresh seconds.
     Slices of 30 s make 10 cells cover 5 minutes, match Prometheus backfill's 30 s step, and
-    change a bar at most when a worse value arrives or a new slice begins. A slice with no
-    reading is a gap (None), never a zero.
+    change a bar at most when a worse value arrives or a new slice begins. Points may arrive in
+    any order (a backfill landing after the first live poll); a slice with no reading is a gap
+    (None), never a zero.
     """
 
     def __init__(self, width: int, seconds: float = 30.0) -> None:
         self.width, self.seconds = width, seconds
-        self.values: deque[float | None] = deque(maxlen=width)
-        self._slice: int | None = None
+        self._slices: dict[int, float | None] = {}
+        self._newest: int | None = None
 
     def add(self, at: datetime, value: float | None) -> None:
         index = int(at.timestamp() // self.seconds)
-        if self._slice is not None and index <= self._slice:
-            if index == self._slice and value is not None and (self.values[-1] is None or value > self.values[-1]):
-                self.values[-1] = value  # the worst in this slice
-            return
-        if self._slice is not None:
-            self.values.extend([None] * min(self.width, index - self._slice - 1))  # slices with no reading
-        self.values.append(value)
-        self._slice = index
+        if self._newest is not None and index <= self._newest - self.width:
+            return  # older than anything shown
+        old = self._slices.get(index)
+        if index not in self._slices or (value is not None and (old is None or value > old)):
+            self._slices[index] = value  # the worst in this slice
+        if self._newest is None or index > self._newest:
+            self._newest = index
+            for stale in [k for k in self._slices if k <= index - self.width]:
+                del self._slices[stale]
+
+    @property
+    def values(self) -> list[float | None]:
+        if self._newest is None:
+            return []
+        first = min(self._slices)
+        return [self._slices.get(i) for i in range(max(first, self._newest - self.width + 1), self._newest + 1)]
 
     def text(self) -> str:
         return sparkline(self.values, self.width)
