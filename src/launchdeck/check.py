@@ -15,6 +15,7 @@ from .model import Reading, Status, Verdict
 from .monitor import Probe, collect_all
 from .probes import build_probes, close_probes
 from .redact import Scrubber
+from .backups.freshness import age_words
 from .units import format_latency
 
 STATUS_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.CRIT: "bold red", Status.UNKNOWN: "magenta"}
@@ -35,15 +36,31 @@ def report_json(verdict: Verdict, readings: list[Reading]) -> str:
     return json.dumps(document, indent=2, default=str)
 
 
+def measure(reading: Reading) -> str:
+    """The number that matters for a row, since reasons carry none: latency, error ratio and p95,
+    CPU, the newest backup's age."""
+    v = reading.values
+    if v.get("latency_seconds") is not None:
+        return format_latency(v["latency_seconds"])
+    if reading.panel == "traffic":
+        ratio, p95 = v.get("error_ratio"), v.get("p95_seconds")
+        parts = [f"{ratio * 100:.2f}%" if ratio is not None else "", format_latency(p95) if p95 is not None else ""]
+        return " ".join(p for p in parts if p)
+    if reading.panel == "containers" and v.get("cpu_percent") is not None:
+        return f"cpu {v['cpu_percent']:.1f}%"
+    if reading.panel == "backups" and v.get("age_seconds") is not None:
+        return f"age {age_words(v['age_seconds'])}"
+    return ""
+
+
 def report_table(config: Config, verdict: Verdict, readings: list[Reading], console: Console) -> None:
     table = Table(title=f"{config.deck.name} · {config.deck.environment}", title_justify="left")
-    for column in ("panel", "target", "status", "latency", "reason"):
+    for column in ("panel", "target", "status", "measure", "reason"):
         table.add_column(column, no_wrap=column != "reason")
     for reading in readings:
-        latency = reading.values.get("latency_seconds")
         # Text, not markup: a reason can hold a command's output, and "[/bold]" in it must print as is
         table.add_row(reading.panel, reading.target, Text(reading.status.value, style=STATUS_STYLE[reading.status]),
-                      format_latency(latency) if latency is not None else "", Text(reading.reason))
+                      measure(reading), Text(reading.reason))
     console.print(table)
     style = STATUS_STYLE[verdict.status]
     console.print(f"verdict: [{style}]{verdict.word.upper()}[/]")

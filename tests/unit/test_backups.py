@@ -302,3 +302,11 @@ async def test_each_pgbackrest_stanza_is_judged_on_its_own(monkeypatch):
     monkeypatch.setattr(probe_module, "run_argv", fake_run)
     outcome = await probe_module.BackupProbe(BackupConfig(name="b", kind="pgbackrest")).collect()
     assert outcome.status is Status.CRIT and "stanza billing: older than max_age 26h" in outcome.reason
+
+
+def test_a_future_stamp_is_listed_but_the_age_is_the_real_newest():
+    values = summarise([backup(72, "real"), backup(-5, "stray")], NOW, keep=5)
+    assert values["newest"] == "real" and values["age_seconds"] == 72 * 3600
+    assert [b["name"] for b in values["backups"]] == ["stray", "real"]
+    only_future = summarise([backup(-5, "stray")], NOW, keep=5)
+    assert only_future["newest"] == "stray" and only_future["age_seconds"] == -5 * 3600

@@ -53,3 +53,20 @@ def test_check_with_nothing_configured_is_unknown_not_ok(tmp_path):
     document = json.loads(result.stdout)
     assert result.returncode == 2
     assert document == {"verdict": "no-go", "status": "unknown", "reasons": ["no readings yet"], "readings": []}
+
+
+def test_the_check_table_shows_each_rows_number_since_reasons_carry_none():
+    from datetime import datetime, timezone
+
+    from launchdeck.check import measure
+    from launchdeck.model import Reading, Status
+
+    def reading(panel, **values):
+        return Reading(panel, "t", Status.OK, "", values, datetime(2026, 1, 1, tzinfo=timezone.utc), 0.0)
+
+    assert measure(reading("services", latency_seconds=0.657)) == "657ms"
+    assert measure(reading("traffic", error_ratio=0.0123, p95_seconds=0.186)) == "1.23% 186ms"
+    assert measure(reading("traffic", error_ratio=None, p95_seconds=None)) == ""
+    assert measure(reading("containers", cpu_percent=78.04)) == "cpu 78.0%"
+    assert measure(reading("backups", age_seconds=3 * 3600 + 125)) == "age 3h02m"
+    assert measure(reading("backups", age_seconds=-7200)) == "age in 2h"

@@ -95,8 +95,10 @@ def recent(backups: list[Backup], keep: int) -> list[Backup]:
 
 
 def summarise(backups: list[Backup], now: datetime, keep: int) -> dict[str, Any]:
-    """The values every backup reading carries (flat, for `check --json` and the evidence language)."""
-    best = newest(backups)
+    """The values every backup reading carries (flat, for `check --json` and the evidence language).
+    A backup stamped in the future is listed but not taken as the newest while a past one exists:
+    `backups.age < 26h` evidence must not pass on a skewed clock."""
+    best = newest([b for b in backups if (b.age(now) or 0.0) >= -SKEW_TOLERANCE]) or newest(backups)
     return {
         "age_seconds": _round(best.age(now)) if best else None,
         "newest": best.name if best else None,
