@@ -166,7 +166,7 @@ class ContainersConfig(Section):
 BACKUP_FIELDS = {
     "directory": {"path", "pattern", "name_time", "name_timezone", "min_size", "host", "verify_timeout"},
     "pgbackrest": {"stanza", "command", "min_size", "host"},
-    "wal": {"dsn"},
+    "wal": {"dsn", "host"},
 }
 
 
@@ -179,7 +179,7 @@ class BackupConfig(Section):
     interval: Duration = 60.0  # backups change hourly at most: a listing every minute is plenty
     timeout: Duration = 15.0
     keep: int = Field(20, ge=1, le=500)  # recent backups listed per source (the restore chooser's list)
-    host: str | None = None  # a [[hosts]] entry: list / run pgbackrest over SSH
+    host: str | None = None  # a [[hosts]] entry: list, run pgbackrest, or reach the dsn, over SSH
     path: str | None = None  # directory: the folder holding the dumps
     pattern: str = "*"  # directory: glob on file names, e.g. "main_db_*.sql.gz"
     name_time: str | None = None  # directory: strftime stamp in the name, e.g. "%Y%m%d_%H%M%S"; else mtime

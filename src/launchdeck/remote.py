@@ -188,12 +188,13 @@ async def _offered_key(host: HostConfig, algs: list[str]) -> tuple[SSHKey | None
 class _Forward:
     conn: SSHClientConnection
     listener: SSHListener
-    directory: Path
-    local: Path
+    directory: Path | None  # a unix socket's private temp dir; None for a TCP port
+    local: Path | int
 
     def close(self) -> None:
         self.listener.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class Connections:
@@ -307,7 +308,7 @@ class Connections:
             conn = await self.get(host)
             forward = self._forwards.get(key)
             if forward is not None and forward.conn is conn and not conn.is_closed():
-                return forward.local
+                return Path(forward.local)
             if forward is not None:
                 self._forwards.pop(key).close()
             try:  # fail here, clearly, rather than as a reset inside the docker SDK later
@@ -326,6 +327,27 @@ class Connections:
                                         f"{getattr(exc, 'reason', None) or exc}", "forward") from None
             self._forwards[key] = _Forward(conn, listener, directory, local)
             return local
+
+    async def forward_tcp(self, host: HostConfig, dest_host: str, dest_port: int) -> int:
+        """A loopback port here that reaches dest_host:dest_port as the host sees it (a database
+        listening on the host's localhost, say). The port is bound to 127.0.0.1 only."""
+        import asyncssh
+
+        key = (host.name, f"tcp:{dest_host}:{dest_port}")
+        async with self._forward_locks.setdefault(key, asyncio.Lock()):
+            conn = await self.get(host)
+            forward = self._forwards.get(key)
+            if forward is not None and forward.conn is conn and not conn.is_closed():
+                return int(forward.local)
+            if forward is not None:
+                self._forwards.pop(key).close()
+            try:
+                listener = await conn.forward_local_port("127.0.0.1", 0, dest_host, dest_port)
+            except (asyncssh.Error, OSError) as exc:
+                raise RemoteError(host, f"cannot forward to {dest_host}:{dest_port}: "
+                                        f"{getattr(exc, 'reason', None) or exc}", "forward") from None
+            self._forwards[key] = _Forward(conn, listener, None, listener.get_port())
+            return listener.get_port()
 
     async def close(self) -> None:
         """Close every forward and connection (and remove the forwards' temp dirs)."""

@@ -272,6 +272,21 @@ async def test_wal_archiving_reports_the_last_archived_segment(pg_dsn, archived_
     assert "launchdeck-test" not in values["location"]  # the session password, masked in the location
 
 
+async def test_wal_archiving_read_through_an_ssh_host(pg_dsn, archived_wal, ssh_target, services_info):
+    """The DSN as the host sees it (TCP on its localhost), reached through the loopback sshd: the
+    same reading as a direct connection. A unix-socket DSN is refused in words."""
+    spec = BackupConfig(name="wal", kind="wal", dsn=pg_dsn, host="x")
+    outcome, _, _ = await collect(spec, host_for(ssh_target))
+    assert (outcome.status, outcome.reason) == (Status.OK, archived_wal.last_archived_wal), outcome.reason
+    assert outcome.values["location"].startswith("x:") and "launchdeck-test" not in outcome.values["location"]
+    socket_dsn = make_conninfo(**{**conninfo_to_dict(pg_dsn), "host": "/var/run/postgresql"})
+    outcome, _, _ = await collect(BackupConfig(name="wal", kind="wal", dsn=socket_dsn, host="x"), host_for(ssh_target))
+    assert outcome.status is Status.UNKNOWN and "unix-socket dsn cannot be reached over SSH" in outcome.reason
+    down = BackupConfig(name="wal", kind="wal", dsn=pg_dsn, host="x")
+    outcome, _, _ = await collect(down, host_for(ssh_target, port=free_port()))
+    assert outcome.status is Status.UNKNOWN and "connection refused" in outcome.reason, outcome.reason
+
+
 async def test_wal_source_down_is_unknown_without_the_password(pg_dsn):
     password = "S3cret-" + secrets.token_hex(8)
     dsn = make_conninfo(**{**conninfo_to_dict(pg_dsn), "port": str(free_port()), "password": password})

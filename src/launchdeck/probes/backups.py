@@ -81,7 +81,7 @@ class BackupProbe:
         try:
             conn = await psycopg.AsyncConnection.connect(
                 self.spec.dsn, autocommit=True, row_factory=dict_row, application_name="launchdeck",
-                connect_timeout=max(1, math.ceil(self.timeout * OWN_SHARE)))
+                connect_timeout=max(1, math.ceil(self.timeout * OWN_SHARE)), **await self._tunnel())
         except psycopg.errors.ConnectionTimeout:
             raise TimeoutError from None
         try:
@@ -90,6 +90,20 @@ class BackupProbe:
         finally:
             await conn.close()
         return read_archiver(row)
+
+    async def _tunnel(self) -> dict[str, Any]:
+        """With a host, connect through it: the DSN's host and port are as the host sees them
+        (often its own localhost); we reach them through an SSH-forwarded loopback port."""
+        if self.host is None:
+            return {}
+        from psycopg.conninfo import conninfo_to_dict
+
+        params = conninfo_to_dict(self.spec.dsn or "")
+        where, port = str(params.get("host") or "localhost").split(",")[0], int(params.get("port") or 5432)
+        if where.startswith("/"):  # peer authentication would see sshd's user, not ours: say so plainly
+            raise ValueError(f"{self.host.name}: a unix-socket dsn cannot be reached over SSH; "
+                             "use host=localhost (TCP) in the dsn")
+        return {"host": "127.0.0.1", "port": await self.connections.forward_tcp(self.host, where, port)}
 
     def _describe(self, error: Exception) -> str:
         if type(error).__module__.startswith("psycopg"):
@@ -115,4 +129,4 @@ def describe_location(spec: BackupConfig) -> str:
         return f"{where}{spec.path}/{spec.pattern}"
     if spec.kind == "pgbackrest":
         return f"{where}pgbackrest stanza {spec.stanza}" if spec.stanza else f"{where}pgbackrest (all stanzas)"
-    return redact_dsn(spec.dsn or "")
+    return f"{where}{redact_dsn(spec.dsn or '')}"
