@@ -9,6 +9,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -31,10 +32,22 @@ def _quiet_logging() -> None:
     logging.getLogger().addHandler(logging.NullHandler())
 
 
+def _hang_up(signum: int, _frame: object) -> None:
+    # the kernel follows a hang-up with SIGCONT (and tmux signals too): a second SIGHUP, or Textual's
+    # SIGCONT handler (it resumes the screen, and raises once the loop is gone), arriving during the
+    # clean-up would abort the very `finally` blocks this exit lets run
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGCONT, signal.SIG_DFL)
+    raise SystemExit(128 + signum)
+
+
 def _run_tui(config: Config, allow_actions: bool) -> None:
     from .app import make_app
 
     _quiet_logging()
+    # a dropped SSH session sends SIGHUP, whose default kills us before any `finally` runs: the
+    # demo's servers, Prometheus and temp dir would outlive the session. Exit the normal way instead.
+    signal.signal(signal.SIGHUP, _hang_up)
     make_app(config, allow_actions=allow_actions).run()
 
 
@@ -93,6 +106,7 @@ def init(path: Path, force: bool) -> None:
 def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool, no_tui: bool,
          allow_actions: bool) -> None:
     """Start an embedded stack of real loopback services and open the dashboard on it."""
+    signal.signal(signal.SIGHUP, _hang_up)  # from the start: a hang-up during start-up cleans up too
     from .demo.prometheus import DemoPrometheus
     from .demo.stack import DemoStack
 
@@ -115,14 +129,19 @@ def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool,
                     sys.exit(2)
             config_path = stack.write_config(workdir, prometheus.url if prometheus else None)
             if no_tui:
+                # handlers, not a blocked mask: the stack's threads started unblocked and would take a
+                # process-wide SIGHUP's default action (death, no clean-up); installed before the config
+                # is announced, so a stop sent the moment it is read is honoured
+                stopped = threading.Event()
+                for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                    signal.signal(stop, lambda *_: stopped.set())
                 click.echo(f"demo stack running; config: {config_path}")
                 for name in stack.services:
                     click.echo(f"  {name:10} {stack.base_url(name)}")
                 if prometheus:
                     click.echo(f"  {'prometheus':10} {prometheus.url}")
-                stop_signals = {signal.SIGINT, signal.SIGTERM}
-                signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # sigwait needs them blocked
-                signal.sigwait(stop_signals)
+                while not stopped.wait(0.5):
+                    pass
                 return
             _run_tui(_load(config_path), allow_actions)
     finally:

@@ -80,6 +80,34 @@ def test_launchdeck_demo_shows_live_rows_in_a_real_terminal(tmux):
     assert "Traceback" not in screen()
 
 
+def test_a_hang_up_stops_the_demo_and_removes_what_it_made(tmux, tmp_path):
+    """A dropped SSH session (SIGHUP) must not leave the demo's servers, files or processes behind."""
+    launcher = Path(sys.executable).with_name("launchdeck")
+    demo = subprocess.Popen([launcher, "demo", "--no-tui"], stdout=subprocess.PIPE, text=True)
+    config = Path(re.search(r"config: (\S+)", demo.stdout.readline()).group(1))
+    assert (config.parent / "backups").is_dir()
+    demo.send_signal(signal.SIGHUP)
+    demo.wait(timeout=15)
+    assert demo.returncode == 0 and not config.parent.exists()
+
+    own_tmp = tmp_path / "tmp"  # the TUI demo's temp dir lands here (TMPDIR), so we can see it go
+    own_tmp.mkdir()
+    subprocess.run([*tmux, "new-session", "-d", "-x", "80", "-y", "24", "-s", "hup",
+                    f"TMPDIR={own_tmp} exec {launcher} demo"], check=True)
+    pid = int(subprocess.run([*tmux, "display-message", "-p", "-t", "hup", "#{pane_pid}"], capture_output=True,
+                             text=True, check=True).stdout)
+    deadline = time.monotonic() + 20
+    while not list(own_tmp.glob("launchdeck-demo-*/launchdeck.toml")):
+        assert time.monotonic() < deadline, "the TUI demo wrote no config within 20 s"
+        time.sleep(0.2)
+    subprocess.run([*tmux, "kill-session", "-t", "hup"], check=True)  # the terminal goes away: SIGHUP
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{pid}").exists() or list(own_tmp.iterdir()):
+        assert time.monotonic() < deadline, (f"after SIGHUP: running={Path(f'/proc/{pid}').exists()}, "
+                                             f"left {list(own_tmp.iterdir())}")
+        time.sleep(0.2)
+
+
 def test_demo_with_a_real_prometheus_serves_traffic_through_it(tmp_path):
     launcher = Path(sys.executable).with_name("launchdeck")
     demo = subprocess.Popen([launcher, "demo", "--prometheus", "--no-tui"], stdout=subprocess.PIPE, text=True)
