@@ -97,6 +97,35 @@ def measure_idle(name: str, command: str, size: tuple[int, int], settle: float, 
         log.unlink(missing_ok=True)
 
 
+PROBES_ONLY = """
+import asyncio, resource, sys, time
+from pathlib import Path
+from launchdeck.config import load_config
+from launchdeck.monitor import poll_forever
+from launchdeck.probes import build_probes
+
+async def main(window):
+    tasks = [asyncio.create_task(poll_forever(p, lambda r: None)) for p in build_probes(load_config(Path(sys.argv[1])))]
+    await asyncio.sleep(5)
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    await asyncio.sleep(window)
+    r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    print((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / (t1 - t0))
+    for task in tasks:
+        task.cancel()
+
+asyncio.run(main(float(sys.argv[2])))
+"""
+
+
+def measure_probes_only(config: str, window: float) -> dict:
+    """The same config's probes polling with no screen at all: how much of the CPU is the polling."""
+    out = subprocess.run([sys.executable, "-c", PROBES_ONLY, config, str(window)], capture_output=True, text=True,
+                         check=True, timeout=window + 60).stdout
+    return {"tool": "probes only", "size": "-", "window_s": window,
+            "cpu_percent_of_core": round(100 * float(out.strip().splitlines()[-1]), 2), "terminal_bytes_per_s": 0.0}
+
+
 def _stats(values: list[float]) -> dict:
     return {"median": round(statistics.median(values), 3), "min": round(min(values), 3), "max": round(max(values), 3)}
 
@@ -121,6 +150,7 @@ def main() -> None:
         for size in ((80, 24), (120, 40)):
             for name, command in tools:
                 result["idle"].append(measure_idle(name, command, size, settle=5, window=args.window))
+        result["idle"].append(measure_probes_only(config, args.window))
     finally:
         stack.send_signal(signal.SIGTERM)
         stack.wait(timeout=10)

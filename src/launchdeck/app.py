@@ -88,6 +88,13 @@ class LaunchdeckApp(App[None]):
                 self.run_worker(self._backfill(probe), name=f"backfill:{probe.target}", group="backfill",
                                 exit_on_error=False)
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every launchdeck notification is plain text: it carries file names, errors and config words
+        like "[[backups]]", which as markup would vanish or crash the app. Screens' and widgets'
+        notify() pass markup=True explicitly, so the default alone would not do: it is ignored."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def _publish(self, reading: Reading) -> None:
         self.post_message(ReadingArrived(reading))
 
@@ -109,7 +116,7 @@ class LaunchdeckApp(App[None]):
                 points = await probe.history(1800)
         except Exception as error:  # shown, not raised: live polling goes on regardless
             self.notify(self.scrub(f"{probe.target}: no history to backfill: {type(error).__name__}: {error}"),
-                        severity="warning", timeout=8, markup=False)
+                        severity="warning", timeout=8)
             return
         self.dashboard.backfill(probe.target, points)
 
@@ -117,7 +124,7 @@ class LaunchdeckApp(App[None]):
         """Records from this and other terminals, read back from the file: the board shows what is on disk."""
         warning = await asyncio.to_thread(self.checklists.open)
         if warning:
-            self.notify(str(warning), title="ledger", severity="warning", timeout=30, markup=False)
+            self.notify(str(warning), title="ledger", severity="warning", timeout=30)
         first = True
         while True:
             changed = await self.checklists.sync()
@@ -136,7 +143,7 @@ class LaunchdeckApp(App[None]):
 
     def action_checklists(self) -> None:
         if self.checklists is None:
-            self.notify("no [checklists] in the config", severity="warning", timeout=4, markup=False)
+            self.notify("no [checklists] in the config", severity="warning", timeout=4)
         elif not isinstance(self.screen, ChecklistScreen):
             deck = self.config.deck
             header = DeckHeader(deck.name, deck.environment, deck.is_production, self.actions_enabled)
@@ -144,7 +151,7 @@ class LaunchdeckApp(App[None]):
 
     def action_backups(self) -> None:
         if not self.config.backups:
-            self.notify("no [[backups]] in the config", severity="warning", timeout=4, markup=False)
+            self.notify("no [[backups]] in the config", severity="warning", timeout=4)
         elif not isinstance(self.screen, BackupsScreen):
             deck = self.config.deck
             header = DeckHeader(deck.name, deck.environment, deck.is_production, self.actions_enabled)
@@ -174,11 +181,11 @@ class LaunchdeckApp(App[None]):
         error = worker.error
         if worker.group == "ledger":
             self.notify(self.scrub(f"ledger watcher stopped: {type(error).__name__}: {error}"),
-                        severity="error", timeout=30, markup=False)
+                        severity="error", timeout=30)
             return
         panel, _, target = worker.name.partition("/")
         reason = self.scrub(f"poller stopped: {type(error).__name__}: {error}")
-        self.notify(f"{worker.name}: {reason}", severity="error", timeout=10, markup=False)
+        self.notify(f"{worker.name}: {reason}", severity="error", timeout=10)
         self.post_message(ReadingArrived(Reading(panel, target, Status.UNKNOWN, reason, {},
                                                  self.clock.now(), 0.0)))
 

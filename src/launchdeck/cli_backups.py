@@ -112,11 +112,11 @@ def backups_verify(sources: tuple[str, ...], file_name: str | None, config_path:
 
 async def _verify_all(config: Config, specs: list, file_name: str | None) -> list[tuple[dict, str]]:
     from .backups.verify import newest_file, record_in_ledger, verification_ledger, verify_backup
-    from .probes import _hosts
+    from .probes import resolve_hosts
     from .redact import Scrubber
     from .remote import Connections
 
-    hosts, scrub = _hosts(config), Scrubber(config.secrets)
+    hosts, scrub = resolve_hosts(config), Scrubber(config.secrets)
     ledger = verification_ledger(config)
     results = []
     async with Connections() as connections:

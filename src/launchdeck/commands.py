@@ -57,10 +57,11 @@ async def run_argv(argv: list[str], timeout: float, host: HostConfig | None = No
     return await connections.run(host, argv, timeout)
 
 
-def last_words(run: CompletedRun) -> str:
-    """The last non-empty stderr line (else stdout), which is where a command says what went wrong."""
-    for text in (run.stderr, run.stdout):
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        if lines:
-            return lines[-1][:200]
-    return f"exit {run.exit_status}"
+def last_words(run: CompletedRun, drop: str = "") -> str:
+    """The last line of stderr (else stdout), where a command says what went wrong: printable, short,
+    passwords masked (the command probe's `last_line`). `drop` (a long path the tool repeats) is
+    removed before the line is cut short, so the words after it survive."""
+    from .probes.command import last_line
+
+    text = run.stderr if run.stderr.strip() else run.stdout
+    return last_line((text.replace(drop, "") if drop else text).encode()) or f"exit {run.exit_status}"

@@ -299,6 +299,15 @@ class Connections:
             raise RemoteError(host, f"cannot start a command: {getattr(exc, 'reason', None) or exc}",
                               "session") from None
 
+    def _live_forward(self, key: tuple[str, str], conn: SSHClientConnection) -> _Forward | None:
+        """The forward under `key` if it still rides `conn`; a stale one is closed and forgotten."""
+        forward = self._forwards.get(key)
+        if forward is not None and forward.conn is conn and not conn.is_closed():
+            return forward
+        if forward is not None:
+            self._forwards.pop(key).close()
+        return None
+
     async def forward_unix_socket(self, host: HostConfig, remote_path: str = "/var/run/docker.sock") -> Path:
         """A local unix socket (in a private 0700 temp dir) that reaches `remote_path` on the host."""
         import asyncssh
@@ -306,11 +315,8 @@ class Connections:
         key = (host.name, remote_path)
         async with self._forward_locks.setdefault(key, asyncio.Lock()):
             conn = await self.get(host)
-            forward = self._forwards.get(key)
-            if forward is not None and forward.conn is conn and not conn.is_closed():
+            if (forward := self._live_forward(key, conn)) is not None:
                 return Path(forward.local)
-            if forward is not None:
-                self._forwards.pop(key).close()
             try:  # fail here, clearly, rather than as a reset inside the docker SDK later
                 _reader, writer = await conn.open_unix_connection(remote_path)
                 writer.close()
@@ -336,11 +342,8 @@ class Connections:
         key = (host.name, f"tcp:{dest_host}:{dest_port}")
         async with self._forward_locks.setdefault(key, asyncio.Lock()):
             conn = await self.get(host)
-            forward = self._forwards.get(key)
-            if forward is not None and forward.conn is conn and not conn.is_closed():
+            if (forward := self._live_forward(key, conn)) is not None:
                 return int(forward.local)
-            if forward is not None:
-                self._forwards.pop(key).close()
             try:
                 listener = await conn.forward_local_port("127.0.0.1", 0, dest_host, dest_port)
             except (asyncssh.Error, OSError) as exc:

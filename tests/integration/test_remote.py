@@ -60,6 +60,17 @@ async def test_status_stderr_and_input(ssh_target: SSHTarget, pool: Connections)
     assert (result.exit_status, result.stdout, result.stderr) == (7, "in\n", "err\n")
 
 
+async def still_running(pool: Connections, host, marker: str, wait: float = 5.0) -> list[str]:
+    """The host's `sleep <marker>` processes, once they are gone or `wait` seconds have passed."""
+    deadline = time.monotonic() + wait
+    while True:
+        ps = await pool.run(host, ["ps", "-eo", "args"], timeout=10)
+        left = [line for line in ps.stdout.splitlines() if line.strip() == f"sleep {marker}"]
+        if not left or time.monotonic() > deadline:
+            return left
+        await asyncio.sleep(0.1)
+
+
 async def test_timeout_kills_the_remote_command(ssh_target: SSHTarget, pool: Connections):
     # OpenSSH refuses "signal" requests for root and leaves a command running when its channel
     # closes: only launchdeck's own kill can stop it.
@@ -67,14 +78,7 @@ async def test_timeout_kills_the_remote_command(ssh_target: SSHTarget, pool: Con
     marker = f"{3600 + secrets.randbelow(1000)}.{secrets.randbelow(10**6)}"
     with pytest.raises(TimeoutError, match="still running after 1s; killed"):
         await pool.run(host, ["sleep", marker], timeout=1)
-    deadline = time.monotonic() + 5
-    while True:
-        ps = await pool.run(host, ["ps", "-eo", "args"], timeout=10)
-        left = [line for line in ps.stdout.splitlines() if line.strip() == f"sleep {marker}"]
-        if not left or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.1)
-    assert left == []
+    assert await still_running(pool, host, marker) == []
 
 
 async def test_a_cancelled_run_kills_the_remote_command(ssh_target: SSHTarget, pool: Connections):
@@ -86,14 +90,7 @@ async def test_a_cancelled_run_kills_the_remote_command(ssh_target: SSHTarget, p
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    deadline = time.monotonic() + 5
-    while True:
-        ps = await pool.run(host, ["ps", "-eo", "args"], timeout=10)
-        left = [line for line in ps.stdout.splitlines() if line.strip() == f"sleep {marker}"]
-        if not left or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.1)
-    assert left == []
+    assert await still_running(pool, host, marker) == []
 
 
 async def test_one_connection_for_many_runs(ssh_target: SSHTarget, pool: Connections):

@@ -154,3 +154,14 @@ async def test_traffic_rows_show_ratio_p95_rate_and_no_data_is_not_zero():
         assert "no data" in rows["web"] and "0.00%" not in rows["web"] and "no traffic" in rows["web"]
         assert "scrape failed" in rows["search"]
         assert app.dashboard.query_one("#traffic").border_subtitle == ""
+
+
+async def test_notifications_are_plain_text_whoever_sends_them():
+    """Config words like [[backups]] and file names like db_[daily].gz must print as they are."""
+    app = app_with([FakeProbe("web")])
+    async with app.run_test() as pilot:
+        await pilot.press("b")  # no [[backups]] configured: the app says so
+        app.dashboard.notify("db_[daily]_1.sql.gz: [/x] verified")  # a screen's notify passes markup=True
+        await pilot.pause()
+        shown = {n.message: n.markup for n in app._notifications}
+    assert shown == {"no [[backups]] in the config": False, "db_[daily]_1.sql.gz: [/x] verified": False}

@@ -310,3 +310,15 @@ def test_a_future_stamp_is_listed_but_the_age_is_the_real_newest():
     assert [b["name"] for b in values["backups"]] == ["stray", "real"]
     only_future = summarise([backup(-5, "stray")], NOW, keep=5)
     assert only_future["newest"] == "stray" and only_future["age_seconds"] == -5 * 3600
+
+
+def test_a_commands_last_words_are_printable_and_carry_no_password():
+    from launchdeck.commands import last_words
+
+    run = CompletedRun(1, "partial\n", "\x1b[31mERROR: connect postgresql://backup:hunter2@db1/main failed\x1b[0m\n\n")
+    assert last_words(run) == "ERROR: connect postgresql://backup:***@db1/main failed"
+    assert last_words(CompletedRun(2, "only stdout\n", "  \n")) == "only stdout"
+    assert last_words(CompletedRun(3, "", "")) == "exit 3"
+    long_path = "/srv/" + "x" * 200 + ".sql.gz"
+    cut = CompletedRun(1, "", f"gzip: {long_path}: unexpected end of file\n")
+    assert last_words(cut, drop=f"{long_path}: ") == "gzip: unexpected end of file", "the words after a long path survive"

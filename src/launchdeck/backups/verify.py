@@ -140,8 +140,8 @@ def _tool_words(result: CompletedRun, tool: str, path: str) -> str:
     """The tool's complaint without its name and the path it repeats: `gzip: /x.gz: unexpected end of file`."""
     if result.exit_status == NOT_FOUND:
         return f"`{tool}` is not installed there"
-    words = last_words(result)
-    for prefix in (f"{tool}: ", f"{path}: ", "error: ", f"{tool}: error: "):
+    words = last_words(result, drop=f"{path}: ")
+    for prefix in (f"{tool}: ", "error: ", f"{tool}: error: "):
         words = words.removeprefix(prefix)
     return words
 

@@ -13,7 +13,7 @@ from ..monitor import Probe
 def build_probes(config: Config) -> list[Probe]:
     probes: list[Probe] = [_service_probe(service, config.deck.refresh) for service in config.services]
     probes += [_traffic_probe(traffic, config) for traffic in config.traffic]
-    hosts = _hosts(config)
+    hosts = resolve_hosts(config)
     remote = [c.host for c in config.containers if c.host != "local"] + [b.host for b in config.backups if b.host]
     connections = None
     if remote:  # one pool of SSH connections for every probe that reads a host (closed with the probes)
@@ -32,7 +32,7 @@ def build_probes(config: Config) -> list[Probe]:
     return probes
 
 
-def _hosts(config: Config) -> dict[str, HostConfig]:
+def resolve_hosts(config: Config) -> dict[str, HostConfig]:
     """[[hosts]] by name, with key and known_hosts paths resolved against the config file."""
     return {host.name: host.model_copy(update={
         "key": config.resolve(host.key) if host.key else None,

@@ -114,7 +114,7 @@ class BackupsScreen(Screen):
     def action_verify(self) -> None:
         chosen = self.highlighted()
         if chosen is None or not chosen[1]:
-            self.notify("no backup highlighted", severity="warning", timeout=3, markup=False)
+            self.notify("no backup highlighted", severity="warning", timeout=3)
             return
         self.app.verify_backup(*chosen)
 

@@ -28,7 +28,7 @@ class SignoffFlow:
     def start(self, state: ItemState, kind: str) -> None:
         refusal = self._refusal(state, kind)
         if refusal:
-            self.app.notify(refusal, severity="warning", timeout=5, markup=False)
+            self.app.notify(refusal, severity="warning", timeout=5)
             return
         session = self.app.checklists
         evidence = session.evidence.get((state.checklist, state.item.id))
@@ -72,11 +72,10 @@ class SignoffFlow:
             # flock + write + fsync can stall on a busy disk: never on the event loop
             record = await asyncio.to_thread(entry.append_to, session.ledger)
         except (SignoffRefused, ValueError) as error:
-            self.app.notify(str(error), title="not signed", severity="warning", timeout=10, markup=False)
+            self.app.notify(str(error), title="not signed", severity="warning", timeout=10)
             return
         except LedgerError as error:
-            self.app.notify(str(error), title="NOT SIGNED: ledger write failed", severity="error", timeout=30,
-                            markup=False)
+            self.app.notify(str(error), title="NOT SIGNED: ledger write failed", severity="error", timeout=30)
             return
         self.app.show_checklist_changes(await session.sync())
-        self.app.notify(f"{record.kind} #{record.seq} recorded: {record.item_text}", timeout=4, markup=False)
+        self.app.notify(f"{record.kind} #{record.seq} recorded: {record.item_text}", timeout=4)

@@ -39,13 +39,13 @@ class VerifyFlow:
                 started += self.start(spec.name, str(newest))
         if not started:
             self.app.notify("nothing to verify: no dump directory has a newest backup yet", severity="warning",
-                            timeout=5, markup=False)
+                            timeout=5)
 
     def start(self, source: str, name: str) -> bool:
         spec = next((b for b in self.app.config.backups if b.name == source), None)
         if spec is None or spec.kind != "directory":
             self.app.notify(f"{source}: only dump directories are verified here (pgBackRest: `pgbackrest verify`)",
-                            severity="warning", timeout=5, markup=False)
+                            severity="warning", timeout=5)
             return False
         key = (source, name)
         if self.results.get(key) == RUNNING:
@@ -65,7 +65,7 @@ class VerifyFlow:
                                                getattr(probe, "connections", None), self.app.clock.now)
         except Exception as error:  # SSH down, a bad name: the check did not happen
             self.results[key], self.summaries[key] = ERROR, scrub(f"could not verify: {error}")
-            self.app.notify(f"{spec.name}/{name}: {self.summaries[key]}", severity="error", timeout=10, markup=False)
+            self.app.notify(f"{spec.name}/{name}: {self.summaries[key]}", severity="error", timeout=10)
             self.app.show_verifications()
             return
         words = await asyncio.to_thread(record_in_ledger, verification_ledger(self.app.config), verification)
@@ -73,7 +73,7 @@ class VerifyFlow:
         self.summaries[key] = scrub(verification.summary())
         self.app.notify(f"{spec.name}/{name}: {'verified' if verification.passed else 'FAILED'}: "
                         f"{self.summaries[key]} ({words})", severity="information" if verification.passed else "error",
-                        timeout=10, markup=False)
+                        timeout=10)
         self.app.show_verifications()
 
     def absorb(self, board: Board) -> bool:
