@@ -29,11 +29,11 @@ import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from launchdeck.backups.listing import list_argv, parse_listing
-from launchdeck.config import BackupConfig, HostConfig
-from launchdeck.model import Status
-from launchdeck.probes.backups import BackupProbe
-from launchdeck.remote import Connections
+from launchdeck.probes.backups.listing import list_argv, parse_listing
+from launchdeck.core.config import BackupConfig, HostConfig
+from launchdeck.core.model import Status
+from launchdeck.probes.backups.probe import BackupProbe
+from launchdeck.run.ssh import Connections
 
 HERE = Path(__file__).resolve().parent
 SERVICES_JSON = HERE.parent / ".services" / "services.json"

@@ -94,8 +94,8 @@ def measure(name: str, argv: list[str] | None, window: float, settle: float) -> 
 
 
 def child_launchdeck(label: str, interval: float, out: str, engine_only: bool) -> None:
-    from launchdeck.config import ContainersConfig
-    from launchdeck.probes.containers import ContainersProbe
+    from launchdeck.core.config import ContainersConfig
+    from launchdeck.probes.containers.probe import ContainersProbe
 
     stop = asyncio.Event()
     latencies: list[float] = []
@@ -140,8 +140,8 @@ def child_streams(label: str) -> None:
 
 
 async def latencies(label: str, polls: int, interval: float, engine_only: bool) -> dict:
-    from launchdeck.config import ContainersConfig
-    from launchdeck.probes.containers import ContainersProbe
+    from launchdeck.core.config import ContainersConfig
+    from launchdeck.probes.containers.probe import ContainersProbe
 
     probe = ContainersProbe(ContainersConfig(filters={"label": [label]}), None, interval,
                             read_cgroups=False if engine_only else None)

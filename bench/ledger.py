@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from launchdeck.checklists import ledger as ledger_module
-from launchdeck.checklists.ledger import Ledger, Operator, verify
+from launchdeck.audit import ledger as ledger_module
+from launchdeck.audit.ledger import Ledger, Operator, verify
 
 HERE = Path(__file__).resolve().parent
 OPERATOR = Operator("bench", os.getuid(), platform.node(), None)

@@ -35,10 +35,10 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the exporter lives with the integration tests
 
-from launchdeck.config import PrometheusConfig, TrafficConfig  # noqa: E402
-from launchdeck.model import SystemClock  # noqa: E402
-from launchdeck.monitor import collect_once  # noqa: E402
-from launchdeck.probes.prometheus import PrometheusTrafficProbe  # noqa: E402
+from launchdeck.core.config import PrometheusConfig, TrafficConfig  # noqa: E402
+from launchdeck.core.model import SystemClock  # noqa: E402
+from launchdeck.engine.polling import collect_once  # noqa: E402
+from launchdeck.probes.traffic.prometheus import PrometheusTrafficProbe  # noqa: E402
 from tests.integration.test_prometheus_traffic import TrafficExporter, free_port, uniform  # noqa: E402
 
 WINDOW = "30s"

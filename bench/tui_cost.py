@@ -100,8 +100,8 @@ def measure_idle(name: str, command: str, size: tuple[int, int], settle: float, 
 PROBES_ONLY = """
 import asyncio, resource, sys, time
 from pathlib import Path
-from launchdeck.config import load_config
-from launchdeck.monitor import poll_forever
+from launchdeck.core.config import load_config
+from launchdeck.engine.polling import poll_forever
 from launchdeck.probes import build_probes
 
 async def main(window):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from launchdeck.model import Outcome, Status
+from launchdeck.core.model import Outcome, Status
 
 
 @dataclass
@@ -51,7 +51,7 @@ class FakeHost(FakeProbe):
     panel: str = "containers"
 
     async def collect(self):
-        from launchdeck.monitor import Batch
+        from launchdeck.engine.polling import Batch
 
         await FakeProbe.collect(self)
         batch = self.batches[min(self.calls, len(self.batches)) - 1]

@@ -1,5 +1,5 @@
 """`python -m launchdeck` runs the CLI."""
 
-from .cli import main
+from launchdeck.cli import main
 
 main()

@@ -20,13 +20,13 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from launchdeck.backups.verify import verify_backup
-from launchdeck.checklists.ledger import Ledger
-from launchdeck.config import BackupConfig, HostConfig
-from launchdeck.model import Status
-from launchdeck.monitor import collect_once
-from launchdeck.probes.backups import BackupProbe
-from launchdeck.remote import Connections
+from launchdeck.probes.backups.integrity import verify_backup
+from launchdeck.audit.ledger import Ledger
+from launchdeck.core.config import BackupConfig, HostConfig
+from launchdeck.core.model import Status
+from launchdeck.engine.polling import collect_once
+from launchdeck.probes.backups.probe import BackupProbe
+from launchdeck.run.ssh import Connections
 
 from .conftest import free_port
 
@@ -494,8 +494,8 @@ async def test_verify_over_ssh_matches_local(dumps, tmp_path, ssh_target):
 def test_a_directory_behind_an_untraversable_parent_is_unknown_not_missing():
     """`test -e` is false for "missing" and for "cannot reach" alike: as `nobody`, a dump directory
     under a 0700 parent must read as permission denied (unknown), not as missing (crit)."""
-    from launchdeck.backups.listing import list_argv, parse_listing
-    from launchdeck.remote import CompletedRun
+    from launchdeck.probes.backups.listing import list_argv, parse_listing
+    from launchdeck.run.ssh import CompletedRun
 
     with tempfile.TemporaryDirectory() as top:
         os.chmod(top, 0o755)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from launchdeck.config import ContainersConfig
-from launchdeck.model import Status
-from launchdeck.probes.containers import ContainersProbe
+from launchdeck.core.config import ContainersConfig
+from launchdeck.core.model import Status
+from launchdeck.probes.containers.probe import ContainersProbe
 
 pytestmark = pytest.mark.integration
 

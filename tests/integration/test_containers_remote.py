@@ -5,11 +5,11 @@ import uuid
 
 import pytest
 
-from launchdeck.config import ContainersConfig, HostConfig
-from launchdeck.model import Status
-from launchdeck.monitor import collect_batch
-from launchdeck.probes.containers import ContainersProbe
-from launchdeck.remote import Connections
+from launchdeck.core.config import ContainersConfig, HostConfig
+from launchdeck.core.model import Status
+from launchdeck.engine.polling import collect_batch
+from launchdeck.probes.containers.probe import ContainersProbe
+from launchdeck.run.ssh import Connections
 
 pytestmark = pytest.mark.integration
 
@@ -21,16 +21,16 @@ def host_for(ssh_target, known_hosts) -> HostConfig:
 
 @pytest.fixture
 def remote_container(docker_client, busybox_image, container_label):
-    label = {**container_label, "launchdeck.remote-test": uuid.uuid4().hex[:8]}
+    label = {**container_label, "launchdeck.run.ssh-test": uuid.uuid4().hex[:8]}
     container = docker_client.containers.run(busybox_image, ["sleep", "3600"], detach=True, labels=label,
-                                             name=f"ld-remote-{label['launchdeck.remote-test']}")
+                                             name=f"ld-remote-{label['launchdeck.run.ssh-test']}")
     yield container, label
     container.remove(force=True)
 
 
 async def test_containers_of_a_remote_engine_through_the_real_sshd(ssh_target, remote_container):
     container, label = remote_container
-    spec = ContainersConfig(host="vps1", filters={"label": [f"launchdeck.remote-test={label['launchdeck.remote-test']}"]},
+    spec = ContainersConfig(host="vps1", filters={"label": [f"launchdeck.run.ssh-test={label['launchdeck.run.ssh-test']}"]},
                             timeout=15)
     connections = Connections()
     probe = ContainersProbe(spec, host_for(ssh_target, ssh_target.known_hosts), 2.0, connections)

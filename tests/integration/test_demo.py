@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from launchdeck.check import run_check
-from launchdeck.config import load_config
+from launchdeck.cli.oneshot import run_check
+from launchdeck.core.config import load_config
 from launchdeck.demo.stack import DemoService, DemoStack
 
 pytestmark = pytest.mark.integration

@@ -17,10 +17,10 @@ from typing import Any, Callable
 import httpx
 import pytest
 
-from launchdeck.config import PrometheusConfig, TrafficConfig
-from launchdeck.model import FixedClock, Status, SystemClock
-from launchdeck.monitor import collect_once
-from launchdeck.probes.prometheus import PrometheusError, PrometheusTrafficProbe
+from launchdeck.core.config import PrometheusConfig, TrafficConfig
+from launchdeck.core.model import FixedClock, Status, SystemClock
+from launchdeck.engine.polling import collect_once
+from launchdeck.probes.traffic.prometheus import PrometheusError, PrometheusTrafficProbe
 
 from .conftest import free_port
 

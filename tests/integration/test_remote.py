@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from launchdeck.config import HostConfig
-from launchdeck.remote import Connections, RemoteError
+from launchdeck.core.config import HostConfig
+from launchdeck.run.ssh import Connections, RemoteError
 
 from .conftest import SSHTarget, free_port
 

@@ -17,10 +17,10 @@ import time
 import httpx
 import pytest
 
-from launchdeck.config import TrafficConfig
-from launchdeck.model import Outcome
-from launchdeck.probes.scrape import ScrapeTrafficProbe
-from launchdeck.traffic import finite
+from launchdeck.core.config import TrafficConfig
+from launchdeck.core.model import Outcome
+from launchdeck.probes.traffic.scrape import ScrapeTrafficProbe
+from launchdeck.probes.traffic.judge import finite
 
 pytestmark = pytest.mark.integration
 

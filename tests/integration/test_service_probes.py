@@ -14,11 +14,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from launchdeck.config import PostgresService, TcpService
-from launchdeck.model import Reading, Status
-from launchdeck.monitor import collect_once
-from launchdeck.probes.health import TcpProbe
-from launchdeck.probes.postgres import CANCEL_GRACE, PostgresProbe
+from launchdeck.core.config import PostgresService, TcpService
+from launchdeck.core.model import Reading, Status
+from launchdeck.engine.polling import collect_once
+from launchdeck.probes.services.http import TcpProbe
+from launchdeck.probes.services.postgres import CANCEL_GRACE, PostgresProbe
 
 from .conftest import free_port
 

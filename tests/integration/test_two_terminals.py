@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from launchdeck.checklists.ledger import verify
+from launchdeck.audit.ledger import verify
 
 pytestmark = pytest.mark.integration
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from launchdeck.app import LaunchdeckApp, make_app
-from launchdeck.config import parse_config
-from launchdeck.model import FixedClock, Outcome, Status
+from launchdeck.tui.app import LaunchdeckApp, make_app
+from launchdeck.core.config import parse_config
+from launchdeck.core.model import FixedClock, Outcome, Status
 from tests.fakes import FakeProbe
 
 

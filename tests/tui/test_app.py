@@ -2,13 +2,13 @@
 
 from textual.command import CommandPalette
 
-from launchdeck.model import Outcome, Status
-from launchdeck.screens.help import HelpScreen
-from launchdeck.widgets.header import DeckHeader
-from launchdeck.widgets.placeholder import PanelPlaceholder
-from launchdeck.widgets.rows import Cell
-from launchdeck.widgets.services import ServiceRow
-from launchdeck.widgets.verdict import VerdictBar
+from launchdeck.core.model import Outcome, Status
+from launchdeck.tui.screens.help import HelpScreen
+from launchdeck.tui.widgets.header import DeckHeader
+from launchdeck.tui.widgets.placeholder import PanelPlaceholder
+from launchdeck.tui.widgets.rows import Cell
+from launchdeck.tui.widgets.services import ServiceRow
+from launchdeck.tui.widgets.verdict import VerdictBar
 from tests.fakes import FakeProbe
 from tests.tui.helpers import app_with, mixed_probes, wait_until
 
@@ -142,7 +142,7 @@ async def test_only_a_changed_cell_is_repainted(monkeypatch):
 
 
 async def test_traffic_rows_show_ratio_p95_rate_and_no_data_is_not_zero():
-    from launchdeck.widgets.traffic import TrafficRow
+    from launchdeck.tui.widgets.traffic import TrafficRow
     from tests.tui.helpers import app_with_traffic
 
     app = app_with_traffic()

@@ -3,11 +3,11 @@
 import gzip
 from datetime import datetime, timedelta, timezone
 
-from launchdeck.app import make_app
-from launchdeck.backups.freshness import Backup, summarise
-from launchdeck.checklists.ledger import Ledger
-from launchdeck.model import FixedClock, Outcome, Status
-from launchdeck.screens.backups import BackupsScreen
+from launchdeck.tui.app import make_app
+from launchdeck.probes.backups.freshness import Backup, summarise
+from launchdeck.audit.ledger import Ledger
+from launchdeck.core.model import FixedClock, Outcome, Status
+from launchdeck.tui.screens.backups import BackupsScreen
 from tests.fakes import FakeProbe
 from tests.tui.helpers import config_for, wait_until
 

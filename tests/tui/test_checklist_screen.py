@@ -5,14 +5,14 @@ import signal
 
 import pytest
 
-from launchdeck.app import make_app
-from launchdeck.checklists.ledger import Ledger, verify
-from launchdeck.config import parse_config
-from launchdeck.model import FixedClock, Outcome, Status
-from launchdeck.screens.checklist import ChecklistScreen
-from launchdeck.screens.reason import ReasonModal
-from launchdeck.widgets.checklist_items import ItemRow
-from launchdeck.widgets.checklists_panel import ChecklistsPanel
+from launchdeck.tui.app import make_app
+from launchdeck.audit.ledger import Ledger, verify
+from launchdeck.core.config import parse_config
+from launchdeck.core.model import FixedClock, Outcome, Status
+from launchdeck.tui.screens.checklist import ChecklistScreen
+from launchdeck.tui.screens.reason import ReasonModal
+from launchdeck.tui.widgets.checklist_items import ItemRow
+from launchdeck.tui.widgets.checklists_panel import ChecklistsPanel
 from tests.fakes import FakeProbe
 from tests.tui.helpers import wait_until
 

@@ -1,8 +1,8 @@
 """The Containers panel: rows follow the containers, sort and filter by key, a dead host says so."""
 
-from launchdeck.app import make_app
-from launchdeck.model import FixedClock, Status
-from launchdeck.widgets.containers import ContainerRow, ContainersPanel
+from launchdeck.tui.app import make_app
+from launchdeck.core.model import FixedClock, Status
+from launchdeck.tui.widgets.containers import ContainerRow, ContainersPanel
 from tests.fakes import FakeHost, container
 from tests.tui.helpers import config_for, wait_until
 

@@ -1,8 +1,8 @@
 """DESIGN rule 7: a steady system must not repaint. Numbers hold still within 10 %, reasons and
 durations change at most once a minute, and a status change always shows the current number."""
 
-from launchdeck.model import Outcome, Status
-from launchdeck.widgets.rows import Steady
+from launchdeck.core.model import Outcome, Status
+from launchdeck.tui.widgets.rows import Steady
 from tests.fakes import FakeProbe
 from tests.tui.helpers import app_with, wait_until
 
@@ -42,7 +42,7 @@ async def test_a_wobbling_latency_does_not_repaint_its_cell():
 def test_sparkline_slices_keep_the_worst_and_show_gaps():
     from datetime import datetime, timedelta, timezone
 
-    from launchdeck.widgets.spark import Buckets
+    from launchdeck.tui.widgets.spark import Buckets
 
     t0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
     spark = Buckets(5, seconds=30)
@@ -64,7 +64,7 @@ def test_sparkline_slices_keep_the_worst_and_show_gaps():
 def test_a_backfill_that_lands_after_the_first_live_poll_still_fills_the_sparkline():
     from datetime import datetime, timedelta, timezone
 
-    from launchdeck.widgets.spark import Buckets
+    from launchdeck.tui.widgets.spark import Buckets
 
     now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
     spark = Buckets(10, seconds=30)

@@ -35,10 +35,10 @@ def test_help_80x24(snap_compare):
 def test_checklist_screen_80x24(snap_compare, tmp_path):
     from datetime import datetime, timezone
 
-    from launchdeck.app import make_app
-    from launchdeck.checklists.ledger import Ledger, Operator
-    from launchdeck.config import parse_config
-    from launchdeck.model import FixedClock, Outcome, Status
+    from launchdeck.tui.app import make_app
+    from launchdeck.audit.ledger import Ledger, Operator
+    from launchdeck.core.config import parse_config
+    from launchdeck.core.model import FixedClock, Outcome, Status
     from tests.fakes import FakeProbe
 
     (tmp_path / "launch.md").write_text(
@@ -79,8 +79,8 @@ def test_traffic_panel_every_state_120x40(snap_compare):
 
 
 def test_containers_panel_80x24(snap_compare):
-    from launchdeck.app import make_app
-    from launchdeck.model import FixedClock, Status
+    from launchdeck.tui.app import make_app
+    from launchdeck.core.model import FixedClock, Status
     from tests.fakes import FakeHost, container
     from tests.tui.helpers import config_for
 
@@ -97,8 +97,8 @@ def test_containers_panel_80x24(snap_compare):
 
 
 def test_containers_panel_120x40_shows_health_network_and_pids(snap_compare):
-    from launchdeck.app import make_app
-    from launchdeck.model import FixedClock, Status
+    from launchdeck.tui.app import make_app
+    from launchdeck.core.model import FixedClock, Status
     from tests.fakes import FakeHost, container
     from tests.tui.helpers import config_for
 

@@ -10,12 +10,12 @@
 import sys
 from pathlib import Path
 
-from launchdeck.checklists.ledger import Ledger
+from launchdeck.audit.ledger import Ledger
 
 
 def main() -> None:
     leaked = sorted(m for m in sys.modules if m.startswith("launchdeck.") and m not in
-                    ("launchdeck.checklists", "launchdeck.checklists.ledger"))
+                    ("launchdeck.audit", "launchdeck.audit.ledger"))
     if leaked:
         raise SystemExit(f"the child imported more than the ledger: {leaked}")
     mode, path, tag = sys.argv[1], Path(sys.argv[2]), sys.argv[3]

@@ -6,16 +6,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from launchdeck.backups.archiver import read_archiver
-from launchdeck.backups.freshness import Backup, judge, summarise
-from launchdeck.units import format_minutes
-from launchdeck.backups.listing import list_argv, parse_listing
-from launchdeck.backups.pgbackrest import info_argv, parse_info
-from launchdeck.backups.stamps import stamp_in_name, stamp_regex
-from launchdeck.backups.verify import Check, Verification, verify_file
-from launchdeck.config import ConfigError, parse_config
-from launchdeck.model import Status
-from launchdeck.remote import CompletedRun
+from launchdeck.probes.backups.archiver import read_archiver
+from launchdeck.probes.backups.freshness import Backup, judge, summarise
+from launchdeck.core.units import format_minutes
+from launchdeck.probes.backups.listing import list_argv, parse_listing
+from launchdeck.probes.backups.pgbackrest import info_argv, parse_info
+from launchdeck.core.stamps import stamp_in_name, stamp_regex
+from launchdeck.probes.backups.integrity import Check, Verification, verify_file
+from launchdeck.core.config import ConfigError, parse_config
+from launchdeck.core.model import Status
+from launchdeck.run.ssh import CompletedRun
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
 DAY = 86400.0
@@ -289,8 +289,8 @@ def test_unreachable_directory_is_unknown_not_missing():
 
 
 async def test_each_pgbackrest_stanza_is_judged_on_its_own(monkeypatch):
-    from launchdeck.config import BackupConfig
-    from launchdeck.probes import backups as probe_module
+    from launchdeck.core.config import BackupConfig
+    from launchdeck.probes.backups import probe as probe_module
 
     now = 1795445200
     run = info_run([stanza("main", backups=[bset("main-F", "full", now - 3600)]),
@@ -313,7 +313,7 @@ def test_a_future_stamp_is_listed_but_the_age_is_the_real_newest():
 
 
 def test_a_commands_last_words_are_printable_and_carry_no_password():
-    from launchdeck.commands import last_words
+    from launchdeck.run.argv import last_words
 
     run = CompletedRun(1, "partial\n", "\x1b[31mERROR: connect postgresql://backup:hunter2@db1/main failed\x1b[0m\n\n")
     assert last_words(run) == "ERROR: connect postgresql://backup:***@db1/main failed"

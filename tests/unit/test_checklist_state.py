@@ -5,13 +5,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from launchdeck.checklists.ledger import Ledger
+from launchdeck.audit.ledger import Ledger
 from launchdeck.checklists.parser import parse_checklist
 from launchdeck.checklists.signing import Request, SignoffRefused, prepare, sign
 from launchdeck.checklists.state import Board
-from launchdeck.history import ReadingHistory
-from launchdeck.model import Reading, Status
-from launchdeck.report import report_json, report_markdown
+from launchdeck.core.history import ReadingHistory
+from launchdeck.core.model import Reading, Status
+from launchdeck.checklists.report import report_json, report_markdown
 
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
 TEXT = """# Launch

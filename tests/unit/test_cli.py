@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from launchdeck.config import parse_config
+from launchdeck.core.config import parse_config
 
 
 def launchdeck(*args, cwd=None, env=None, timeout=60):
@@ -58,8 +58,8 @@ def test_check_with_nothing_configured_is_unknown_not_ok(tmp_path):
 def test_the_check_table_shows_each_rows_number_since_reasons_carry_none():
     from datetime import datetime, timezone
 
-    from launchdeck.check import measure
-    from launchdeck.model import Reading, Status
+    from launchdeck.cli.oneshot import measure
+    from launchdeck.core.model import Reading, Status
 
     def reading(panel, **values):
         return Reading(panel, "t", Status.OK, "", values, datetime(2026, 1, 1, tzinfo=timezone.utc), 0.0)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from launchdeck.config import ConfigError, find_config, load_config, parse_config
+from launchdeck.core.config import ConfigError, find_config, load_config, parse_config
 
 CONTRACT = '''
 [deck]

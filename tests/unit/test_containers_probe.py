@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from launchdeck.config import ContainersConfig, HostConfig
-from launchdeck.dockerstats import (CgroupReader, ContainerView, cpu_percent, health_from_status, judge,
+from launchdeck.core.config import ContainersConfig, HostConfig
+from launchdeck.probes.containers.engine_stats import (CgroupReader, ContainerView, cpu_percent, health_from_status, judge,
                                     last_health_output, memory_percent, memory_used, network_bytes, parse_docker_time)
-from launchdeck.model import FixedClock, Status
-from launchdeck.monitor import Batch, collect_batch
-from launchdeck.probes.containers import ContainersProbe, describe_docker_error
+from launchdeck.core.model import FixedClock, Status
+from launchdeck.engine.polling import Batch, collect_batch
+from launchdeck.probes.containers.probe import ContainersProbe, describe_docker_error
 
 MiB = 1024 * 1024
 SPEC = ContainersConfig()

@@ -6,8 +6,8 @@ import pytest
 
 from launchdeck.checklists.evidence import (FAIL, PASS, PENDING, UNKNOWN, EvidenceSyntaxError, evaluate,
                                             parse_condition)
-from launchdeck.history import ReadingHistory
-from launchdeck.model import Reading, Status
+from launchdeck.core.history import ReadingHistory
+from launchdeck.core.model import Reading, Status
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from launchdeck.config import HttpService, TcpService
-from launchdeck.model import Status
-from launchdeck.monitor import collect_once
-from launchdeck.probes.health import BODY_LIMIT, HttpProbe, TcpProbe, describe_connect_error, judge_latency
+from launchdeck.core.config import HttpService, TcpService
+from launchdeck.core.model import Status
+from launchdeck.engine.polling import collect_once
+from launchdeck.probes.services.http import BODY_LIMIT, HttpProbe, TcpProbe, describe_connect_error, judge_latency
 
 
 def probe(**overrides) -> HttpProbe:

@@ -1,4 +1,4 @@
-"""DESIGN rule 1: only app.py, screens/ and widgets/ may import textual."""
+"""DESIGN rule 1: only tui/ may import textual."""
 
 import ast
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 import launchdeck
 
 PACKAGE = Path(launchdeck.__file__).parent
-UI = {"app.py", "screens", "widgets"}
+UI = {"tui"}
 
 
 def _modules() -> list[tuple[str, Path]]:
@@ -26,7 +26,7 @@ def _is_ui(relative: Path) -> bool:
 
 def test_headless_modules_do_not_pull_in_textual_when_imported():
     headless = [name for name, rel in _modules() if not _is_ui(rel) and rel.name != "__main__.py"]
-    assert "launchdeck.monitor" in headless and "launchdeck.config" in headless
+    assert "launchdeck.engine.polling" in headless and "launchdeck.core.config" in headless
     script = (
         "import importlib, sys\n"
         f"for name in {headless!r}:\n"
@@ -51,4 +51,4 @@ def _textual_imports(relative: Path) -> list[str]:
 def test_no_textual_import_statement_outside_the_ui_layer():
     offenders = [hit for _, rel in _modules() if not _is_ui(rel) for hit in _textual_imports(rel)]
     assert offenders == []
-    assert _textual_imports(Path("app.py")), "the scanner must see the UI layer's own textual imports"
+    assert _textual_imports(Path("tui/app.py")), "the scanner must see the UI layer's own textual imports"

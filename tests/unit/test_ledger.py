@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from launchdeck.checklists import ledger as ledger_module
-from launchdeck.checklists.ledger import (
+from launchdeck.audit import ledger as ledger_module
+from launchdeck.audit.ledger import (
     GENESIS,
     KINDS,
     Ledger,
@@ -401,7 +401,7 @@ def test_a_short_write_whose_rest_lands_is_a_whole_record(tmp_path, monkeypatch)
 CHILD_APPEND = """
 import resource, signal, sys
 from pathlib import Path
-from launchdeck.checklists.ledger import Ledger, LedgerError
+from launchdeck.audit.ledger import Ledger, LedgerError
 
 path, limit = Path(sys.argv[1]), int(sys.argv[2])
 ledger = Ledger(path)

@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from launchdeck.checklists.ledger import Ledger, canonical_bytes, verify
+from launchdeck.audit.ledger import Ledger, canonical_bytes, verify
 
 CHILD = Path(__file__).with_name("ledger_child.py")
 ROUNDS = 100

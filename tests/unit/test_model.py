@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from launchdeck.model import FixedClock, Outcome, Reading, Status, Verdict, worst
+from launchdeck.core.model import FixedClock, Outcome, Reading, Status, Verdict, worst
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

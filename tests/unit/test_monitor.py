@@ -4,9 +4,9 @@ import asyncio
 import random
 import time
 
-from launchdeck.model import FixedClock, Outcome, Status
-from launchdeck.monitor import collect_all, collect_once, poll_forever
-from launchdeck.redact import Scrubber
+from launchdeck.core.model import FixedClock, Outcome, Status
+from launchdeck.engine.polling import collect_all, collect_once, poll_forever
+from launchdeck.core.redact import Scrubber
 from tests.fakes import FakeProbe
 
 
@@ -72,7 +72,7 @@ async def test_secrets_are_scrubbed_from_string_values_too():
 
 
 async def test_a_fan_out_probe_yields_one_reading_per_target_and_failures_stay_single():
-    from launchdeck.monitor import Batch, collect_batch
+    from launchdeck.engine.polling import Batch, collect_batch
 
     class Host(FakeProbe):
         async def collect(self):

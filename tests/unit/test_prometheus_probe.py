@@ -21,11 +21,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from launchdeck.blocking import BlockingPool, default_pool, run_blocking
-from launchdeck.config import PrometheusConfig, TrafficConfig
-from launchdeck.model import FixedClock, Status
-from launchdeck.monitor import collect_once
-from launchdeck.probes.prometheus import (PrometheusError, PrometheusTrafficProbe, default_queries,
+from launchdeck.core.pool import BlockingPool, default_pool, run_blocking
+from launchdeck.core.config import PrometheusConfig, TrafficConfig
+from launchdeck.core.model import FixedClock, Status
+from launchdeck.engine.polling import collect_once
+from launchdeck.probes.traffic.prometheus import (PrometheusError, PrometheusTrafficProbe, default_queries,
                                           describe_api_error, parse_promql_duration, promql_duration,
                                           scalar_value, with_range)
 
@@ -88,7 +88,7 @@ async def test_threads_start_only_when_needed():
 def test_the_process_exits_promptly_with_a_hung_call_outstanding():
     script = (
         "import asyncio, threading\n"
-        "from launchdeck.blocking import run_blocking\n"
+        "from launchdeck.core.pool import run_blocking\n"
         "async def main():\n"
         "    try:\n"
         "        await run_blocking(threading.Event().wait, timeout=0.2)\n"
@@ -408,7 +408,7 @@ async def test_history_errors_raise_for_the_caller(fake: FakePrometheus):
 
 
 def test_importing_the_probe_does_not_import_the_client():
-    script = ("import sys, launchdeck.probes.prometheus\n"
+    script = ("import sys, launchdeck.probes.traffic.prometheus\n"
               "heavy = [m for m in ('prometheus_api_client', 'requests', 'urllib3') if m in sys.modules]\n"
               "raise SystemExit(f'imported {heavy}' if heavy else 0)\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from launchdeck.promql import histogram_quantile, rate
+from launchdeck.probes.traffic.promql import histogram_quantile, rate
 
 # ---------------------------------------------------------------- rate
 

@@ -1,4 +1,4 @@
-from launchdeck.redact import MASK, Scrubber, redact_dsn, redact_url
+from launchdeck.core.redact import MASK, Scrubber, redact_dsn, redact_url
 
 
 def test_url_password_and_token_params_are_masked():

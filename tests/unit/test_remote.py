@@ -19,8 +19,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from launchdeck.config import HostConfig
-from launchdeck.remote import CompletedRun, Connections, RemoteError
+from launchdeck.core.config import HostConfig
+from launchdeck.run.ssh import CompletedRun, Connections, RemoteError
 
 LOOPBACK = "127.0.0.1"
 

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from launchdeck.config import SloConfig, TrafficConfig
-from launchdeck.model import FixedClock, Status
-from launchdeck.probes.scrape import KEEP_SECONDS, RAW_SECONDS, THIN_STEP, History, ScrapeTrafficProbe, Snapshot
-from launchdeck.traffic import BURN_WINDOWS
+from launchdeck.core.config import SloConfig, TrafficConfig
+from launchdeck.core.model import FixedClock, Status
+from launchdeck.probes.traffic.scrape import KEEP_SECONDS, RAW_SECONDS, THIN_STEP, History, ScrapeTrafficProbe, Snapshot
+from launchdeck.probes.traffic.judge import BURN_WINDOWS
 
 BOUNDS = ("0.1", "0.5", "+Inf")
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from launchdeck.config import CommandService, PostgresService, parse_config
-from launchdeck.model import Status
-from launchdeck.monitor import collect_once
+from launchdeck.core.config import CommandService, PostgresService, parse_config
+from launchdeck.core.model import Status
+from launchdeck.engine.polling import collect_once
 from launchdeck.probes import build_probes
-from launchdeck.probes.command import CommandProbe, last_line
-from launchdeck.probes.postgres import PostgresProbe, judge, safe_message
+from launchdeck.probes.services.command import CommandProbe, last_line
+from launchdeck.probes.services.postgres import PostgresProbe, judge, safe_message
 
 
 def command(argv, **overrides) -> CommandProbe:

@@ -2,9 +2,9 @@
 
 from datetime import datetime, timedelta, timezone
 
-from launchdeck.model import Reading, Status
-from launchdeck.tracking import Tracker
-from launchdeck.widgets.spark import sparkline
+from launchdeck.core.model import Reading, Status
+from launchdeck.engine.tracking import Tracker
+from launchdeck.tui.widgets.spark import sparkline
 
 T0 = datetime(2026, 2, 1, tzinfo=timezone.utc)
 

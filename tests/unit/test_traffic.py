@@ -4,9 +4,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from launchdeck.config import parse_config
-from launchdeck.model import Status
-from launchdeck.traffic import TrafficJudge, TrafficSample, burn_verdict, finite
+from launchdeck.core.config import parse_config
+from launchdeck.core.model import Status
+from launchdeck.probes.traffic.judge import TrafficJudge, TrafficSample, burn_verdict, finite
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=timezone.utc)
 

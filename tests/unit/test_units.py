@@ -1,6 +1,6 @@
 import pytest
 
-from launchdeck.units import format_duration, format_latency, parse_duration
+from launchdeck.core.units import format_duration, format_latency, parse_duration
 
 
 @pytest.mark.parametrize("text, seconds", [

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from ..history import ReadingHistory
-from ..model import Reading, Status
-from ..units import format_duration, parse_duration
+from launchdeck.core.history import ReadingHistory
+from launchdeck.core.model import Reading, Status
+from launchdeck.core.units import format_duration, parse_duration
 
 PASS, FAIL, PENDING, UNKNOWN = "pass", "fail", "pending", "unknown"
 METRIC_ALIASES = {"age": "age_seconds", "p95": "p95_seconds", "latency": "latency_seconds", "rate": "rate_rps",

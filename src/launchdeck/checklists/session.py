@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..history import ReadingHistory
-from ..model import Reading
-from .evidence import EvidenceSyntaxError, evaluate, parse_condition
-from .ledger import Ledger, LedgerError
-from .parser import Checklist
-from .signing import Entry, Request, prepare
-from .state import Board
+from launchdeck.core.history import ReadingHistory
+from launchdeck.core.model import Reading
+from launchdeck.checklists.evidence import EvidenceSyntaxError, evaluate, parse_condition
+from launchdeck.audit.ledger import Ledger, LedgerError
+from launchdeck.checklists.parser import Checklist
+from launchdeck.checklists.signing import Entry, Request, prepare
+from launchdeck.checklists.state import Board
 
 Key = tuple[str, str]
 

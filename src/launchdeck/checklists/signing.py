@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..config import ChecklistsConfig, Config
-from ..history import ReadingHistory
-from .evidence import PASS, Condition, EvidenceSyntaxError, evaluate, parse_condition
-from .ledger import Ledger, Record
-from .parser import Checklist, ChecklistItem, default_checklists, load_checklist
+from launchdeck.core.config import ChecklistsConfig, Config
+from launchdeck.core.history import ReadingHistory
+from launchdeck.checklists.evidence import PASS, Condition, EvidenceSyntaxError, evaluate, parse_condition
+from launchdeck.audit.ledger import Ledger, Record
+from launchdeck.checklists.parser import Checklist, ChecklistItem, default_checklists, load_checklist
 
 
 class SignoffRefused(Exception):

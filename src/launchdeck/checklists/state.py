@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
-from .ledger import Record
-from .parser import PHASES, Checklist, ChecklistItem
+from launchdeck.audit.ledger import Record
+from launchdeck.checklists.parser import PHASES, Checklist, ChecklistItem
 
 OPEN, SIGNED, WAIVED = "open", "signed", "waived"
 

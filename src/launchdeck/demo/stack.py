@@ -155,7 +155,7 @@ class DemoStack:
             else:
                 lines += ['source = "scrape"', f'scrape_url = "{self.base_url(service.name)}/metrics"', ""]
         if backups_dir is not None:
-            from .backups import config_lines
+            from launchdeck.demo.backups import config_lines
 
             lines += config_lines(backups_dir)
         lines += ["# the packaged default checklists; sign-offs go to a ledger beside this file",
@@ -163,7 +163,7 @@ class DemoStack:
         return "\n".join(lines)
 
     def write_config(self, directory: Path, prometheus_url: str | None = None) -> Path:
-        from .backups import make_backups
+        from launchdeck.demo.backups import make_backups
 
         path = directory / "launchdeck.toml"
         path.write_text(self.config_text(prometheus_url=prometheus_url, backups_dir=make_backups(directory)),

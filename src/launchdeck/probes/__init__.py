@@ -6,8 +6,8 @@ what the config uses.
 
 from __future__ import annotations
 
-from ..config import Config, HostConfig, HttpService, PostgresService, ServiceConfig, TcpService, TrafficConfig
-from ..monitor import Probe
+from launchdeck.core.config import Config, HostConfig, HttpService, PostgresService, ServiceConfig, TcpService, TrafficConfig
+from launchdeck.engine.polling import Probe
 
 
 def build_probes(config: Config) -> list[Probe]:
@@ -17,16 +17,16 @@ def build_probes(config: Config) -> list[Probe]:
     remote = [c.host for c in config.containers if c.host != "local"] + [b.host for b in config.backups if b.host]
     connections = None
     if remote:  # one pool of SSH connections for every probe that reads a host (closed with the probes)
-        from ..remote import Connections
+        from launchdeck.run.ssh import Connections
 
         connections = Connections()
     if config.containers:
-        from .containers import ContainersProbe
+        from launchdeck.probes.containers.probe import ContainersProbe
 
         probes += [ContainersProbe(spec, hosts.get(spec.host), config.deck.refresh, connections)
                    for spec in config.containers]
     if config.backups:
-        from .backups import BackupProbe
+        from launchdeck.probes.backups.probe import BackupProbe
 
         probes += [BackupProbe(spec, hosts.get(spec.host or ""), connections) for spec in config.backups]
     return probes
@@ -41,28 +41,28 @@ def resolve_hosts(config: Config) -> dict[str, HostConfig]:
 
 def _traffic_probe(traffic: TrafficConfig, config: Config) -> Probe:
     if traffic.source == "scrape":
-        from .scrape import ScrapeTrafficProbe
+        from launchdeck.probes.traffic.scrape import ScrapeTrafficProbe
 
         return ScrapeTrafficProbe(traffic, config.deck.refresh)
-    from .prometheus import PrometheusTrafficProbe
+    from launchdeck.probes.traffic.prometheus import PrometheusTrafficProbe
 
     return PrometheusTrafficProbe(traffic, config.prometheus, config.deck.refresh)
 
 
 def _service_probe(service: ServiceConfig, refresh: float) -> Probe:
     if isinstance(service, HttpService):
-        from .health import HttpProbe
+        from launchdeck.probes.services.http import HttpProbe
 
         return HttpProbe(service, refresh)
     if isinstance(service, TcpService):
-        from .health import TcpProbe
+        from launchdeck.probes.services.http import TcpProbe
 
         return TcpProbe(service, refresh)
     if isinstance(service, PostgresService):
-        from .postgres import PostgresProbe
+        from launchdeck.probes.services.postgres import PostgresProbe
 
         return PostgresProbe(service, refresh)
-    from .command import CommandProbe
+    from launchdeck.probes.services.command import CommandProbe
 
     return CommandProbe(service, refresh)
 

@@ -1,0 +1,156 @@
+"""The `launchdeck` command: the TUI by default, plus `check`, `demo`, `init`, checklists and backups.
+
+Config problems are printed as one short message and exit 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from launchdeck import __version__
+from launchdeck.cli.backups import backups
+from launchdeck.cli.checklists import checklist, report, signoff
+from launchdeck.core.config import CONFIG_NAME, Config, ConfigError, find_config, load_config
+
+CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                             help=f"config file (default: ./{CONFIG_NAME}, then the user config directory)")
+
+
+def _quiet_logging() -> None:
+    """While the TUI owns the terminal, a library's warning (psycopg, urllib3) must not print over it:
+    Python's last-resort handler writes WARNING records to stderr when nothing else handles them."""
+    import logging
+
+    logging.getLogger().addHandler(logging.NullHandler())
+
+
+def _hang_up(signum: int, _frame: object) -> None:
+    # the kernel follows a hang-up with SIGCONT (and tmux signals too): a second SIGHUP, or Textual's
+    # SIGCONT handler (it resumes the screen, and raises once the loop is gone), arriving during the
+    # clean-up would abort the very `finally` blocks this exit lets run
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGCONT, signal.SIG_DFL)
+    raise SystemExit(128 + signum)
+
+
+def _run_tui(config: Config, allow_actions: bool) -> None:
+    from launchdeck.tui.app import make_app
+
+    _quiet_logging()
+    # a dropped SSH session sends SIGHUP, whose default kills us before any `finally` runs: the
+    # demo's servers, Prometheus and temp dir would outlive the session. Exit the normal way instead.
+    signal.signal(signal.SIGHUP, _hang_up)
+    make_app(config, allow_actions=allow_actions).run()
+
+
+def _load(config_path: Path | None) -> Config:
+    try:
+        return load_config(find_config(config_path))
+    except ConfigError as error:
+        click.secho(f"launchdeck: config error: {error}", fg="red", err=True)
+        sys.exit(2)
+
+
+@click.group(invoke_without_command=True)
+@CONFIG_OPTION
+@click.option("--allow-actions", is_flag=True, help="enable deploy / rollback / restore (read-only otherwise)")
+@click.version_option(__version__, prog_name="launchdeck")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, allow_actions: bool) -> None:
+    """Launch-day dashboard: service health, traffic, containers, backups, checklists."""
+    ctx.obj = {"config_path": config_path}
+    if ctx.invoked_subcommand is None:
+        _run_tui(_load(config_path), allow_actions)
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@click.pass_context
+def check(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
+    """Run every probe once; exit 0 ok, 1 warn, 2 crit or unknown."""
+    from launchdeck.cli.oneshot import check as run
+
+    config = _load(config_path or ctx.obj["config_path"])
+    ctx.exit(run(config, as_json))
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default=CONFIG_NAME)
+@click.option("--force", is_flag=True, help="overwrite an existing file")
+def init(path: Path, force: bool) -> None:
+    """Write a commented starter config."""
+    if path.exists() and not force:
+        click.secho(f"launchdeck: {path} already exists (use --force to overwrite)", fg="red", err=True)
+        sys.exit(2)
+    text = resources.files("launchdeck").joinpath("templates/starter.toml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}; edit it, then run `launchdeck check --config {path}`")
+
+
+@main.command()
+@click.option("--error-ratio", type=click.FloatRange(0, 1), default=None, help="simulated 5xx ratio for every service")
+@click.option("--p95-ms", type=click.FloatRange(1, 60000), default=None, help="simulated p95 latency for every service")
+@click.option("--prometheus", "with_prometheus", is_flag=True,
+              help="start a real Prometheus (Debian `prometheus` on PATH) and read traffic through it")
+@click.option("--no-tui", is_flag=True, help="only run the demo stack and print its config path (Ctrl-C stops)")
+@click.option("--allow-actions", is_flag=True, help="enable actions in the demo")
+def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool, no_tui: bool,
+         allow_actions: bool) -> None:
+    """Start an embedded stack of real loopback services and open the dashboard on it."""
+    signal.signal(signal.SIGHUP, _hang_up)  # from the start: a hang-up during start-up cleans up too
+    from launchdeck.demo.prometheus import DemoPrometheus
+    from launchdeck.demo.stack import DemoStack
+
+    stack = DemoStack()
+    for service in stack.services.values():
+        if error_ratio is not None:
+            service.error_ratio = error_ratio
+        if p95_ms is not None:
+            service.p95_ms = p95_ms
+    workdir = Path(tempfile.mkdtemp(prefix="launchdeck-demo-"))
+    prometheus = None
+    try:
+        with stack:
+            if with_prometheus:
+                prometheus = DemoPrometheus(stack.scrape_targets(), workdir)
+                try:
+                    prometheus.start()
+                except RuntimeError as error:
+                    click.secho(f"launchdeck demo: {error}", fg="red", err=True)
+                    sys.exit(2)
+            config_path = stack.write_config(workdir, prometheus.url if prometheus else None)
+            if no_tui:
+                # handlers, not a blocked mask: the stack's threads started unblocked and would take a
+                # process-wide SIGHUP's default action (death, no clean-up); installed before the config
+                # is announced, so a stop sent the moment it is read is honoured
+                stopped = threading.Event()
+                for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                    signal.signal(stop, lambda *_: stopped.set())
+                click.echo(f"demo stack running; config: {config_path}")
+                for name in stack.services:
+                    click.echo(f"  {name:10} {stack.base_url(name)}")
+                if prometheus:
+                    click.echo(f"  {'prometheus':10} {prometheus.url}")
+                while not stopped.wait(0.5):
+                    pass
+                return
+            _run_tui(_load(config_path), allow_actions)
+    finally:
+        if prometheus is not None:
+            prometheus.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+main.add_command(checklist)
+main.add_command(signoff)
+main.add_command(report)
+main.add_command(backups)

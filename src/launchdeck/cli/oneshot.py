@@ -1,0 +1,76 @@
+"""`launchdeck check`: every configured probe once, a table or JSON, and an exit code for cron and CI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from launchdeck.core.config import Config
+from launchdeck.core.model import Reading, Status, Verdict
+from launchdeck.engine.polling import Probe, collect_all
+from launchdeck.probes import build_probes, close_probes
+from launchdeck.core.redact import Scrubber
+from launchdeck.probes.backups.freshness import age_words
+from launchdeck.core.units import format_latency
+
+STATUS_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.CRIT: "bold red", Status.UNKNOWN: "magenta"}
+
+
+async def run_check(config: Config, probes: list[Probe] | None = None) -> tuple[Verdict, list[Reading]]:
+    probes = build_probes(config) if probes is None else probes
+    try:
+        readings = await collect_all(probes, scrub=Scrubber(config.secrets))
+    finally:
+        await close_probes(probes)
+    return Verdict.from_readings(readings), readings
+
+
+def report_json(verdict: Verdict, readings: list[Reading]) -> str:
+    document: dict[str, Any] = verdict.to_json()
+    document["readings"] = [r.to_json() for r in readings]
+    return json.dumps(document, indent=2, default=str)
+
+
+def measure(reading: Reading) -> str:
+    """The number that matters for a row, since reasons carry none: latency, error ratio and p95,
+    CPU, the newest backup's age."""
+    v = reading.values
+    if v.get("latency_seconds") is not None:
+        return format_latency(v["latency_seconds"])
+    if reading.panel == "traffic":
+        ratio, p95 = v.get("error_ratio"), v.get("p95_seconds")
+        parts = [f"{ratio * 100:.2f}%" if ratio is not None else "", format_latency(p95) if p95 is not None else ""]
+        return " ".join(p for p in parts if p)
+    if reading.panel == "containers" and v.get("cpu_percent") is not None:
+        return f"cpu {v['cpu_percent']:.1f}%"
+    if reading.panel == "backups" and v.get("age_seconds") is not None:
+        return f"age {age_words(v['age_seconds'])}"
+    return ""
+
+
+def report_table(config: Config, verdict: Verdict, readings: list[Reading], console: Console) -> None:
+    table = Table(title=f"{config.deck.name} · {config.deck.environment}", title_justify="left")
+    for column in ("panel", "target", "status", "measure", "reason"):
+        table.add_column(column, no_wrap=column != "reason")
+    for reading in readings:
+        # Text, not markup: a reason can hold a command's output, and "[/bold]" in it must print as is
+        table.add_row(reading.panel, reading.target, Text(reading.status.value, style=STATUS_STYLE[reading.status]),
+                      measure(reading), Text(reading.reason))
+    console.print(table)
+    style = STATUS_STYLE[verdict.status]
+    console.print(f"verdict: [{style}]{verdict.word.upper()}[/]")
+
+
+def check(config: Config, as_json: bool, console: Console | None = None) -> int:
+    """Run the check, print it, return the exit code (0 ok, 1 warn, 2 crit/unknown)."""
+    verdict, readings = asyncio.run(run_check(config))
+    if as_json:
+        print(report_json(verdict, readings))
+    else:
+        report_table(config, verdict, readings, console or Console())
+    return verdict.status.exit_code

@@ -1,0 +1,60 @@
+"""The value types every config section shares, and the error a config problem becomes.
+
+Kept apart from config.py so that file holds the sections themselves (and stays readable).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from launchdeck.core.units import parse_duration, parse_size
+
+
+class ConfigError(Exception):
+    """A config problem, already worded for the person who has to fix it."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return f"{self.source}: {self.problems[0]}"
+        return f"{self.source}: {len(self.problems)} problems\n" + "\n".join(f"  {p}" for p in self.problems)
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+
+
+class Section(BaseModel):
+    """Base for every table in the file: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _ratio(value: Any) -> Any:
+    """ "1%" -> 0.01; a bare number is taken as a fraction (0.01)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(Decimal(value.strip()[:-1]) / 100)  # Decimal: "99.9%" is 0.999, not 0.99900...01
+        except ArithmeticError:
+            raise ValueError(f"expected a percentage like \"1%\" or a fraction like 0.01, got {value!r}") from None
+    return value
+
+
+Ratio = Annotated[float, BeforeValidator(_ratio), Field(ge=0, le=1)]
+
+
+def _size(value: Any) -> int:
+    return parse_size(value)
+
+
+Size = Annotated[int, BeforeValidator(_size)]

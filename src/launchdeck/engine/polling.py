@@ -1,0 +1,115 @@
+"""The probe engine: one loop per probe, its own timeout, never overlapping itself.
+
+Every failure becomes data: an exception or a timeout inside a probe turns into a reading with
+status `unknown` and a reason, so one hung target never stops the others (DESIGN rules 2, 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+from typing import Callable, Iterable, Protocol
+
+from launchdeck.core.model import Clock, Outcome, Reading, Status, SystemClock
+from launchdeck.core.redact import Scrubber
+from launchdeck.core.units import format_duration
+
+
+class Probe(Protocol):
+    """A headless collector for one target. `collect` may raise; the engine turns that into data."""
+
+    panel: str
+    target: str
+    timeout: float
+    interval: float
+
+    async def collect(self) -> Outcome: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Batch(list):
+    """What a fan-out probe returns: (target, Outcome) pairs, one per thing it found (a container
+    per row). A failure of the whole source is still a single Outcome for the probe's own target."""
+
+
+async def collect_batch(probe: Probe, clock: Clock | None = None,
+                        scrub: Callable[[str], str] | None = None) -> list[Reading]:
+    """Like collect_once, but a probe returning a Batch yields one reading per target in it."""
+    clock = clock or SystemClock()
+    reading = await collect_once(probe, clock, scrub)
+    batch = reading.values.get(_BATCH)
+    if batch is None:
+        return [reading]
+    return [_stamp(probe.panel, target, outcome, reading, scrub or Scrubber()) for target, outcome in batch]
+
+
+_BATCH = "__batch__"
+
+
+def _stamp(panel: str, target: str, outcome: Outcome, like: Reading, scrub: Callable[[str], str]) -> Reading:
+    return Reading(panel=panel, target=target, status=outcome.status, reason=scrub(outcome.reason),
+                   values={k: scrub(v) if isinstance(v, str) else v for k, v in outcome.values.items()},
+                   observed_at=like.observed_at, duration=like.duration)
+
+
+async def collect_once(probe: Probe, clock: Clock | None = None, scrub: Callable[[str], str] | None = None) -> Reading:
+    """Run one collection under the probe's timeout and stamp the result as a Reading."""
+    clock = clock or SystemClock()
+    scrub = scrub or Scrubber()
+    started = clock.monotonic()
+    try:
+        async with asyncio.timeout(probe.timeout):
+            outcome = await probe.collect()
+    except TimeoutError:
+        outcome = Outcome(Status.UNKNOWN, f"timeout after {format_duration(probe.timeout)}")
+    except Exception as error:  # a probe bug or an unexpected library error is still a reading
+        detail = str(error) or type(error).__name__
+        outcome = Outcome(Status.UNKNOWN, f"probe error: {type(error).__name__}: {detail}")
+    if isinstance(outcome, Batch):
+        outcome = Outcome(Status.OK, "", {_BATCH: list(outcome)})
+    return Reading(
+        panel=probe.panel,
+        target=probe.target,
+        status=outcome.status,
+        reason=scrub(outcome.reason),
+        values={k: scrub(v) if isinstance(v, str) else v for k, v in outcome.values.items()},
+        observed_at=clock.now(),
+        duration=max(0.0, clock.monotonic() - started),
+    )
+
+
+async def collect_all(probes: Iterable[Probe], clock: Clock | None = None,
+                      scrub: Callable[[str], str] | None = None) -> list[Reading]:
+    """Every probe once, in parallel: the whole run costs about the slowest probe's timeout."""
+    batches = await asyncio.gather(*(collect_batch(p, clock, scrub) for p in probes))
+    return [reading for batch in batches for reading in batch]
+
+
+async def poll_forever(
+    probe: Probe,
+    publish: Callable[[Reading], object],
+    *,
+    clock: Clock | None = None,
+    scrub: Callable[[str], str] | None = None,
+    wake: asyncio.Event | None = None,
+    jitter: float = 0.1,
+    rng: random.Random | None = None,
+) -> None:
+    """collect → publish → sleep(interval ± jitter), until cancelled. `wake` cuts a sleep short."""
+    rng = rng or random.Random()
+    while True:
+        for reading in await collect_batch(probe, clock, scrub):
+            result = publish(reading)
+            if inspect.isawaitable(result):
+                await result
+        delay = probe.interval * (1 + rng.uniform(-jitter, jitter))
+        if wake is None:
+            await asyncio.sleep(delay)
+            continue
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=delay)
+        except TimeoutError:
+            continue
+        wake.clear()

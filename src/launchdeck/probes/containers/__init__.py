@@ -1,0 +1,1 @@
+"""probes/containers: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""probes/services: see docs/ARCHITECTURE.md."""

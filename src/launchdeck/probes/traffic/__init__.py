@@ -1,0 +1,1 @@
+"""probes/traffic: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,67 @@
+"""Run an argv here or on a [[hosts]] entry, the same way: no shell of ours, a timeout that kills.
+
+Locally the argv is executed directly (never through a shell) in its own session, and on a timeout
+the whole process group is killed and reaped. Remotely `Connections.run` shell-quotes every word,
+so a value from the config or the screen stays one literal argument on the host too.
+A program that is not installed comes back as exit 127 on both sides, which is what a remote
+shell says, so callers have one way to tell "not installed" from "failed".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from typing import TYPE_CHECKING
+
+from launchdeck.run.ssh import CompletedRun
+
+if TYPE_CHECKING:
+    from launchdeck.core.config import HostConfig
+    from launchdeck.run.ssh import Connections
+
+NOT_FOUND = 127
+
+
+async def run_local(argv: list[str], timeout: float) -> CompletedRun:
+    """argv with stdin closed; TimeoutError (after killing its process group) past `timeout` seconds."""
+    from launchdeck.probes.services.command import kill_group
+
+    try:
+        process = await asyncio.create_subprocess_exec(*argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                                       stderr=subprocess.PIPE, start_new_session=True)
+    except FileNotFoundError:
+        return CompletedRun(NOT_FOUND, "", f"{argv[0]}: command not found")
+    except PermissionError:
+        return CompletedRun(126, "", f"{argv[0]}: permission denied")
+    try:
+        async with asyncio.timeout(timeout):
+            stdout, stderr = await process.communicate()
+    except TimeoutError:
+        raise TimeoutError(f"`{argv[0]}` still running after {timeout:g}s; killed") from None
+    finally:
+        kill_group(process.pid)  # a timeout's whole group, or what a finished command left behind
+        if process.returncode is None:
+            await process.wait()
+    code = process.returncode
+    return CompletedRun(code if code >= 0 else -1, stdout.decode("utf-8", "replace"),
+                        stderr.decode("utf-8", "replace"), None if code >= 0 else f"signal {-code}")
+
+
+async def run_argv(argv: list[str], timeout: float, host: HostConfig | None = None,
+                   connections: Connections | None = None) -> CompletedRun:
+    """Here when host is None, else over SSH through the shared pool (RemoteError when SSH fails)."""
+    if host is None:
+        return await run_local(argv, timeout)
+    if connections is None:
+        raise ValueError(f"{host.name}: a remote command needs the shared SSH connections")
+    return await connections.run(host, argv, timeout)
+
+
+def last_words(run: CompletedRun, drop: str = "") -> str:
+    """The last line of stderr (else stdout), where a command says what went wrong: printable, short,
+    passwords masked (the command probe's `last_line`). `drop` (a long path the tool repeats) is
+    removed before the line is cut short, so the words after it survive."""
+    from launchdeck.probes.services.command import last_line
+
+    text = run.stderr if run.stderr.strip() else run.stdout
+    return last_line((text.replace(drop, "") if drop else text).encode()) or f"exit {run.exit_status}"

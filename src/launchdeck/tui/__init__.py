@@ -1,0 +1,1 @@
+"""tui: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""tui/flows: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,142 @@
+"""Backups panel: per source its status, the newest backup's age and size, what it holds, whether the
+newest was verified, and the reason; on a wide screen the next older backups under it. `enter`
+lists all recent backups (the restore chooser's list),
+`v` verifies the newest dump of every directory source.
+
+Ages show in whole minutes and reasons carry no live numbers: a row repaints when a minute
+passes or something changes, not on every poll (DESIGN rule 7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+
+from launchdeck.probes.backups.freshness import age_words
+from launchdeck.core.model import Reading, Status
+from launchdeck.engine.tracking import Track
+from launchdeck.core.units import format_minutes, format_size
+from launchdeck.tui.widgets.badge import badge
+from launchdeck.tui.widgets.rows import Cell, CellRow, RowsPanel, ellipsis, short_name
+
+RECENT_SHOWN = 2  # older backups named under each source on a wide screen; `b` lists them all
+VERIFY_STYLE = {"passed": ("✓ verified", "green"), "failed": ("✗ verify", "bold red"),
+                "running": ("verifying…", "yellow"), "error": ("? unverified", "magenta")}
+
+
+def age_text(seconds: Any) -> Text:
+    if not isinstance(seconds, (int, float)):
+        return Text("—".rjust(6), style="dim")
+    return Text(("+" + format_minutes(-seconds) if seconds < 0 else format_minutes(seconds)).rjust(6))
+
+
+def holds_text(values: dict[str, Any]) -> str:
+    """What the source holds: `14 files 2.1G`, `full+incr`, `WAL #1203`."""
+    source = values.get("source")
+    if source == "directory" and isinstance(values.get("count"), int):
+        count = values["count"]
+        return f"{count} file{'s' if count != 1 else ''} {format_size(values.get('total_bytes'))}"
+    if source == "pgbackrest":
+        kinds = [k for s in values.get("stanzas") or [] for k in (s.get("latest") or {})]
+        return "+".join(dict.fromkeys(kinds)) or "no sets"
+    if source == "wal" and isinstance(values.get("archived_count"), int):
+        failed = values.get("failed_count") or 0
+        return f"WAL {values['archived_count']}" + (f" ✗{failed}" if failed else "")
+    return ""
+
+
+class BackupRow(CellRow):
+    COLUMNS = ("badge", "name", "age", "size", "holds", "verified", "reason")
+    DEFAULT_CSS = """
+    BackupRow { height: 1; }
+    BackupRow > .-badge { width: 10; }
+    BackupRow > .-name { width: 13; }
+    BackupRow > .-age { width: 7; }
+    BackupRow > .-size { width: 7; padding-left: 1; }
+    BackupRow > .-holds { width: 16; padding-left: 1; color: $text-muted; }
+    BackupRow > .-verified { width: 11; padding-left: 1; }
+    BackupRow > .-reason { width: 1fr; padding-left: 1; }
+    """
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.reading: Reading | None = None
+        self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", "dim")})
+
+    def show_reading(self, reading: Reading, track: Track | None) -> None:
+        self.reading = reading
+        values = dict(reading.values)
+        ok = reading.status is Status.OK
+        self.show({
+            "badge": badge(reading.status),
+            "age": age_text(values.get("age_seconds")),
+            "size": Text(format_size(values["size_bytes"]) if values.get("size_bytes") is not None else ""),
+            "holds": Text(holds_text(values)),
+            "reason": ellipsis(str(values.get("newest") or reading.reason) if ok else reading.reason,
+                               "dim" if ok else ""),
+        })
+
+    def show_verification(self, state: str | None) -> None:
+        """For the newest backup only (an older one's result says little); None: never verified."""
+        if state is None:
+            self.show({"verified": Text("")})
+            return
+        words, style = VERIFY_STYLE[state]
+        self.show({"verified": Text(words, style=style)})
+
+
+class RecentLine(Cell):
+    """Under a source on the wall (wide layout): the next older backups, so the list is in view."""
+
+    DEFAULT_CSS = """
+    RecentLine { width: 1fr; padding-left: 10; color: $text-muted; display: none; }
+    """
+
+    def show_reading(self, reading: Reading) -> None:
+        older = (reading.values.get("backups") or [])[1:1 + RECENT_SHOWN]
+        self.set_class(not older, "-empty")
+        self.text = ellipsis("↳ " + " · ".join(f"{b['name']} {age_words(b.get('age_seconds'))}" for b in older)
+                             if older else "")
+
+
+class BackupsPanel(RowsPanel):
+    ROW = BackupRow
+    TITLE = "Backups"
+    HINT = "enter list · v verify"
+    BINDINGS = [Binding("enter", "list", "Backups list"), Binding("v", "verify", "Verify newest")]
+
+    def __init__(self, targets: list[str], **kwargs) -> None:
+        super().__init__(targets, **kwargs)
+        self.results: dict[tuple[str, str], str] = {}  # (source, file) -> passed/failed/running/error
+        self.recent = {target: RecentLine() for target in targets}
+
+    def compose(self):
+        for target, row in self.rows.items():
+            yield row
+            yield self.recent[target]
+
+    def show(self, reading: Reading, track: Track | None = None) -> None:
+        super().show(reading, track)
+        if reading.target in self.recent:
+            self.recent[reading.target].show_reading(reading)
+        self._verified(reading.target)
+
+    def show_results(self, results: dict[tuple[str, str], str]) -> None:
+        self.results = results
+        for target in self.rows:
+            self._verified(target)
+
+    def _verified(self, target: str) -> None:
+        row = self.rows.get(target)
+        newest = row.reading.values.get("newest") if row and row.reading else None
+        if row is not None and newest:
+            key = (target, str(newest))
+            row.show_verification(self.results.get(key))
+
+    def action_list(self) -> None:
+        self.app.action_backups()
+
+    def action_verify(self) -> None:
+        self.app.verify_newest()

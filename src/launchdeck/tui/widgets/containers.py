@@ -1,0 +1,189 @@
+"""Containers panel: a row per container, grouped by host and compose project, sortable, filterable.
+
+Containers come and go, so rows are added when a new one is reported and removed when a newer
+poll of the same host no longer reports it. Rows are reordered at most once per poll of a host.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Input, Static
+
+from launchdeck.core.model import Reading, Status
+from launchdeck.engine.tracking import Track
+from launchdeck.core.units import format_duration, format_size
+from launchdeck.tui.widgets.badge import badge
+from launchdeck.tui.widgets.rows import CellRow, Steady, ellipsis, short_name
+
+SORTS = ("name", "cpu", "memory", "state")
+HEALTH_STYLE = {"healthy": "green", "unhealthy": "bold red", "starting": "yellow"}
+_SEVERITY_ORDER = {Status.CRIT: 0, Status.UNKNOWN: 1, Status.WARN: 2, Status.OK: 3}
+
+
+class ContainerRow(CellRow):
+    COLUMNS = ("badge", "name", "cpu", "memory", "restarts", "uptime", "health", "net", "pids", "reason")
+    DEFAULT_CSS = """
+    ContainerRow { height: 1; }
+    ContainerRow > .-badge { width: 10; }
+    ContainerRow > .-name { width: 18; }
+    ContainerRow > .-cpu { width: 7; }
+    ContainerRow > .-memory { width: 16; padding-left: 1; }
+    ContainerRow > .-restarts { width: 5; }
+    ContainerRow > .-uptime { width: 8; padding-left: 1; }
+    /* health, network I/O and PIDs only where there is room (the wall); the reason says what matters */
+    ContainerRow > .-health { width: 11; padding-left: 1; display: none; }
+    ContainerRow > .-net { width: 16; padding-left: 1; display: none; }
+    ContainerRow > .-pids { width: 6; padding-left: 1; display: none; }
+    ContainerRow > .-reason { width: 1fr; padding-left: 1; }
+    """
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.reading: Reading | None = None
+        self.steady = Steady()
+
+    def show_reading(self, reading: Reading, track: Track | None) -> None:
+        self.reading = reading
+        v = reading.values
+        name = v.get("name") or reading.target.split("/", 1)[-1]
+        if v.get("project") and v.get("service"):
+            name = f"{v['project']}·{v['service']}"
+        shown = self.steady.hold(reading.status, {"cpu": v.get("cpu_percent"), "mem": v.get("mem_bytes"),
+                                                  "mem_percent": v.get("mem_percent")})
+        cpu, mem, limit = shown["cpu"], shown["mem"], v.get("mem_limit_bytes")
+        memory = format_size(mem) + (f"/{format_size(limit)}" if limit else "")
+        if shown["mem_percent"] is not None and limit:
+            memory += f" {shown['mem_percent']:.0f}%"
+        uptime = v.get("uptime_seconds")
+        restarts = v.get("restarts") or 0
+        self.show({
+            "badge": badge(reading.status),
+            "name": short_name(name, 17),
+            "cpu": Text(f"{cpu:.1f}%".rjust(7) if isinstance(cpu, (int, float)) else "—".rjust(7)),
+            "memory": Text(memory),
+            "restarts": Text(f"↻{restarts}" if restarts else "", style="yellow"),
+            "uptime": Text(format_duration(uptime) if isinstance(uptime, (int, float)) else str(v.get("state", "")),
+                           style="dim"),
+            "health": Text(str(v.get("health") or ""), style=HEALTH_STYLE.get(str(v.get("health")), "dim")),
+            "net": Text(f"↓{format_size(v.get('net_rx_bytes'))} ↑{format_size(v.get('net_tx_bytes'))}", style="dim"),
+            "pids": Text(f"{v['pids']}p" if isinstance(v.get("pids"), int) else "", style="dim"),
+            "reason": ellipsis(reading.reason if reading.status is not Status.OK else str(v.get("image", "")),
+                               "" if reading.status is not Status.OK else "dim"),
+        })
+
+    def sort_key(self, mode: str) -> tuple:
+        reading = self.reading
+        v = reading.values if reading else {}
+        group = (str(v.get("host", "")), str(v.get("project") or ""))
+        if mode == "cpu":
+            return group + (-(v.get("cpu_percent") or 0.0), self.target)
+        if mode == "memory":
+            return group + (-(v.get("mem_bytes") or 0), self.target)
+        if mode == "state":
+            return group + (_SEVERITY_ORDER[reading.status] if reading else 9, self.target)
+        return group + (self.target,)
+
+
+class ContainersPanel(Vertical, can_focus=True):
+    BINDINGS = [Binding("s", "sort", "Sort"), Binding("slash", "filter", "Filter", key_display="/"),
+                Binding("escape", "clear_filter", "Clear filter", show=False)]
+    DEFAULT_CSS = """
+    ContainersPanel { height: auto; }
+    ContainersPanel > Input { display: none; height: 3; }
+    ContainersPanel > Input.-shown { display: block; }
+    ContainersPanel > .-host-problem { color: $error; }
+    """
+
+    def __init__(self, hosts: list[str], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.border_title = "Containers"
+        self.hosts = hosts
+        self.rows: dict[str, ContainerRow] = {}
+        self.sort = "name"
+        self._filter = ""
+        self._newest: dict[str, datetime] = {}
+        self._problems = {host: Static("", classes="-host-problem") for host in hosts}
+        for line in self._problems.values():
+            line.display = False
+        self._subtitle()
+
+    def compose(self):
+        yield Input(placeholder="filter containers (escape clears)")
+        yield from self._problems.values()
+
+    def show(self, reading: Reading, track: Track | None = None) -> None:
+        host = reading.target.split("/", 1)[0]
+        if "/" not in reading.target:  # the whole host failed: one reading for the host itself
+            self._problem(host, reading.reason if reading.status is not Status.OK else "")
+            return
+        self._problem(host, "")
+        row = self.rows.get(reading.target)
+        if row is None:
+            row = self.rows[reading.target] = ContainerRow(reading.target)
+            self.mount(row)
+            row.display = self._matches(reading.target)
+        row.show_reading(reading, track)
+        if self._newest.get(host) != reading.observed_at:
+            self._newest[host] = reading.observed_at
+            self.call_after_refresh(self._settle, host)
+
+    def _problem(self, host: str, reason: str) -> None:
+        line = self._problems.get(host)
+        if line is not None:
+            line.update(Text(f"{host}: {reason}") if reason else "")
+            line.display = bool(reason)
+
+    def _settle(self, host: str) -> None:
+        """After a poll of `host`: drop containers it no longer reports, then restore the order."""
+        newest = self._newest[host]
+        for target, row in list(self.rows.items()):
+            if target.startswith(f"{host}/") and row.reading is not None and row.reading.observed_at < newest:
+                del self.rows[target]
+                row.remove()
+        self._reorder()
+        self._subtitle()
+
+    def _reorder(self) -> None:
+        ordered = sorted(self.rows.values(), key=lambda r: r.sort_key(self.sort))
+        current = [c for c in self.children if isinstance(c, ContainerRow)]
+        if ordered != current:
+            anchor = list(self._problems.values())[-1] if self._problems else self.query_one(Input)
+            for row in reversed(ordered):
+                self.move_child(row, after=anchor)
+
+    def _subtitle(self) -> None:
+        """Changes only with the sort key: a live count would repaint the whole panel (see RowsPanel)."""
+        self.border_subtitle = f"sort {self.sort} (s) · / filter"
+
+    def action_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self._reorder()
+        self._subtitle()
+
+    def action_filter(self) -> None:
+        box = self.query_one(Input)
+        box.add_class("-shown")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one(Input)
+        box.value = ""
+        box.remove_class("-shown")
+        self.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._filter = event.value.strip().lower()
+        for target, row in self.rows.items():
+            row.display = self._matches(target)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.focus()
+
+    def _matches(self, target: str) -> bool:
+        return not self._filter or self._filter in target.lower()

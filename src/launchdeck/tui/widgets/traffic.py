@@ -1,0 +1,86 @@
+"""Traffic panel: per service its error ratio, p95 and request rate, an error-ratio sparkline and
+the verdict of its thresholds (how long a breach has lasted, SLO burn)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+
+from launchdeck.core.model import Reading, Status
+from launchdeck.engine.tracking import Track
+from launchdeck.core.units import format_latency
+from launchdeck.tui.widgets.badge import badge
+from launchdeck.tui.widgets.rows import CellRow, RowsPanel, Steady, ellipsis, short_name
+from launchdeck.tui.widgets.spark import Buckets
+
+SPARK_WIDTH = 12
+
+
+def _percent(value: Any) -> Text:
+    if value is None:
+        return Text("no data".rjust(7), style="dim")
+    return Text(f"{value * 100:.2f}%".rjust(7))
+
+
+def _rate(rate: float | None) -> str:
+    """Decimals only where they matter: 41.2/s flickers every poll, 41/s rarely."""
+    if rate is None:
+        return "—"
+    return f"{rate:.1f}/s" if rate < 10 else f"{rate:.0f}/s"
+
+
+def _detail(reading: Reading) -> Text:
+    """Not ok: the judge's reason. Ok: the SLO burn if there is one; the numbers are in the columns."""
+    if reading.status is not Status.OK:
+        return ellipsis(reading.reason)
+    burn = (reading.values.get("slo_burn") or {}).get("1h")
+    if burn is not None:
+        return ellipsis(f"SLO burn {burn:.2f}x over 1h", "dim")
+    return ellipsis("within thresholds", "dim")
+
+
+class TrafficRow(CellRow):
+    COLUMNS = ("badge", "name", "errors", "p95", "rate", "spark", "reason")
+    DEFAULT_CSS = """
+    TrafficRow { height: 1; }
+    TrafficRow > .-badge { width: 10; }
+    TrafficRow > .-name { width: 11; }
+    TrafficRow > .-errors { width: 8; }
+    TrafficRow > .-p95 { width: 8; }
+    TrafficRow > .-rate { width: 9; }
+    TrafficRow > .-spark { width: 13; padding-left: 1; color: $text-muted; }
+    TrafficRow > .-reason { width: 1fr; padding-left: 1; }
+    """
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.ratios = Buckets(SPARK_WIDTH)
+        self.steady = Steady(floors={"error_ratio": 0.001})  # a tenth of a point: noise at launch-day volumes
+        self.show({"badge": badge(None), "name": short_name(target, 10), "reason": ellipsis("waiting for data", "dim")})
+
+    def backfill(self, points: list[tuple[datetime, dict[str, float | None]]]) -> None:
+        """Seed the sparkline with history from the source, so it is full at once."""
+        for at, values in points[-SPARK_WIDTH:]:
+            self.ratios.add(at, values.get("error_ratio"))
+        self.show({"spark": Text(self.ratios.text())})
+
+    def show_reading(self, reading: Reading, track: Track | None) -> None:
+        values = reading.values
+        self.ratios.add(reading.observed_at, values.get("error_ratio"))
+        shown = self.steady.hold(reading.status, {name: values.get(name) for name in
+                                                  ("error_ratio", "p95_seconds", "rate_rps")})
+        self.show({
+            "badge": badge(reading.status),
+            "errors": _percent(shown["error_ratio"]),
+            "p95": Text(format_latency(shown["p95_seconds"]).rjust(7)),
+            "rate": Text(_rate(shown["rate_rps"]).rjust(8)),
+            "spark": Text(self.ratios.text()),
+            "reason": _detail(reading),
+        })
+
+
+class TrafficPanel(RowsPanel):
+    ROW = TrafficRow
+    TITLE = "Traffic"
