@@ -46,7 +46,8 @@ async def test_a_hung_probe_shows_timeout_on_its_row_while_others_keep_updating(
     app = app_with([hung, busy])
     async with app.run_test() as pilot:
         await wait_until(pilot, lambda: busy.calls >= 3)
-        assert hung.calls == 1  # still inside its first collection
+        assert hung.max_active == 1  # its polls never overlap (a sample taken across an engine stall is
+        # re-taken after the first has ended)
         await wait_until(pilot, lambda: "timeout after 200ms" in row_text(app, "hung"))
         assert row_text(app, "busy").startswith("● ok")
 

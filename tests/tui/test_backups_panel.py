@@ -3,6 +3,7 @@
 import gzip
 from datetime import datetime, timedelta, timezone
 
+from launchdeck.tui.messages import VerifyRequested
 from launchdeck.tui.app import make_app
 from launchdeck.probes.backups.freshness import Backup, summarise
 from launchdeck.audit.ledger import Ledger
@@ -113,8 +114,8 @@ async def test_list_screen_verifies_the_highlighted_older_backup(tmp_path):
         screen = app.screen
         assert screen.highlighted() == ("main_db", good.name)
         await pilot.press("down", "v")
-        await wait_until(pilot, lambda: app.verifier.results.get(("main_db", older.name)) == "failed")
-        assert "gzip:" in app.verifier.summaries[("main_db", older.name)]
+        await wait_until(pilot, lambda: app.verifications.results.get(("main_db", older.name)) == "failed")
+        assert "gzip:" in app.verifications.summaries[("main_db", older.name)]
         assert "✓ verified" not in row_text(app, "main_db")  # the panel speaks of the newest only
         await pilot.press("escape")
         assert not isinstance(app.screen, BackupsScreen)
@@ -151,8 +152,8 @@ async def test_a_verification_that_could_not_run_is_not_a_failed_dump(tmp_path):
     app = backups_app(backup_probes()[:1], folder=tmp_path / "gone")  # the directory vanished
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: len(app.latest) == 1)
-        app.verify_backup("main_db", "main_db_20261123_100000.sql.gz")
-        await wait_until(pilot, lambda: app.verifier.results.get(("main_db", "main_db_20261123_100000.sql.gz"))
+        app.post_message(VerifyRequested("main_db", "main_db_20261123_100000.sql.gz"))
+        await wait_until(pilot, lambda: app.verifications.results.get(("main_db", "main_db_20261123_100000.sql.gz"))
                          in ("failed", "error"))
-        assert app.verifier.results[("main_db", "main_db_20261123_100000.sql.gz")] == "error"
+        assert app.verifications.results[("main_db", "main_db_20261123_100000.sql.gz")] == "error"
         assert "? unverified" in row_text(app, "main_db") and "✗" not in row_text(app, "main_db")

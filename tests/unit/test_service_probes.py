@@ -14,7 +14,8 @@ from launchdeck.core.config import CommandService, PostgresService, parse_config
 from launchdeck.core.model import Status
 from launchdeck.engine.polling import collect_once
 from launchdeck.probes import build_probes
-from launchdeck.probes.services.command import CommandProbe, last_line
+from launchdeck.probes.services.command import CommandProbe
+from launchdeck.run.argv import last_line
 from launchdeck.probes.services.postgres import PostgresProbe, judge, safe_message
 
 

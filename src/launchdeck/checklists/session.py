@@ -1,12 +1,11 @@
 """Everything the checklist screen needs, headless: board, ledger, live evidence, other operators.
 
-The app owns one session; it feeds readings in, polls the ledger for other terminals' sign-offs,
+The engine owns one session; it feeds readings in, polls the ledger for other terminals' sign-offs,
 and asks the session to sign. Nothing here touches the UI.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +42,6 @@ class ChecklistSession:
         holds = [c.hold for c in self._conditions.values() if not isinstance(c, Exception)]
         self.history.needs(max(holds, default=0.0) + 120)  # a margin of two minutes of readings
         self.evidence: dict[Key, LiveEvidence] = {}
-        self._reading = asyncio.Lock()  # one ledger read at a time: read_new keeps a file offset
 
     def open(self) -> str | None:
         """Set aside a torn tail left by a crash (reported, never dropped); return what to tell the user.
@@ -56,18 +54,16 @@ class ChecklistSession:
             return f"{error}; sign-offs cannot be added until this is fixed"
         return str(warning) if warning else None
 
-    async def sync(self) -> list[Key]:
-        """Records appended since the last sync (ours or another terminal's); the keys that changed.
-        The file is read in a thread (a big ledger takes seconds), the board is changed on the loop."""
-        async with self._reading:
-            if not self.ledger.path.exists():
-                return []
-            records = await asyncio.to_thread(self.ledger.read_new)
-            return self.board.apply_all(records)
+    def read_new(self) -> list:
+        """Records appended since the last read (ours or another terminal's). Blocking: the engine
+        calls it on its daemon pool (a big ledger takes seconds) and applies them on its loop."""
+        if not self.ledger.path.exists():
+            return []
+        return self.ledger.read_new()
 
     def observe(self, reading: Reading, now: datetime) -> list[Key]:
-        """Feed a reading; re-judge the evidence that depends on its panel; the keys whose verdict changed."""
-        self.history.add(reading)
+        """Re-judge the evidence that depends on a reading's panel (the engine has added it to the shared
+        history); the keys whose verdict changed."""
         changed = []
         for key, condition in self._conditions.items():
             if isinstance(condition, Exception):

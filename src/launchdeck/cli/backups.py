@@ -50,9 +50,8 @@ def backups() -> None:
 def backups_list(sources: tuple[str, ...], config_path: Path | None, as_json: bool) -> None:
     """Recent backups of each source, newest first (what a restore chooses from)."""
     from launchdeck.cli.oneshot import STATUS_STYLE
-    from launchdeck.engine.polling import collect_all
-    from launchdeck.probes import build_probes, close_probes
-    from launchdeck.core.redact import Scrubber
+    from launchdeck.cli.oneshot import run_check
+    from launchdeck.probes import build_probes
     from launchdeck.probes.backups.freshness import age_words
     from launchdeck.core.units import format_size
 
@@ -61,13 +60,7 @@ def backups_list(sources: tuple[str, ...], config_path: Path | None, as_json: bo
     probes = [p for p in build_probes(config.model_copy(update={"services": [], "traffic": [], "containers": []}))
               if p.target in wanted]
 
-    async def collect():
-        try:
-            return await collect_all(probes, scrub=Scrubber(config.secrets))
-        finally:
-            await close_probes(probes)
-
-    readings = asyncio.run(collect())
+    _, readings = asyncio.run(run_check(config, probes))
     code = max((r.status.exit_code for r in readings), default=0)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in readings], indent=2, default=str))

@@ -1,4 +1,5 @@
-"""`launchdeck check`: every configured probe once, a table or JSON, and an exit code for cron and CI."""
+"""`launchdeck check`: the engine run once over every configured probe; a table or JSON, and an exit code
+for cron and CI (a one-shot run, not the checklists)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from rich.text import Text
 
 from launchdeck.core.config import Config
 from launchdeck.core.model import Reading, Status, Verdict
-from launchdeck.engine.polling import Probe, collect_all
-from launchdeck.probes import build_probes, close_probes
-from launchdeck.core.redact import Scrubber
+from launchdeck.probes import build_probes
+from launchdeck.probes.base import Probe
 from launchdeck.probes.backups.freshness import age_words
 from launchdeck.core.units import format_latency
 
@@ -22,12 +22,11 @@ STATUS_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.CRIT: "bold re
 
 
 async def run_check(config: Config, probes: list[Probe] | None = None) -> tuple[Verdict, list[Reading]]:
-    probes = build_probes(config) if probes is None else probes
-    try:
-        readings = await collect_all(probes, scrub=Scrubber(config.secrets))
-    finally:
-        await close_probes(probes)
-    return Verdict.from_readings(readings), readings
+    """The dashboard's engine, run once on this loop: the same gate, stall re-takes and judgement."""
+    from launchdeck.engine.engine import Engine
+
+    snapshot = await Engine(config, build_probes(config) if probes is None else probes).run_once()
+    return snapshot.verdict, list(snapshot.readings.values())
 
 
 def report_json(verdict: Verdict, readings: list[Reading]) -> str:

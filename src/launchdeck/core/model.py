@@ -88,6 +88,9 @@ class Reading:
         return record
 
 
+# what an operator acts on first, among reasons of one severity: a refused service before a stale backup
+ACT_FIRST = {"services": 0, "traffic": 1, "containers": 2, "backups": 3, "checklists": 4}
+
 VERDICT_WORDS = {Status.OK: "go", Status.WARN: "caution", Status.CRIT: "no-go", Status.UNKNOWN: "no-go"}
 
 
@@ -108,7 +111,7 @@ class Verdict:
         if not readings:
             return cls(Status.UNKNOWN, ("no readings yet",))
         bad = sorted((r for r in readings if r.status is not Status.OK),
-                     key=lambda r: (-r.status.severity, r.panel, r.target))
+                     key=lambda r: (-r.status.severity, ACT_FIRST.get(r.panel, len(ACT_FIRST)), r.panel, r.target))
         reasons = tuple(f"{r.panel}/{r.target} {r.status.value}: {r.reason}" for r in bad)
         return cls(worst(r.status for r in readings), reasons)
 

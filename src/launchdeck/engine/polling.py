@@ -9,29 +9,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import random
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable
 
 from launchdeck.core.model import Clock, Outcome, Reading, Status, SystemClock
+from launchdeck.probes.base import Batch, Probe
 from launchdeck.core.redact import Scrubber
 from launchdeck.core.units import format_duration
-
-
-class Probe(Protocol):
-    """A headless collector for one target. `collect` may raise; the engine turns that into data."""
-
-    panel: str
-    target: str
-    timeout: float
-    interval: float
-
-    async def collect(self) -> Outcome: ...
-
-    async def aclose(self) -> None: ...
-
-
-class Batch(list):
-    """What a fan-out probe returns: (target, Outcome) pairs, one per thing it found (a container
-    per row). A failure of the whole source is still a single Outcome for the probe's own target."""
 
 
 async def collect_batch(probe: Probe, clock: Clock | None = None,

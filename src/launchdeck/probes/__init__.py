@@ -7,7 +7,7 @@ what the config uses.
 from __future__ import annotations
 
 from launchdeck.core.config import Config, HostConfig, HttpService, PostgresService, ServiceConfig, TcpService, TrafficConfig
-from launchdeck.engine.polling import Probe
+from launchdeck.probes.base import Probe
 
 
 def build_probes(config: Config) -> list[Probe]:

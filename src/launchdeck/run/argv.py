@@ -10,6 +10,9 @@ shell says, so callers have one way to tell "not installed" from "failed".
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import signal
 import subprocess
 from typing import TYPE_CHECKING
 
@@ -20,12 +23,39 @@ if TYPE_CHECKING:
     from launchdeck.run.ssh import Connections
 
 NOT_FOUND = 127
+LINE_LIMIT = 120  # characters of the last line shown in a reason
+
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# a command's output may echo a connection string it was given; mask what looks like a password
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(@)", re.I)
+_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+
+
+def last_line(output: bytes) -> str:
+    """The last non-empty line, printable and short: escape sequences would repaint the dashboard."""
+    text = _ESCAPES.sub("", output.decode("utf-8", "replace"))
+    for line in reversed(re.split(r"[\r\n]+", text)):
+        line = _CONTROL.sub("", line).strip()
+        if line:
+            line = _KV_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\2", line))
+            return line if len(line) <= LINE_LIMIT else line[:LINE_LIMIT - 1] + "…"
+    return ""
+
+
+def kill_group(pgid: int) -> bool:
+    """SIGKILL every process left in the group; False when the group was already empty."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:  # nobody left: the normal case after a clean exit
+        return False
+    except PermissionError:  # a member changed user (setuid): it is not ours to kill any more
+        return False
+    return True
 
 
 async def run_local(argv: list[str], timeout: float) -> CompletedRun:
     """argv with stdin closed; TimeoutError (after killing its process group) past `timeout` seconds."""
-    from launchdeck.probes.services.command import kill_group
-
     try:
         process = await asyncio.create_subprocess_exec(*argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                                        stderr=subprocess.PIPE, start_new_session=True)
@@ -61,7 +91,5 @@ def last_words(run: CompletedRun, drop: str = "") -> str:
     """The last line of stderr (else stdout), where a command says what went wrong: printable, short,
     passwords masked (the command probe's `last_line`). `drop` (a long path the tool repeats) is
     removed before the line is cut short, so the words after it survive."""
-    from launchdeck.probes.services.command import last_line
-
     text = run.stderr if run.stderr.strip() else run.stdout
     return last_line((text.replace(drop, "") if drop else text).encode()) or f"exit {run.exit_status}"

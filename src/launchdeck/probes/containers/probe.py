@@ -34,7 +34,7 @@ from launchdeck.core.config import ContainersConfig, HostConfig
 from launchdeck.probes.containers.engine_stats import (CgroupReader, ContainerView, cpu_percent, describe_docker_error, health_from_status,
                            inspect_facts, is_connection_error, judge, memory_percent, memory_used, network_bytes)
 from launchdeck.core.model import Clock, Outcome, Status, SystemClock
-from launchdeck.engine.polling import Batch
+from launchdeck.probes.base import Batch
 from launchdeck.core.units import format_duration
 
 PANEL = "containers"

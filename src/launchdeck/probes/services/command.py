@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import subprocess
 import time
@@ -22,16 +21,11 @@ from launchdeck.core.config import CommandService
 from launchdeck.core.model import Outcome, Status
 from launchdeck.core.units import format_latency
 from launchdeck.probes.services.http import ServiceProbe, judge_latency
+from launchdeck.run.argv import kill_group, last_line
 
 OUTPUT_LIMIT = 4096  # bytes of stdout+stderr kept: the tail, where the error usually is
-LINE_LIMIT = 120  # characters of the last line shown in a reason
 DRAIN_GRACE = 0.2  # seconds to collect output still in flight after the command exited
 
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# a command's output may echo a connection string it was given; mask what looks like a password
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(@)", re.I)
-_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
 
 
 class _Tail(asyncio.Protocol):
@@ -51,28 +45,6 @@ class _Tail(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.finished.done():
             self.finished.set_result(None)
-
-
-def last_line(output: bytes) -> str:
-    """The last non-empty line, printable and short: escape sequences would repaint the dashboard."""
-    text = _ESCAPES.sub("", output.decode("utf-8", "replace"))
-    for line in reversed(re.split(r"[\r\n]+", text)):
-        line = _CONTROL.sub("", line).strip()
-        if line:
-            line = _KV_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\2", line))
-            return line if len(line) <= LINE_LIMIT else line[:LINE_LIMIT - 1] + "…"
-    return ""
-
-
-def kill_group(pgid: int) -> bool:
-    """SIGKILL every process left in the group; False when the group was already empty."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:  # nobody left: the normal case after a clean exit
-        return False
-    except PermissionError:  # a member changed user (setuid): it is not ours to kill any more
-        return False
-    return True
 
 
 def describe_exit(code: int) -> str:

@@ -66,16 +66,18 @@ class SignoffFlow:
         return ""
 
     async def _commit(self, request: Request) -> None:
-        session = self.app.checklists
+        """The engine signs (on its loop, against its live evidence; the write on its daemon pool);
+        the item changes on screen when the engine has read the record back from the ledger."""
         try:
-            entry = session.prepare(request, self.app.clock.now())
-            # flock + write + fsync can stall on a busy disk: never on the event loop
-            record = await asyncio.to_thread(entry.append_to, session.ledger)
+            record = await asyncio.wrap_future(self.app.engine.sign(request))
         except (SignoffRefused, ValueError) as error:
             self.app.notify(str(error), title="not signed", severity="warning", timeout=10)
             return
         except LedgerError as error:
             self.app.notify(str(error), title="NOT SIGNED: ledger write failed", severity="error", timeout=30)
             return
-        self.app.show_checklist_changes(await session.sync())
+        except TimeoutError:
+            self.app.notify("the ledger write has not finished: the disk is not answering. It is not signed "
+                            "until the item shows it.", title="NOT SIGNED yet", severity="error", timeout=30)
+            return
         self.app.notify(f"{record.kind} #{record.seq} recorded: {record.item_text}", timeout=4)

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 from launchdeck.probes.backups.freshness import age_words
 from launchdeck.core.model import Reading
 from launchdeck.core.units import format_size
+from launchdeck.tui.messages import VerifyRequested
 from launchdeck.tui.widgets.header import DeckHeader
 
 RESULT_TEXT = {"passed": Text("✓ passed", style="green"), "failed": Text("✗ failed", style="bold red"),
@@ -116,7 +117,7 @@ class BackupsScreen(Screen):
         if chosen is None or not chosen[1]:
             self.notify("no backup highlighted", severity="warning", timeout=3)
             return
-        self.app.verify_backup(*chosen)
+        self.post_message(VerifyRequested(*chosen))
 
     def action_back(self) -> None:
         self.app.pop_screen()

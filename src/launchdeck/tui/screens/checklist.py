@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input, ListView, ProgressBar, Static, Tabbed
 
 from launchdeck.checklists.session import ChecklistSession, Key
 from launchdeck.checklists.state import ItemState
+from launchdeck.tui.messages import SignoffRequested
 from launchdeck.tui.widgets.checklist_items import ItemRow
 from launchdeck.tui.widgets.header import DeckHeader
 
@@ -132,15 +133,15 @@ class ChecklistScreen(Screen):
     # -- actions
     def action_sign(self) -> None:
         if (state := self.selected()) is not None:
-            self.app.request_signoff(state, "sign")
+            self.post_message(SignoffRequested(state, "sign"))
 
     def action_unsign(self) -> None:
         if (state := self.selected()) is not None:
-            self.app.request_signoff(state, "unsign")
+            self.post_message(SignoffRequested(state, "unsign"))
 
     def action_waive(self) -> None:
         if (state := self.selected()) is not None:
-            self.app.request_signoff(state, "waive")
+            self.post_message(SignoffRequested(state, "waive"))
 
     def action_next_open(self) -> None:
         tabs = self.query_one(TabbedContent)

@@ -8,7 +8,6 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from launchdeck.checklists.session import ChecklistSession
 from launchdeck.core.config import Config
 from launchdeck.core.model import Reading, Verdict
 from launchdeck.tui.widgets.backups import BackupsPanel
@@ -41,7 +40,7 @@ class DashboardScreen(Screen):
         self._pending_verdict: Verdict | None = None
         self._verifications: dict[tuple[str, str], str] = {}
         self._checklists_panel: ChecklistsPanel | None = None
-        self._early_checklists: ChecklistSession | None = None
+        self._early_checklists: tuple | None = None
 
     def compose(self) -> ComposeResult:
         deck = self.config.deck
@@ -117,16 +116,13 @@ class DashboardScreen(Screen):
         if isinstance(panel, BackupsPanel):
             panel.show_results(results)
 
-    def show_checklists(self, session: ChecklistSession) -> None:
+    def show_checklists(self, summary: tuple) -> None:
+        """The engine's checklist summary: ((phase, done, total), ...), failing evidence, waiting evidence."""
         panel = self._checklists_panel  # found once: a DOM query here cost 3 ms on every reading
         if panel is None:
-            self._early_checklists = session if self._verdict_bar is None else None  # shown on mount
+            self._early_checklists = summary if self._verdict_bar is None else None  # shown on mount
             return
-        board = session.board
-        open_keys = {k for k, s in board.states.items() if not s.done}
-        live = [e.state for k, e in session.evidence.items() if k in open_keys]
-        panel.summary = (tuple((p, *board.progress(p)) for p in board.phases()),
-                         live.count("fail"), live.count("unknown"))
+        panel.summary = summary
 
     def _route(self, reading: Reading, track: Track | None) -> None:
         panel = self._panels.get(reading.panel)

@@ -20,6 +20,7 @@ from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_minutes, format_size
 from launchdeck.tui.widgets.badge import badge
 from launchdeck.tui.widgets.rows import Cell, CellRow, RowsPanel, ellipsis, short_name
+from launchdeck.tui.messages import BackupsListRequested, VerifyRequested
 
 RECENT_SHOWN = 2  # older backups named under each source on a wide screen; `b` lists them all
 VERIFY_STYLE = {"passed": ("✓ verified", "green"), "failed": ("✗ verify", "bold red"),
@@ -136,7 +137,7 @@ class BackupsPanel(RowsPanel):
             row.show_verification(self.results.get(key))
 
     def action_list(self) -> None:
-        self.app.action_backups()
+        self.post_message(BackupsListRequested())
 
     def action_verify(self) -> None:
-        self.app.verify_newest()
+        self.post_message(VerifyRequested())

@@ -1,0 +1,309 @@
+"""The headless engine: probes on their own event loop and thread, the live state, the event log.
+
+Every view (the TUI, `check`, and the coming wall, browser view and timeline) reads from one
+Engine. It owns the latest reading per target, the verdict, per-target tracks and history, the
+checklist session, dump verifications and the event log; it tells its listeners what changed with
+frozen notices (engine/notices.py). Nothing here imports Textual.
+
+Why a thread of its own: latency is timed where the request runs (DESIGN rule 8). On the UI's loop,
+a compose, a big screen or a resize was charged to every service in flight (a healthy 7 ms endpoint
+read 609 ms at start-up). Here a busy UI costs the engine at most a GIL hand-off, and a sample taken
+while the engine's own loop stalled is re-taken (engine/pacing.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import random
+import sys
+import threading
+import time
+from typing import Any, Callable, Coroutine
+
+from launchdeck.checklists.session import ChecklistSession
+from launchdeck.core.config import Config
+from launchdeck.core.model import Clock, Reading, Status, SystemClock, Verdict
+from launchdeck.core.pool import BlockingPool, default_pool
+from launchdeck.core.redact import Scrubber
+from launchdeck.engine import verifications as verify
+from launchdeck.engine.events import EventLog
+from launchdeck.engine.notices import (BackfillNotice, ChecklistNotice, Notice, ProblemNotice, ReadingNotice,
+                                       VerificationNotice)
+from launchdeck.engine.pacing import Gate, LagMonitor
+from launchdeck.engine.polling import collect_batch
+from launchdeck.engine.state import LiveState, Snapshot
+from launchdeck.probes import close_probes
+from launchdeck.probes.base import Probe
+
+log = logging.getLogger("launchdeck.engine")
+
+LEDGER_POLL_SECONDS = 0.5  # another terminal's sign-off shows here within this (the bar is 1 s)
+RETAKES = 2  # samples re-taken after an engine stall before the last one is judged anyway
+STOP_GRACE = 1.5  # s for probes to close when the engine stops (a dead SSH peer must not hold up quit)
+SWITCH_INTERVAL = 0.001  # s: the GIL hand-off to the engine thread while the UI thread is busy (default 5 ms)
+LEDGER_WRITE_TIMEOUT = 30.0
+
+
+class Engine:
+    def __init__(self, config: Config, probes: list[Probe], clock: Clock | None = None,
+                 checklists: ChecklistSession | None = None, pool: BlockingPool | None = None,
+                 gate: Gate | None = None, jitter: float = 0.1) -> None:
+        self.config = config
+        self.probes = probes
+        self.clock = clock or SystemClock()
+        self.checklists = checklists
+        self.pool = pool or default_pool()
+        self.scrub = Scrubber(config.secrets)
+        self.events = EventLog()
+        self.state = LiveState(self.events, checklists.history if checklists else None)
+        self.lag = LagMonitor()
+        self.verifications = verify.Verifications(config, probes, self.clock, self.pool, self._publish, self.scrub)
+        self._gate = gate
+        self._jitter = jitter
+        self._listeners: list[Callable[[Notice], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping: asyncio.Event | None = None
+        self._wakes: list[asyncio.Event] = []
+        self._tasks: set[asyncio.Task] = set()
+        self._container_seen: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ what views use
+    def subscribe(self, listener: Callable[[Notice], None]) -> None:
+        """`listener` is called on the engine's thread with every notice: keep it cheap and thread-safe."""
+        self._listeners.append(listener)
+
+    def snapshot(self) -> Snapshot:
+        return self.state.snapshot(self.clock.now())
+
+    def refresh(self) -> None:
+        """Poll every probe now (thread-safe)."""
+        self._call_soon(lambda: [wake.set() for wake in self._wakes])
+
+    def sign(self, request: Any) -> concurrent.futures.Future:
+        """Sign, unsign or waive against the live evidence; the Future holds the Record once it is on disk."""
+        return self._submit(self._sign(request))
+
+    def verify_dump(self, source: str, name: str) -> str:
+        """Start verifying one dump; returns why it cannot be (or "" once started)."""
+        refusal = self.verifications.refusal(source)
+        if not refusal:
+            self._call_soon(lambda: self.verifications.begin(source, name)
+                            and self._spawn(self.verifications.run(source, name), f"verify {source}/{name}"))
+        return refusal
+
+    def verify_newest(self) -> int:
+        """Verify the newest dump of every directory source; how many were started."""
+        names = verify.newest_names(self.config, self.state.latest_by_key())
+        for source, name in names:
+            self.verify_dump(source, name)
+        return len(names)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Run the engine on its own thread until stop()."""
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._thread_main, args=(ready,), name="launchdeck-engine",
+                                        daemon=True)
+        if sys.getswitchinterval() > SWITCH_INTERVAL:
+            sys.setswitchinterval(SWITCH_INTERVAL)
+        self._thread.start()
+        ready.wait(5)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop polling, close the probes and end the thread; never waits longer than `timeout`."""
+        loop, stopping = self._loop, self._stopping
+        if loop is None or stopping is None or self._thread is None:
+            return
+        try:
+            loop.call_soon_threadsafe(stopping.set)
+        except RuntimeError:  # the loop already closed
+            return
+        self._thread.join(timeout)
+
+    async def run_once(self) -> Snapshot:
+        """Every probe once, on the caller's loop, judged as the dashboard judges: `launchdeck check`."""
+        self._loop = asyncio.get_running_loop()
+        lag = asyncio.create_task(self.lag.run())
+        try:
+            await asyncio.gather(*(self._collect(p, publish=True) for p in self.probes))
+        finally:
+            lag.cancel()
+            for failure in await close_probes(self.probes):
+                log.warning(self.scrub(failure))
+        return self.snapshot()
+
+    def _thread_main(self, ready: threading.Event) -> None:
+        asyncio.run(self._main(ready))
+
+    async def _main(self, ready: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._spawn(self.lag.run(), "lag monitor")
+        for probe in self.probes:
+            wake = asyncio.Event()
+            self._wakes.append(wake)
+            self._spawn(self._poll(probe, wake), f"poller {probe.panel}/{probe.target}", probe)
+            if hasattr(probe, "history"):
+                self._spawn(self._backfill(probe), f"backfill {probe.target}")
+        if self.checklists is not None:
+            self._spawn(self._watch_ledger(), "ledger watcher")
+        ready.set()
+        await self._stopping.wait()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.wait(self._tasks, timeout=STOP_GRACE) if self._tasks else None
+        try:
+            async with asyncio.timeout(STOP_GRACE):
+                for failure in await close_probes(self.probes):
+                    log.warning(self.scrub(failure))
+        except TimeoutError:
+            log.warning("probes still closing after %.1fs; left behind", STOP_GRACE)
+
+    # ------------------------------------------------------------------ polling
+    def _gate_for_loop(self) -> Gate:
+        if self._gate is None:  # created on the loop that uses it
+            self._gate = Gate()
+        return self._gate
+
+    async def _collect(self, probe: Probe, publish: bool) -> list[Reading]:
+        """One sample, waited for at the gate, re-taken while the engine's own loop was stalled."""
+        for attempt in range(RETAKES + 1):
+            async with self._gate_for_loop().slot():
+                started = time.monotonic()
+                readings = await collect_batch(probe, self.clock, self.scrub)
+            if attempt == RETAKES or not await self.lag.stalled_during(started, time.monotonic()):
+                break
+        if publish:
+            for reading in readings:
+                self._observe(reading)
+            self._note_container_events(probe)
+        return readings
+
+    async def _poll(self, probe: Probe, wake: asyncio.Event) -> None:
+        """collect → publish → sleep(interval ± jitter), until cancelled; `wake` cuts a sleep short."""
+        rng = random.Random()
+        while True:
+            await self._collect(probe, publish=True)
+            delay = probe.interval * (1 + rng.uniform(-self._jitter, self._jitter))
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=delay)
+            except TimeoutError:
+                continue
+            wake.clear()
+
+    def _observe(self, reading: Reading) -> None:
+        track, verdict = self.state.observe(reading)
+        self._publish(ReadingNotice(reading, track, verdict))
+        if self.checklists is not None:
+            changed = self.checklists.observe(reading, self.clock.now())
+            if changed:  # the panel's counts move only with an item's evidence
+                self._publish(self._checklist_notice(changed))
+
+    def _note_container_events(self, probe: Probe) -> None:
+        snapshot = getattr(probe, "events_snapshot", None)
+        if snapshot is None:
+            return
+        seen = self._container_seen.get(probe.target)
+        for event in snapshot():
+            if seen is not None and event["time"] <= seen:
+                continue
+            self.state.container_event(event)
+            seen = event["time"]
+        if seen is not None:
+            self._container_seen[probe.target] = seen
+
+    async def _backfill(self, probe: Probe) -> None:
+        """The last 30 minutes from the source, so sparklines are full at once (best effort)."""
+        try:
+            async with asyncio.timeout(max(probe.timeout * 3, 5.0)):
+                points = await probe.history(1800)  # type: ignore[attr-defined]
+        except Exception as error:  # shown, not raised: live polling goes on regardless
+            self._problem(f"{probe.target}: no history to backfill", f"{type(error).__name__}: {error}", "warning")
+            return
+        self._publish(BackfillNotice(probe.target, tuple(points)))
+
+    # ------------------------------------------------------------------ checklists and the ledger
+    def _checklist_notice(self, keys: list) -> ChecklistNotice:
+        session = self.checklists
+        board = session.board
+        open_keys = {k for k, s in board.states.items() if not s.done}
+        live = [e.state for k, e in session.evidence.items() if k in open_keys]
+        summary = (tuple((p, *board.progress(p)) for p in board.phases()), live.count("fail"), live.count("unknown"))
+        return ChecklistNotice(tuple(keys), summary)
+
+    async def _sync_ledger(self) -> list:
+        records = await self.pool.run(self.checklists.read_new, timeout=LEDGER_WRITE_TIMEOUT)
+        keys = self.checklists.board.apply_all(records)
+        for record in records:
+            self.state.ledger_record(record)
+        if self.verifications.absorb(self.checklists.board):
+            self._publish(self.verifications.notice())
+        return keys
+
+    async def _watch_ledger(self) -> None:
+        """Records from this and other terminals, read back from the file: the board shows what is on disk."""
+        warning = await self.pool.run(self.checklists.open, timeout=LEDGER_WRITE_TIMEOUT)
+        if warning:
+            self._problem("ledger", str(warning), "warning")
+        first = True
+        while True:
+            keys = await self._sync_ledger()
+            if keys or first:  # twice a second: only a new record costs more than a stat and a read
+                self._publish(self._checklist_notice(keys))
+                first = False
+            await asyncio.sleep(LEDGER_POLL_SECONDS)
+
+    async def _sign(self, request: Any) -> Any:
+        entry = self.checklists.prepare(request, self.clock.now())  # reads the history: engine loop only
+        # flock + write + fsync can stall on a busy disk: on launchdeck's daemon pool, never a loop
+        record = await self.pool.run(entry.append_to, self.checklists.ledger, timeout=LEDGER_WRITE_TIMEOUT)
+        keys = await self._sync_ledger()
+        self._publish(self._checklist_notice(keys))
+        return record
+
+    # ------------------------------------------------------------------ plumbing
+    def _publish(self, notice: Notice) -> None:
+        for listener in self._listeners:
+            listener(notice)
+
+    def _problem(self, title: str, text: str, severity: str = "error") -> None:
+        text = self.scrub(text)
+        log.warning("%s: %s", title, text)
+        self.state.problem(self.clock.now(), title, text)
+        self._publish(ProblemNotice(title, text, severity))
+
+    def _spawn(self, coroutine: Coroutine, name: str, probe: Probe | None = None) -> asyncio.Task:
+        """Every engine task ends in one handler: a failure is told to the user, never lost."""
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task) -> None:
+            self._tasks.discard(finished)
+            if finished.cancelled() or finished.exception() is None:
+                return
+            error = finished.exception()
+            self._problem(f"{name} stopped", f"{type(error).__name__}: {error}")
+            if probe is not None:  # its row must not freeze on its last good reading
+                reason = self.scrub(f"poller stopped: {type(error).__name__}: {error}")
+                self._observe(Reading(probe.panel, probe.target, Status.UNKNOWN, reason, {}, self.clock.now(), 0.0))
+
+        task.add_done_callback(done)
+        return task
+
+    def _call_soon(self, callback: Callable[[], Any]) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(callback)
+
+    def _submit(self, coroutine: Coroutine) -> concurrent.futures.Future:
+        if self._loop is None or self._loop.is_closed():
+            coroutine.close()
+            future: concurrent.futures.Future = concurrent.futures.Future()
+            future.set_exception(RuntimeError("the engine is not running"))
+            return future
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+
+__all__ = ["Engine", "Snapshot", "VerificationNotice"]
