@@ -19,7 +19,6 @@ import logging
 import random
 import sys
 import threading
-import time
 from typing import Any, Callable, Coroutine
 
 from launchdeck.checklists.session import ChecklistSession
@@ -40,7 +39,9 @@ from launchdeck.probes.base import Probe
 log = logging.getLogger("launchdeck.engine")
 
 LEDGER_POLL_SECONDS = 0.5  # another terminal's sign-off shows here within this (the bar is 1 s)
-RETAKES = 2  # samples re-taken after an engine stall before the last one is judged anyway
+RETAKES = 3  # samples re-taken after an engine stall before the last one is judged anyway
+RETAKE_PAUSE = 0.05  # s before the first re-take, then 4x longer each time (0.05, 0.2, 0.8)
+UNJUDGED_LIMIT = 3  # rounds in a row a target may go unjudged before its row says why
 STOP_GRACE = 1.5  # s for probes to close when the engine stops (a dead SSH peer must not hold up quit)
 SWITCH_INTERVAL = 0.001  # s: the GIL hand-off to the engine thread while the UI thread is busy (default 5 ms)
 LEDGER_WRITE_TIMEOUT = 30.0
@@ -69,6 +70,9 @@ class Engine:
         self._wakes: list[asyncio.Event] = []
         self._tasks: set[asyncio.Task] = set()
         self._container_seen: dict[str, Any] = {}
+        self.retakes = 0  # samples re-taken because the engine stalled during them (benches report it)
+        self.unjudged = 0  # rounds not judged because every re-take stalled too
+        self._unjudged_in_a_row: dict[tuple[str, str], int] = {}
 
     # ------------------------------------------------------------------ what views use
     def subscribe(self, listener: Callable[[Notice], None]) -> None:
@@ -126,11 +130,12 @@ class Engine:
     async def run_once(self) -> Snapshot:
         """Every probe once, on the caller's loop, judged as the dashboard judges: `launchdeck check`."""
         self._loop = asyncio.get_running_loop()
-        lag = asyncio.create_task(self.lag.run())
+        self.lag.watch_collections()
+        await self._prepare()
         try:
-            await asyncio.gather(*(self._collect(p, publish=True) for p in self.probes))
+            await asyncio.gather(*(self._collect(p) for p in self.probes))
         finally:
-            lag.cancel()
+            self.lag.close()
             for failure in await close_probes(self.probes):
                 log.warning(self.scrub(failure))
         return self.snapshot()
@@ -141,7 +146,8 @@ class Engine:
     async def _main(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        self._spawn(self.lag.run(), "lag monitor")
+        self.lag.watch_collections()
+        await self._prepare()
         for probe in self.probes:
             wake = asyncio.Event()
             self._wakes.append(wake)
@@ -152,6 +158,7 @@ class Engine:
             self._spawn(self._watch_ledger(), "ledger watcher")
         ready.set()
         await self._stopping.wait()
+        self.lag.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.wait(self._tasks, timeout=STOP_GRACE) if self._tasks else None
@@ -163,30 +170,57 @@ class Engine:
             log.warning("probes still closing after %.1fs; left behind", STOP_GRACE)
 
     # ------------------------------------------------------------------ polling
+    async def _prepare(self) -> None:
+        """Imports and clients built one probe at a time before any poll: a first poll must not be
+        charged for another probe's 150 ms import on the same loop."""
+        for probe in self.probes:
+            prepare = getattr(probe, "prepare", None)
+            if prepare is None:
+                continue
+            try:
+                async with asyncio.timeout(max(probe.timeout, 5.0)):
+                    await prepare()
+            except Exception as error:  # its first poll will meet the same problem and show it on its row
+                log.warning("%s/%s: prepare failed: %s", probe.panel, probe.target, self.scrub(str(error)))
+
     def _gate_for_loop(self) -> Gate:
         if self._gate is None:  # created on the loop that uses it
             self._gate = Gate()
         return self._gate
 
-    async def _collect(self, probe: Probe, publish: bool) -> list[Reading]:
-        """One sample, waited for at the gate, re-taken while the engine's own loop was stalled."""
+    async def _collect(self, probe: Probe) -> None:
+        """One sample, waited for at the gate, re-taken while the engine's own loop was stalled. When
+        every re-take stalled too, nothing is judged this round (the last reading stands), unless
+        that has happened UNJUDGED_LIMIT times in a row: then the row says so, as unknown."""
         for attempt in range(RETAKES + 1):
             async with self._gate_for_loop().slot():
-                started = time.monotonic()
-                readings = await collect_batch(probe, self.clock, self.scrub)
-            if attempt == RETAKES or not await self.lag.stalled_during(started, time.monotonic()):
+                async with self.lag.watching() as window:
+                    readings = await collect_batch(probe, self.clock, self.scrub)
+                    stalled = await window.stalled()
+            if not stalled:
                 break
-        if publish:
-            for reading in readings:
-                self._observe(reading)
-            self._note_container_events(probe)
-        return readings
+            if attempt < RETAKES:
+                self.retakes += 1
+                await asyncio.sleep(RETAKE_PAUSE * 4 ** attempt)  # stalls come in bursts (a screen being built)
+        key = (probe.panel, probe.target)
+        if stalled:
+            self.unjudged += 1
+            missed = self._unjudged_in_a_row[key] = self._unjudged_in_a_row.get(key, 0) + 1
+            if missed < UNJUDGED_LIMIT:
+                return
+            readings = [Reading(probe.panel, probe.target, Status.UNKNOWN,
+                                f"not measured: launchdeck itself stalled on {missed * (RETAKES + 1)} tries",
+                                {}, self.clock.now(), 0.0)]
+        self._unjudged_in_a_row.pop(key, None)
+        for reading in readings:
+            self._observe(reading)
+        self._note_container_events(probe)
 
     async def _poll(self, probe: Probe, wake: asyncio.Event) -> None:
         """collect → publish → sleep(interval ± jitter), until cancelled; `wake` cuts a sleep short."""
         rng = random.Random()
         while True:
-            await self._collect(probe, publish=True)
+            await self._collect(probe)
             delay = probe.interval * (1 + rng.uniform(-self._jitter, self._jitter))
             try:
                 await asyncio.wait_for(wake.wait(), timeout=delay)

@@ -13,6 +13,7 @@ how late it woke; a sample taken across a stall longer than `STALL` is re-taken,
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import deque
 from contextlib import asynccontextmanager
@@ -20,8 +21,8 @@ from typing import AsyncIterator
 
 SLOTS = 4  # measured on 2 cores: 200 loopback targets read a median of ~5 ms (bench/many_targets.py)
 LEASE = 0.05  # s: a healthy loopback answer takes a few ms; past this a collection is waiting, not working
-STALL = 0.05  # s: a loop this late means a latency sampled across it is not the target's
-TICK = 0.05
+STALL = 0.025  # s: a loop this late means a latency sampled across it is not the target's
+TICK = 0.005  # s, only while a sample is in flight
 
 
 class Gate:
@@ -48,29 +49,79 @@ class Gate:
             give_back()
 
 
+class Window:
+    """What the loop went through while one sample was taken."""
+
+    def __init__(self, monitor: LagMonitor) -> None:
+        self.monitor = monitor
+        self.start = time.monotonic()
+        self.late_at_start = monitor.lateness()
+
+    async def stalled(self) -> bool:
+        """Whether the engine was unavailable for more than `stall` in all during the sample: its ticks
+        woke that much late in sum (a busy UI thread holding the GIL, a blocking call), or a garbage
+        collection stopped every thread."""
+        monitor, end = self.monitor, time.monotonic()
+        if monitor.lateness() - self.late_at_start > monitor.stall:
+            return True
+        return any(s < end and e > self.start for s, e in monitor.stalls)
+
+
 class LagMonitor:
-    """Records stalls of the loop it runs on as (start, end) in time.monotonic() seconds."""
+    """Measures how late the loop it runs on wakes, and records garbage-collection pauses.
+
+    The ticker runs only while a sample is being taken (`watching`), so an idle engine wakes for
+    nothing; a short tick sees both one long stall and many small GIL hand-offs that add up."""
 
     def __init__(self, tick: float = TICK, stall: float = STALL, kept: int = 256) -> None:
         self.tick = tick
         self.stall = stall
-        self.stalls: deque[tuple[float, float]] = deque(maxlen=kept)
-        self.worst = 0.0  # the longest stall seen, for the engine's own status
+        self.stalls: deque[tuple[float, float]] = deque(maxlen=kept)  # collection pauses longer than `stall`
+        self.late_total = 0.0  # s the ticks woke late, in sum, since the engine started
+        self._watching = 0
+        self._ticker: asyncio.Task | None = None
+        self._collecting: float | None = None
+        self._due: float | None = None  # when the running tick should wake
 
-    async def run(self) -> None:
-        while True:
-            due = time.monotonic() + self.tick
+    @asynccontextmanager
+    async def watching(self) -> AsyncIterator[Window]:
+        self._watching += 1
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.get_running_loop().create_task(self._run(), name="lag ticker")
+        try:
+            yield Window(self)
+        finally:
+            self._watching -= 1
+
+    async def _run(self) -> None:
+        while self._watching:
+            self._due = time.monotonic() + self.tick
             await asyncio.sleep(self.tick)
-            late = time.monotonic() - due
-            if late > self.stall:
-                self.stalls.append((due, due + late))
-                self.worst = max(self.worst, late)
+            self.late_total += max(0.0, time.monotonic() - self._due)
+            self._due = None
 
-    async def stalled_during(self, start: float, end: float) -> bool:
-        """Whether the loop stalled past `stall` inside [start, end]. Yields once first, so a ticker
-        that was due during the sample has run and recorded what it saw."""
-        await asyncio.sleep(0)
-        late_now = time.monotonic() - end
-        if late_now > self.stall:  # the stall is still going on as we look
-            return True
-        return any(s < end and e > start for s, e in self.stalls)
+    def lateness(self) -> float:
+        """Seconds the ticks woke late in sum, the tick now overdue included: a tick whose timer has
+        fired but whose task has not run yet is late all the same."""
+        due = self._due
+        return self.late_total + (max(0.0, time.monotonic() - due) if due is not None else 0.0)
+
+    def watch_collections(self) -> None:
+        """A full garbage collection stops every thread, the engine's too (300-400 ms measured while
+        the UI built a 120-item screen): each pause longer than `stall` counts as a stall."""
+        if self._on_collection not in gc.callbacks:
+            gc.callbacks.append(self._on_collection)
+
+    def _on_collection(self, phase: str, _info: dict) -> None:
+        if phase == "start":
+            self._collecting = time.monotonic()
+        elif self._collecting is not None:
+            started, self._collecting = self._collecting, None
+            if time.monotonic() - started > self.stall:
+                self.stalls.append((started, time.monotonic()))
+
+    def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        if self._on_collection in gc.callbacks:
+            gc.callbacks.remove(self._on_collection)

@@ -7,6 +7,7 @@ build the app the same way, the tests with fake probes and a fixed clock.
 
 from __future__ import annotations
 
+import gc
 from typing import Iterable
 
 from textual.app import App, SystemCommand
@@ -23,6 +24,7 @@ from launchdeck.engine.notices import (BackfillNotice, ChecklistNotice, ProblemN
 from launchdeck.probes import build_probes
 from launchdeck.probes.base import Probe
 from launchdeck.tui.flows.signoff import SignoffFlow
+from launchdeck.tui.palette import register_themes
 from launchdeck.tui.messages import BackupsListRequested, EngineNotice, SignoffRequested, VerifyRequested
 from launchdeck.tui.screens.backups import BackupsScreen
 from launchdeck.tui.screens.checklist import ChecklistScreen
@@ -46,6 +48,7 @@ class LaunchdeckApp(App[None]):
 
     def __init__(self, config: Config, engine: Engine, actions_enabled: bool, checklist_problem: str = "") -> None:
         super().__init__()
+        register_themes(self)  # before anything sets App.theme
         self.config = config
         self.engine = engine
         self.clock = engine.clock
@@ -61,6 +64,9 @@ class LaunchdeckApp(App[None]):
         self.push_screen(self.dashboard)
         self.engine.subscribe(lambda notice: self.post_message(EngineNotice(notice)))  # thread-safe
         self.engine.start()
+        # start-up's objects (imports, the first screen) never become garbage: freezing them keeps full
+        # collections short, and a full collection pauses the engine's thread too
+        self.call_after_refresh(gc.freeze)
 
     async def on_unmount(self) -> None:
         try:  # joined on launchdeck's daemon pool: asyncio's own executor is joined at exit

@@ -127,8 +127,13 @@ class HttpProbe(ServiceProbe):
     def _make_client(self) -> Any:
         import httpx
 
+        from launchdeck.probes.services import lean_http
+
         # No keep-alive: every poll opens a connection, as a user's browser would, so a server
         # that stopped accepting connections cannot hide behind an old one.
+        if lean_http.suits(self.spec.url):
+            return httpx.AsyncClient(transport=lean_http.LeanTransport(BODY_LIMIT), timeout=self.timeout,
+                                     headers=self.spec.headers, follow_redirects=False)
         return httpx.AsyncClient(
             verify=_ssl_context(self.spec.verify_tls),
             timeout=self.timeout,
@@ -137,11 +142,15 @@ class HttpProbe(ServiceProbe):
             limits=httpx.Limits(max_keepalive_connections=0),
         )
 
+    async def prepare(self) -> None:
+        """Import httpx and build the client (and its SSL context, ~40 ms) before any latency is timed."""
+        if self._client is None:
+            self._client = self._make_client()
+
     async def collect(self) -> Outcome:
         import httpx
 
-        if self._client is None:
-            self._client = self._make_client()
+        await self.prepare()
         started = time.perf_counter()
         try:
             async with self._client.stream(self.spec.method, self.spec.url) as response:

@@ -242,12 +242,18 @@ class ScrapeTrafficProbe:
     def now(self) -> float:
         return self._epoch + self.clock.monotonic()
 
-    async def collect(self) -> Outcome:
+    async def prepare(self) -> None:
+        """Import httpx and build the client before the first scrape, outside any probe's timed window."""
         import httpx
 
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=True,
                                              headers={"Accept": ACCEPT})
+
+    async def collect(self) -> Outcome:
+        import httpx
+
+        await self.prepare()
         at = self.now()  # like Prometheus: a scrape is stamped with the time it started
         try:
             response = await self._client.get(self.url)

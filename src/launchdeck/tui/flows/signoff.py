@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from rich.text import Text
-
 from launchdeck.checklists.evidence import PASS
 from launchdeck.audit.ledger import LedgerError
 from launchdeck.checklists.signing import Request, SignoffRefused
 from launchdeck.checklists.state import ItemState
+from launchdeck.tui.palette import CRIT, OK, styled
 from launchdeck.tui.screens.reason import ReasonModal
 
 if TYPE_CHECKING:
@@ -33,11 +32,10 @@ class SignoffFlow:
         session = self.app.checklists
         evidence = session.evidence.get((state.checklist, state.item.id))
         needs_override = kind == "sign" and state.item.verify and (evidence is None or evidence.state != PASS)
-        explain = Text(state.item.text, style="bold")
+        explain = styled(state.item.text, "bold")
         if state.item.verify:
             shown = f"{evidence.state}: {evidence.detail}" if evidence else "not evaluated yet"
-            explain.append(f"\nevidence {state.item.verify} → {shown}",
-                           style="green" if not needs_override else "bold red")
+            explain += styled(f"\nevidence {state.item.verify} → {shown}", CRIT if needs_override else OK)
         if needs_override:
             modal = ReasonModal("Evidence is not passing: sign anyway?", explain,
                                 "why this is acceptable (recorded with the evidence)", True, "Override and sign")

@@ -17,10 +17,12 @@ from launchdeck.probes.backups.freshness import age_words
 from launchdeck.core.model import Reading
 from launchdeck.core.units import format_size
 from launchdeck.tui.messages import VerifyRequested
+from launchdeck.tui.palette import CRIT, OK, UNKNOWN, WARN, TableText
 from launchdeck.tui.widgets.header import DeckHeader
 
-RESULT_TEXT = {"passed": Text("✓ passed", style="green"), "failed": Text("✗ failed", style="bold red"),
-               "running": Text("verifying…", style="yellow"), "error": Text("? unverified", style="magenta")}
+# in the theme's colours as the table renders them: a theme switch recolours the column
+RESULT_TEXT = {"passed": TableText.styled("✓ passed", OK), "failed": TableText.styled("✗ failed", CRIT),
+               "running": TableText.styled("verifying…", WARN), "error": TableText.styled("? unverified", UNKNOWN)}
 
 
 class BackupsScreen(Screen):

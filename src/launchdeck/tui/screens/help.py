@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from launchdeck.tui.palette import KEY, TableText
+
 KEYS = [
     ("?", "this help"),
     ("r", "poll every probe now"),
@@ -34,15 +36,15 @@ PANELS = [
 
 def help_text() -> Table:
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(no_wrap=True)
     table.add_column()
-    table.add_row(Text("Keys", style="bold underline"), "")
+    table.add_row(TableText.styled("Keys", f"{KEY} underline"), "")
     for key, meaning in KEYS:
-        table.add_row(key, meaning)
+        table.add_row(TableText.styled(key, KEY), meaning)
     table.add_row("", "")
-    table.add_row(Text("Panels", style="bold underline"), "")
+    table.add_row(TableText.styled("Panels", f"{KEY} underline"), "")
     for name, meaning in PANELS:
-        table.add_row(name, meaning)
+        table.add_row(TableText.styled(name, KEY), meaning)
     table.add_row("", "")
     table.add_row("", Text("escape or ? closes this", style="dim"))
     return table

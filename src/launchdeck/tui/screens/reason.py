@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from textual.content import Content
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -24,7 +24,7 @@ class ReasonModal(ModalScreen[str | None]):
     ReasonModal Button { margin-left: 1; }
     """
 
-    def __init__(self, title: str, explain: Text | str, placeholder: str, required: bool, confirm: str) -> None:
+    def __init__(self, title: str, explain: Content | str, placeholder: str, required: bool, confirm: str) -> None:
         super().__init__()
         self._title = title
         self._explain = explain

@@ -11,26 +11,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual.binding import Binding
+from textual.content import Content
 
 from launchdeck.probes.backups.freshness import age_words
 from launchdeck.core.model import Reading, Status
 from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_minutes, format_size
+from launchdeck.tui.palette import CRIT, MUTED, OK, UNKNOWN, WARN, styled
 from launchdeck.tui.widgets.badge import badge
 from launchdeck.tui.widgets.rows import Cell, CellRow, RowsPanel, ellipsis, short_name
 from launchdeck.tui.messages import BackupsListRequested, VerifyRequested
 
 RECENT_SHOWN = 2  # older backups named under each source on a wide screen; `b` lists them all
-VERIFY_STYLE = {"passed": ("✓ verified", "green"), "failed": ("✗ verify", "bold red"),
-                "running": ("verifying…", "yellow"), "error": ("? unverified", "magenta")}
+VERIFY_STYLE = {"passed": ("✓ verified", OK), "failed": ("✗ verify", CRIT),
+                "running": ("verifying…", WARN), "error": ("? unverified", UNKNOWN)}
 
 
-def age_text(seconds: Any) -> Text:
+def age_text(seconds: Any) -> Content:
     if not isinstance(seconds, (int, float)):
-        return Text("—".rjust(6), style="dim")
-    return Text(("+" + format_minutes(-seconds) if seconds < 0 else format_minutes(seconds)).rjust(6))
+        return styled("—".rjust(6), MUTED)
+    return styled(("+" + format_minutes(-seconds) if seconds < 0 else format_minutes(seconds)).rjust(6))
 
 
 def holds_text(values: dict[str, Any]) -> str:
@@ -64,7 +65,7 @@ class BackupRow(CellRow):
     def __init__(self, target: str) -> None:
         super().__init__(target)
         self.reading: Reading | None = None
-        self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", "dim")})
+        self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", MUTED)})
 
     def show_reading(self, reading: Reading, track: Track | None) -> None:
         self.reading = reading
@@ -73,19 +74,19 @@ class BackupRow(CellRow):
         self.show({
             "badge": badge(reading.status),
             "age": age_text(values.get("age_seconds")),
-            "size": Text(format_size(values["size_bytes"]) if values.get("size_bytes") is not None else ""),
-            "holds": Text(holds_text(values)),
+            "size": styled(format_size(values["size_bytes"]) if values.get("size_bytes") is not None else ""),
+            "holds": styled(holds_text(values)),
             "reason": ellipsis(str(values.get("newest") or reading.reason) if ok else reading.reason,
-                               "dim" if ok else ""),
+                               MUTED if ok else ""),
         })
 
     def show_verification(self, state: str | None) -> None:
         """For the newest backup only (an older one's result says little); None: never verified."""
         if state is None:
-            self.show({"verified": Text("")})
+            self.show({"verified": styled("")})
             return
         words, style = VERIFY_STYLE[state]
-        self.show({"verified": Text(words, style=style)})
+        self.show({"verified": styled(words, style)})
 
 
 class RecentLine(Cell):

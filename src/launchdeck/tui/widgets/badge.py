@@ -1,18 +1,20 @@
-"""Status glyph + word, the same on every panel: shape and word as well as colour, for colour-blind eyes."""
+"""Status glyph + word, the same on every panel: shape and word as well as colour, for colour-blind eyes.
+The colour is the theme's (launchdeck.tui.palette), so it follows a theme switch."""
 
 from __future__ import annotations
 
-from rich.text import Text
+from textual.content import Content
 
 from launchdeck.core.model import Status
+from launchdeck.tui.palette import MUTED, STATUS_STYLE, styled
 
 GLYPH = {Status.OK: "●", Status.WARN: "▲", Status.CRIT: "✖", Status.UNKNOWN: "?"}
-STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.CRIT: "bold red", Status.UNKNOWN: "magenta"}
-WAITING_STYLE = "dim"
+STYLE = STATUS_STYLE
+WAITING_STYLE = MUTED
 
 
-def badge(status: Status | None, width: int = 10) -> Text:
+def badge(status: Status | None, width: int = 10) -> Content:
     """`● ok`, `▲ warn`, `✖ crit`, `? unknown`, or a dim `… wait` before the first reading."""
     if status is None:
-        return Text("… wait".ljust(width), style=WAITING_STYLE)
-    return Text(f"{GLYPH[status]} {status.value}".ljust(width), style=STYLE[status])
+        return styled("… wait".ljust(width), WAITING_STYLE)
+    return styled(f"{GLYPH[status]} {status.value}".ljust(width), STYLE[status])

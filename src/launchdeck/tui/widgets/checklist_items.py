@@ -2,37 +2,38 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import ListItem, Static
 
 from launchdeck.checklists.session import LiveEvidence
 from launchdeck.checklists.state import ItemState
+from launchdeck.tui.palette import CRIT, INFO, MUTED, OK, UNKNOWN, WARN, styled
 
-MARKS = {"open": ("[ ]", ""), "signed": ("[✓]", "green"), "waived": ("[~]", "yellow")}
+MARKS = {"open": ("[ ]", MUTED), "signed": ("[✓]", OK), "waived": ("[~]", WARN)}
 # the live verdict sits right after the box, so it is never cut off at the end of a long item
-EVIDENCE = {"pass": ("✓", "green"), "fail": ("✗", "bold red"), "pending": ("…", "yellow"), "unknown": ("?", "magenta")}
+EVIDENCE = {"pass": ("✓", OK), "fail": ("✗", CRIT), "pending": ("…", WARN), "unknown": ("?", UNKNOWN)}
+CHANGED_STYLE = f"bold {WARN}"
 
 
-def row_text(state: ItemState, evidence: LiveEvidence | None) -> Text:
+def row_text(state: ItemState, evidence: LiveEvidence | None) -> Content:
+    """The item's text, who signed it and the note are user text: styled as data, never markup."""
     mark, style = MARKS[state.status]
-    text = Text("  " * state.item.level)
-    text.append(mark, style=style or "dim")
+    parts: list[Content | str] = ["  " * state.item.level, styled(mark, style)]
     if state.item.verify:
         glyph, estyle = EVIDENCE.get(evidence.state if evidence else "unknown", EVIDENCE["unknown"])
-        text.append(f" {glyph}", style=estyle)
-    text.append(" ")
-    text.append(state.item.text, style="dim" if state.done else "")
+        parts.append(styled(f" {glyph}", estyle))
+    parts += [" ", styled(state.item.text, MUTED if state.done else "")]
     if state.item.checked and not state.done:
-        text.append("  [x] in file", style="dim italic")
+        parts.append(styled("  [x] in file", f"{MUTED} italic"))
     if state.done:
         when = (state.at or "")[:16].replace("T", " ")
-        text.append(f"  {state.status} by {state.by} {when}", style="cyan")
+        parts.append(styled(f"  {state.status} by {state.by} {when}", INFO))
         if state.note:
-            text.append(f" — {state.note}", style="cyan dim")
+            parts.append(styled(f" — {state.note}", f"{INFO} {MUTED}"))
     if state.changed_since_signed:
-        text.append("  changed since signed", style="bold yellow")
-    return text
+        parts.append(styled("  changed since signed", CHANGED_STYLE))
+    return Content.assemble(*parts)
 
 
 class ItemRow(ListItem):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from launchdeck.tui.palette import CRIT, MUTED, OK, UNKNOWN, styled
+
 BAR_WIDTH = 6
+COMPLETE_STYLE = f"bold {OK}"
 
 
-def progress_bar(done: int, total: int) -> Text:
+def progress_bar(done: int, total: int) -> Content:
     filled = round(BAR_WIDTH * done / total) if total else 0
-    return Text.assemble(("█" * filled, "green"), ("░" * (BAR_WIDTH - filled), "dim"))
+    return Content.assemble(styled("█" * filled, OK), styled("░" * (BAR_WIDTH - filled), MUTED))
 
 
 class ChecklistsPanel(Static, can_focus=True):
@@ -32,19 +35,17 @@ class ChecklistsPanel(Static, can_focus=True):
         if not summary:
             return
         phases, failing, no_data = summary
-        line = Text()
+        parts: list[Content | str] = []
         for phase, done, total in phases:
-            if line:
-                line.append("  ")
-            line.append(f"{phase} ")
-            line.append_text(progress_bar(done, total))
-            line.append(f" {done}/{total}", style="bold green" if done == total else "")
+            if parts:
+                parts.append("  ")
+            parts += [styled(f"{phase} "), progress_bar(done, total),
+                      styled(f" {done}/{total}", COMPLETE_STYLE if done == total else "")]
         evidence = []
         if failing:
-            evidence.append((f"{failing} with live evidence failing", "bold red"))
+            evidence.append(styled(f"{failing} with live evidence failing", CRIT))
         if no_data:
-            evidence.append((f"{no_data} waiting for live data", "magenta"))
+            evidence.append(styled(f"{no_data} waiting for live data", UNKNOWN))
         if evidence:
-            line.append("\n")
-            line.append_text(Text("  ·  ").join(Text(t, style=s) for t, s in evidence))
-        self.update(line)
+            parts += ["\n", Content("  ·  ").join(evidence)]
+        self.update(Content.assemble(*parts))

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Input, Static
 
 from launchdeck.core.model import Reading, Status
 from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_duration, format_size
+from launchdeck.tui.palette import CRIT, MUTED, OK, WARN, styled
 from launchdeck.tui.widgets.badge import badge
 from launchdeck.tui.widgets.rows import CellRow, Steady, ellipsis, short_name
 
 SORTS = ("name", "cpu", "memory", "state")
-HEALTH_STYLE = {"healthy": "green", "unhealthy": "bold red", "starting": "yellow"}
+HEALTH_STYLE = {"healthy": OK, "unhealthy": CRIT, "starting": WARN}
+RESTARTS_STYLE = WARN
 _SEVERITY_ORDER = {Status.CRIT: 0, Status.UNKNOWN: 1, Status.WARN: 2, Status.OK: 3}
 
 
@@ -63,16 +65,16 @@ class ContainerRow(CellRow):
         self.show({
             "badge": badge(reading.status),
             "name": short_name(name, 17),
-            "cpu": Text(f"{cpu:.1f}%".rjust(7) if isinstance(cpu, (int, float)) else "—".rjust(7)),
-            "memory": Text(memory),
-            "restarts": Text(f"↻{restarts}" if restarts else "", style="yellow"),
-            "uptime": Text(format_duration(uptime) if isinstance(uptime, (int, float)) else str(v.get("state", "")),
-                           style="dim"),
-            "health": Text(str(v.get("health") or ""), style=HEALTH_STYLE.get(str(v.get("health")), "dim")),
-            "net": Text(f"↓{format_size(v.get('net_rx_bytes'))} ↑{format_size(v.get('net_tx_bytes'))}", style="dim"),
-            "pids": Text(f"{v['pids']}p" if isinstance(v.get("pids"), int) else "", style="dim"),
+            "cpu": styled(f"{cpu:.1f}%".rjust(7) if isinstance(cpu, (int, float)) else "—".rjust(7)),
+            "memory": styled(memory),
+            "restarts": styled(f"↻{restarts}" if restarts else "", RESTARTS_STYLE),
+            "uptime": styled(format_duration(uptime) if isinstance(uptime, (int, float)) else str(v.get("state", "")),
+                             MUTED),
+            "health": styled(str(v.get("health") or ""), HEALTH_STYLE.get(str(v.get("health")), MUTED)),
+            "net": styled(f"↓{format_size(v.get('net_rx_bytes'))} ↑{format_size(v.get('net_tx_bytes'))}", MUTED),
+            "pids": styled(f"{v['pids']}p" if isinstance(v.get("pids"), int) else "", MUTED),
             "reason": ellipsis(reading.reason if reading.status is not Status.OK else str(v.get("image", "")),
-                               "" if reading.status is not Status.OK else "dim"),
+                               "" if reading.status is not Status.OK else MUTED),
         })
 
     def sort_key(self, mode: str) -> tuple:
@@ -134,7 +136,7 @@ class ContainersPanel(Vertical, can_focus=True):
     def _problem(self, host: str, reason: str) -> None:
         line = self._problems.get(host)
         if line is not None:
-            line.update(Text(f"{host}: {reason}") if reason else "")
+            line.update(styled(f"{host}: {reason}") if reason else Content(""))
             line.display = bool(reason)
 
     def _settle(self, host: str) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from textual.content import Content
 from textual.widgets import Static
+
+from launchdeck.tui.palette import (ACTIONS_ENABLED_FILL, ENVIRONMENT_FILL, PRODUCTION_FILL, READ_ONLY_FILL,
+                                    styled)
 
 
 class DeckHeader(Static):
@@ -16,12 +19,9 @@ class DeckHeader(Static):
         self.set_class(production, "-production")
 
     @staticmethod
-    def compose_line(name: str, environment: str, production: bool, actions_enabled: bool) -> Text:
-        line = Text.assemble(("launchdeck", "bold"), "  ", (name, "bold"), "  ")
-        line.append(f" {environment.upper()} ", style="bold white on red" if production else "bold black on cyan")
-        line.append("  ")
-        if actions_enabled:
-            line.append(" ACTIONS ENABLED ", style="bold white on dark_orange3")
-        else:
-            line.append(" READ-ONLY ", style="bold black on grey70")
-        return line
+    def compose_line(name: str, environment: str, production: bool, actions_enabled: bool) -> Content:
+        return Content.assemble(
+            styled("launchdeck", "bold"), "  ", styled(name, "bold"), "  ",
+            styled(f" {environment.upper()} ", PRODUCTION_FILL if production else ENVIRONMENT_FILL), "  ",
+            styled(" ACTIONS ENABLED ", ACTIONS_ENABLED_FILL) if actions_enabled
+            else styled(" READ-ONLY ", READ_ONLY_FILL))

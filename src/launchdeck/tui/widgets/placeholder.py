@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from textual.content import Content
 from textual.widgets import Static
 
 
@@ -12,5 +12,5 @@ class PanelPlaceholder(Static, can_focus=True):
     """
 
     def __init__(self, title: str, message: str, **kwargs) -> None:
-        super().__init__(Text(message), **kwargs)  # Text: "[[backups]]" is not markup
+        super().__init__(Content(message), **kwargs)  # Content: "[[backups]]" is not markup
         self.border_title = title

@@ -4,14 +4,38 @@ cells, and only a cell whose text changed is repainted (DESIGN rule 7: bytes are
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
 from launchdeck.core.model import Reading, Status
 from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_minutes
+from launchdeck.tui.palette import MUTED, WARN, styled
+
+
+class Shown(Content):
+    """Content compared by its text *and* its styles. Content's own `==` compares the text alone,
+    so a cell whose colour changed but not its words would keep its old colour on screen."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Content) and self.is_same(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = Content.__hash__
+
+    @classmethod
+    def of(cls, content: Content | str) -> Shown:
+        if isinstance(content, cls):
+            return content
+        if isinstance(content, str):
+            return cls(content)
+        return cls(content.plain, list(content.spans), strip_control_codes=False)
 
 
 class Cell(Widget):
@@ -19,9 +43,12 @@ class Cell(Widget):
     Cell { height: 1; width: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
-    text: reactive[Text] = reactive(Text(), layout=False)
+    text: reactive[Content] = reactive(Shown(), layout=False)
 
-    def render(self) -> Text:
+    def validate_text(self, text: Content | str) -> Shown:
+        return Shown.of(text)
+
+    def render(self) -> Content:
         return self.text
 
 
@@ -38,9 +65,9 @@ class CellRow(Horizontal):
     def compose(self):
         yield from self.cells.values()
 
-    def show(self, texts: dict[str, Text]) -> None:
+    def show(self, texts: dict[str, Content]) -> None:
         for name, text in texts.items():
-            self.cells[name].text = text  # reactive: an equal Text does not repaint
+            self.cells[name].text = text  # reactive: an equal text in equal styles does not repaint
 
     def plain(self) -> str:
         return " ".join(cell.text.plain for cell in self.cells.values())
@@ -72,23 +99,22 @@ class Steady:
         return {name: self._shown[name] for name in values}
 
 
-def since_text(reading: Reading, track: Track | None) -> Text:
+def since_text(reading: Reading, track: Track | None) -> Content:
     """`12m` in this state (`<1m` at first), and `↕3` after 3 status changes in the last 15 minutes."""
     if track is None:
-        return Text("")
+        return Content("")
     held = (reading.observed_at - track.since).total_seconds()
-    text = Text(format_minutes(held), style="dim")
-    if track.flaps:
-        text.append(f" ↕{track.flaps}", style="yellow")
-    return text
+    return Content.assemble(styled(format_minutes(held), MUTED),
+                            styled(f" ↕{track.flaps}", WARN) if track.flaps else "")
 
 
-def ellipsis(text: str, style: str = "") -> Text:
-    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+def ellipsis(text: str, style: str = "") -> Content:
+    """One line; a Cell cuts it with an ellipsis (its CSS: text-wrap nowrap, text-overflow ellipsis)."""
+    return styled(text, style)
 
 
-def short_name(name: str, width: int) -> Text:
-    return Text(name if len(name) <= width else name[: width - 1] + "…", style="bold")
+def short_name(name: str, width: int) -> Content:
+    return styled(name if len(name) <= width else name[: width - 1] + "…", "bold")
 
 
 class RowsPanel(Vertical, can_focus=True):
@@ -120,4 +146,4 @@ class RowsPanel(Vertical, can_focus=True):
             row.show_reading(reading, track)
 
 
-__all__ = ["Cell", "CellRow", "RowsPanel", "Steady", "since_text", "ellipsis", "short_name"]
+__all__ = ["Shown", "Cell", "CellRow", "RowsPanel", "Steady", "since_text", "ellipsis", "short_name"]

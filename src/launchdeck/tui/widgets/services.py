@@ -3,11 +3,10 @@ when it has been in this state (and flaps), and the reason."""
 
 from __future__ import annotations
 
-from rich.text import Text
-
 from launchdeck.core.model import Reading, Status
 from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_latency
+from launchdeck.tui.palette import MUTED, styled
 from launchdeck.tui.widgets.badge import badge
 from launchdeck.tui.widgets.rows import CellRow, RowsPanel, Steady, ellipsis, short_name, since_text
 from launchdeck.tui.widgets.spark import Buckets
@@ -32,7 +31,7 @@ class ServiceRow(CellRow):
         super().__init__(target)
         self.latencies = Buckets(SPARK_WIDTH)
         self.steady = Steady(floors={"latency": 0.005})  # 7ms vs 9ms means nothing to the on-call
-        self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", "dim")})
+        self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", MUTED)})
 
     def show_reading(self, reading: Reading, track: Track | None) -> None:
         latency = reading.values.get("latency_seconds")
@@ -44,9 +43,9 @@ class ServiceRow(CellRow):
         detail = str(where) if reading.status is Status.OK and where else reading.reason
         self.show({
             "badge": badge(reading.status),
-            "latency": Text(format_latency(shown["latency"]).rjust(7)),
-            "code": Text(str(code) if code is not None else "", style="dim"),
-            "spark": Text(self.latencies.text()),
+            "latency": styled(format_latency(shown["latency"]).rjust(7)),
+            "code": styled(str(code) if code is not None else "", MUTED),
+            "spark": styled(self.latencies.text()),
             "since": since_text(reading, track),
             "reason": ellipsis(detail),
         })

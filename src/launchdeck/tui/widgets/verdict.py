@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from launchdeck.core.model import Status, Verdict
+from launchdeck.tui.palette import MUTED, OK, STATUS_FILL, styled
 
-VERDICT_STYLE = {Status.OK: "bold black on green", Status.WARN: "bold black on yellow",
-                 Status.CRIT: "bold white on red", Status.UNKNOWN: "bold white on magenta"}
+VERDICT_STYLE = STATUS_FILL
 
 
 class VerdictBar(Static):
     DEFAULT_CSS = """
-    VerdictBar { height: 1; padding: 0 1; }
+    VerdictBar { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     verdict: reactive[Verdict | None] = reactive(None, layout=False)
 
-    def render(self) -> Text:
+    def render(self) -> Content:
         verdict = self.verdict
         if verdict is None:
-            return Text("… waiting for the first readings", style="dim")
-        line = Text.assemble((f" {verdict.word.upper()} ", VERDICT_STYLE[verdict.status]), " ")
+            return styled("… waiting for the first readings", MUTED)
+        word = styled(f" {verdict.word.upper()} ", VERDICT_STYLE[verdict.status])
         if verdict.status is Status.OK:
-            line.append("every check is ok", style="green")
-        else:
-            line.append(verdict.reasons[0])
-            if len(verdict.reasons) > 1:
-                line.append(f"  (+{len(verdict.reasons) - 1} more)", style="dim")
-        line.no_wrap = True
-        line.overflow = "ellipsis"
-        return line
+            return Content.assemble(word, " ", styled("every check is ok", OK))
+        more = len(verdict.reasons) - 1
+        return Content.assemble(word, " ", styled(verdict.reasons[0]),
+                                styled(f"  (+{more} more)", MUTED) if more > 0 else "")
