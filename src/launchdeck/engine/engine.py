@@ -30,7 +30,7 @@ from launchdeck.engine import verifications as verify
 from launchdeck.engine.events import EventLog
 from launchdeck.engine.notices import (BackfillNotice, ChecklistNotice, Notice, ProblemNotice, ReadingNotice,
                                        VerificationNotice)
-from launchdeck.engine.pacing import Gate, LagMonitor
+from launchdeck.engine.pacing import SHARE, Gate, LagMonitor
 from launchdeck.engine.polling import collect_batch
 from launchdeck.engine.state import LiveState, Snapshot
 from launchdeck.probes import close_probes
@@ -41,6 +41,7 @@ log = logging.getLogger("launchdeck.engine")
 LEDGER_POLL_SECONDS = 0.5  # another terminal's sign-off shows here within this (the bar is 1 s)
 RETAKES = 3  # samples re-taken after an engine stall before the last one is judged anyway
 RETAKE_PAUSE = 0.05  # s before the first re-take, then 4x longer each time (0.05, 0.2, 0.8)
+TIMEOUT_SHARE = 0.5  # of its timeout the engine may have been away before a timeout is re-taken
 UNJUDGED_LIMIT = 3  # rounds in a row a target may go unjudged before its row says why
 STOP_GRACE = 1.5  # s for probes to close when the engine stops (a dead SSH peer must not hold up quit)
 SWITCH_INTERVAL = 0.001  # s: the GIL hand-off to the engine thread while the UI thread is busy (default 5 ms)
@@ -196,7 +197,9 @@ class Engine:
             async with self._gate_for_loop().slot():
                 async with self.lag.watching() as window:
                     readings = await collect_batch(probe, self.clock, self.scrub)
-                    stalled = await window.stalled()
+                    # a timeout stands unless the engine was away for half the time the target had
+                    timed_out = bool(readings) and readings[0].duration >= probe.timeout
+                    stalled = window.stalled(share=TIMEOUT_SHARE if timed_out else SHARE)
             if not stalled:
                 break
             if attempt < RETAKES:

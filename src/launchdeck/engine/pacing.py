@@ -22,7 +22,9 @@ from typing import AsyncIterator
 SLOTS = 4  # measured on 2 cores: 200 loopback targets read a median of ~5 ms (bench/many_targets.py)
 LEASE = 0.05  # s: a healthy loopback answer takes a few ms; past this a collection is waiting, not working
 STALL = 0.025  # s: a loop this late means a latency sampled across it is not the target's
+SHARE = 0.1  # of a sample's duration the engine may have been away without a re-take
 TICK = 0.005  # s, only while a sample is in flight
+JITTER = 0.002  # s a tick may wake late on a calm loop (timer resolution): not lateness
 
 
 class Gate:
@@ -57,14 +59,15 @@ class Window:
         self.start = time.monotonic()
         self.late_at_start = monitor.lateness()
 
-    async def stalled(self) -> bool:
-        """Whether the engine was unavailable for more than `stall` in all during the sample: its ticks
-        woke that much late in sum (a busy UI thread holding the GIL, a blocking call), or a garbage
-        collection stopped every thread."""
+    def stalled(self, share: float = SHARE) -> bool:
+        """Whether the engine was away long enough to change what the sample says: its ticks woke
+        late in sum (a busy UI thread holding the GIL, a blocking call) or a garbage collection
+        paused every thread, for more than `stall` and more than `share` of the sample's duration
+        (a 650 ms answer is still a 650 ms answer when 30 ms of it were the UI's)."""
         monitor, end = self.monitor, time.monotonic()
-        if monitor.lateness() - self.late_at_start > monitor.stall:
-            return True
-        return any(s < end and e > self.start for s, e in monitor.stalls)
+        late = monitor.lateness() - self.late_at_start
+        paused = sum(max(0.0, min(e, end) - max(s, self.start)) for s, e in monitor.stalls)
+        return max(late, paused) > max(monitor.stall, share * (end - self.start))
 
 
 class LagMonitor:
@@ -87,6 +90,7 @@ class LagMonitor:
     async def watching(self) -> AsyncIterator[Window]:
         self._watching += 1
         if self._ticker is None or self._ticker.done():
+            self._due = time.monotonic() + self.tick  # due from now, even before the task first runs
             self._ticker = asyncio.get_running_loop().create_task(self._run(), name="lag ticker")
         try:
             yield Window(self)
@@ -94,17 +98,18 @@ class LagMonitor:
             self._watching -= 1
 
     async def _run(self) -> None:
-        while self._watching:
-            self._due = time.monotonic() + self.tick
-            await asyncio.sleep(self.tick)
-            self.late_total += max(0.0, time.monotonic() - self._due)
-            self._due = None
+        while self._watching and self._due is not None:
+            await asyncio.sleep(max(0.0, self._due - time.monotonic()))
+            now = time.monotonic()
+            self.late_total += max(0.0, now - self._due - JITTER)
+            self._due = now + self.tick
+        self._due = None
 
     def lateness(self) -> float:
         """Seconds the ticks woke late in sum, the tick now overdue included: a tick whose timer has
         fired but whose task has not run yet is late all the same."""
         due = self._due
-        return self.late_total + (max(0.0, time.monotonic() - due) if due is not None else 0.0)
+        return self.late_total + (max(0.0, time.monotonic() - due - JITTER) if due is not None else 0.0)
 
     def watch_collections(self) -> None:
         """A full garbage collection stops every thread, the engine's too (300-400 ms measured while
