@@ -9,6 +9,7 @@ first bad line and why.
 """
 
 from __future__ import annotations
+from launchdeck.core.errors import LaunchdeckError
 
 import fcntl
 import hashlib
@@ -122,8 +123,9 @@ class Record:
         return {name: getattr(self, name) for name in FIELDS[:-1]}
 
 
-class LedgerError(Exception):
+class LedgerError(LaunchdeckError):
     """A write that did not become durable: nothing was signed. Names the file and the OS reason."""
+    title = "ledger"
 
     def __init__(self, message: str, errno: int | None = None) -> None:
         super().__init__(message)

@@ -9,6 +9,7 @@ line numbers: sign-offs in the ledger must survive unrelated edits to the file.
 """
 
 from __future__ import annotations
+from launchdeck.core.errors import LaunchdeckError
 
 import hashlib
 import re
@@ -48,8 +49,9 @@ _VERIFY = re.compile(r"<!--\s*verify:\s*(.*?)\s*-->", re.DOTALL | re.IGNORECASE)
 _PARSER = MarkdownIt("commonmark")
 
 
-class ChecklistError(Exception):
+class ChecklistError(LaunchdeckError):
     """A checklist file that cannot be read; the message starts with the path and is shown as-is."""
+    title = "checklist"
 
 
 @dataclass(frozen=True)

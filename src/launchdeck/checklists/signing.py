@@ -15,10 +15,12 @@ from launchdeck.core.history import ReadingHistory
 from launchdeck.checklists.evidence import PASS, Condition, EvidenceSyntaxError, evaluate, parse_condition
 from launchdeck.audit.ledger import Ledger, Record
 from launchdeck.checklists.parser import Checklist, ChecklistItem, default_checklists, load_checklist
+from launchdeck.core.errors import LaunchdeckError
 
 
-class SignoffRefused(Exception):
+class SignoffRefused(LaunchdeckError):
     """Signing was refused by the rules (not by the disk): the message says what to do instead."""
+    title = "not signed"
 
 
 @dataclass(frozen=True)

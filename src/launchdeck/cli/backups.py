@@ -104,6 +104,7 @@ def backups_verify(sources: tuple[str, ...], file_name: str | None, config_path:
 
 
 async def _verify_all(config: Config, specs: list, file_name: str | None) -> list[tuple[dict, str]]:
+    from launchdeck.core.pool import run_blocking
     from launchdeck.probes.backups.integrity import newest_file, record_in_ledger, verification_ledger, verify_backup
     from launchdeck.probes import resolve_hosts
     from launchdeck.core.redact import Scrubber
@@ -122,7 +123,7 @@ async def _verify_all(config: Config, specs: list, file_name: str | None) -> lis
                 results.append(({"source": spec.name, "result": "failed", "summary": scrub(str(error) or
                                  type(error).__name__), "checks": []}, "not recorded: nothing was verified"))
                 continue
-            words = await asyncio.to_thread(record_in_ledger, ledger, verification)
+            words = await run_blocking(record_in_ledger, ledger, verification, timeout=30)
             results.append((verification.to_json() | {"ledger": words}, words))
     return results
 

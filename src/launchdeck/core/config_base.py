@@ -11,10 +11,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from launchdeck.core.units import parse_duration, parse_size
+from launchdeck.core.errors import LaunchdeckError
 
 
-class ConfigError(Exception):
+class ConfigError(LaunchdeckError):
     """A config problem, already worded for the person who has to fix it."""
+    title = "config error"
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source

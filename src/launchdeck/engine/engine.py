@@ -23,7 +23,8 @@ from typing import Any, Callable, Coroutine
 
 from launchdeck.checklists.session import ChecklistSession
 from launchdeck.core.config import Config
-from launchdeck.core.model import Clock, Reading, Status, SystemClock, Verdict
+from launchdeck.core.errors import title_of
+from launchdeck.core.model import Clock, Reading, Status, SystemClock
 from launchdeck.core.pool import BlockingPool, default_pool
 from launchdeck.core.redact import Scrubber
 from launchdeck.engine import verifications as verify
@@ -322,7 +323,7 @@ class Engine:
             if finished.cancelled() or finished.exception() is None:
                 return
             error = finished.exception()
-            self._problem(f"{name} stopped", f"{type(error).__name__}: {error}")
+            self._problem(f"{name} stopped", f"{title_of(error)}: {error}")
             if probe is not None:  # its row must not freeze on its last good reading
                 reason = self.scrub(f"poller stopped: {type(error).__name__}: {error}")
                 self._observe(Reading(probe.panel, probe.target, Status.UNKNOWN, reason, {}, self.clock.now(), 0.0))

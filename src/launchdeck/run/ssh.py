@@ -17,6 +17,8 @@ over a second channel before closing the first.
 """
 
 from __future__ import annotations
+from launchdeck.core.errors import LaunchdeckError
+from launchdeck.core.pool import run_blocking
 
 import asyncio
 import errno
@@ -43,8 +45,12 @@ PID_MARKER = "launchdeck-pid:"
 _PID_LINE = re.compile(re.escape(PID_MARKER) + r"(\d+)\n?")
 
 
-class RemoteError(Exception):
+FILE_TIMEOUT = 5.0  # s for a key or known_hosts file to be read (a hung network home must not hang us)
+
+
+class RemoteError(LaunchdeckError):
     """An SSH failure, worded for the operator: `host (address:port): reason`."""
+    title = "ssh"
 
     def __init__(self, host: HostConfig, reason: str, kind: str = "error") -> None:
         self.host = host.name
@@ -91,15 +97,15 @@ async def connect(host: HostConfig) -> SSHClientConnection:
     import asyncssh
 
     known_path = known_hosts_path(host)
-    if not await asyncio.to_thread(known_path.is_file):
+    if not await run_blocking(known_path.is_file, timeout=FILE_TIMEOUT):
         raise RemoteError(host, f"no known_hosts file at {known_path}: refusing to connect "
                                 "without host key verification", "no-known-hosts")
     try:
-        known = await asyncio.to_thread(asyncssh.read_known_hosts, str(known_path))
+        known = await run_blocking(asyncssh.read_known_hosts, str(known_path), timeout=FILE_TIMEOUT)
     except (OSError, ValueError) as exc:
         raise RemoteError(host, f"cannot read known_hosts {known_path}: {exc}", "no-known-hosts") from None
     key = host.key.expanduser() if host.key else None
-    if key is not None and not await asyncio.to_thread(key.is_file):
+    if key is not None and not await run_blocking(key.is_file, timeout=FILE_TIMEOUT):
         raise RemoteError(host, f"key file {key} not found", "auth")
     seen = _Seen()
 

@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from launchdeck.checklists.session import ChecklistSession
 from launchdeck.core.config import Config
+from launchdeck.core.errors import title_of
 from launchdeck.core.model import Clock, Reading, SystemClock
 from launchdeck.engine.engine import Engine
 from launchdeck.engine.notices import (BackfillNotice, ChecklistNotice, ProblemNotice, ReadingNotice,
@@ -128,8 +129,8 @@ class LaunchdeckApp(App[None]):
         """The one handler for this view's own workers: a failure is told, never lost."""
         if event.state is WorkerState.ERROR:
             error = event.worker.error
-            self.notify(self.engine.scrub(f"{event.worker.name or event.worker.group}: {type(error).__name__}: "
-                                          f"{error}"), title="failed", severity="error", timeout=30)
+            self.notify(self.engine.scrub(f"{event.worker.name or event.worker.group}: {error}"),
+                        title=title_of(error), severity="error", timeout=30)
 
     # ------------------------------------------------------------------ keys
     def _header(self) -> DeckHeader:

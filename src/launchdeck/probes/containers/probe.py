@@ -36,6 +36,7 @@ from launchdeck.probes.containers.engine_stats import (CgroupReader, ContainerVi
 from launchdeck.core.model import Clock, Outcome, Status, SystemClock
 from launchdeck.probes.base import Batch
 from launchdeck.core.units import format_duration
+from launchdeck.core.errors import LaunchdeckError
 
 PANEL = "containers"
 DEFAULT_URL = "unix:///var/run/docker.sock"
@@ -49,8 +50,9 @@ RECORDED = ("die", "oom", "restart", "health_status")
 STATS_STATES = ("running", "paused")
 
 
-class DockerUnavailable(Exception):
+class DockerUnavailable(LaunchdeckError):
     """The whole host cannot be read; the message is the host row's reason, already worded."""
+    title = "docker"
 
 
 class ContainersProbe:

@@ -29,6 +29,7 @@ from launchdeck.core.config import PrometheusConfig, TrafficConfig
 from launchdeck.core.model import Clock, Outcome, Status, SystemClock
 from launchdeck.probes.traffic.judge import BURN_WINDOWS, PANEL, TrafficJudge, TrafficSample, finite
 from launchdeck.probes.services.http import describe_connect_error
+from launchdeck.core.errors import LaunchdeckError
 
 # query key -> the reading's value name
 MAIN = {"error_ratio": "error_ratio", "p95": "p95_seconds", "rate": "rate_rps"}
@@ -40,8 +41,9 @@ _DURATION = re.compile(r"(\d+)(ms|[smhdwy])")
 _RANGE = re.compile(r"\[\s*((?:\d+(?:ms|[smhdwy]))+)\s*\]")  # a range selector; subqueries ([5m:1m]) excluded
 
 
-class PrometheusError(Exception):
+class PrometheusError(LaunchdeckError):
     """A failed query, already worded for the panel (Prometheus' errorType and error when sent)."""
+    title = "prometheus"
 
 
 def promql_duration(seconds: float) -> str:
