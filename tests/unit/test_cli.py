@@ -70,3 +70,23 @@ def test_the_check_table_shows_each_rows_number_since_reasons_carry_none():
     assert measure(reading("containers", cpu_percent=78.04)) == "cpu 78.0%"
     assert measure(reading("backups", age_seconds=3 * 3600 + 125)) == "age 3h02m"
     assert measure(reading("backups", age_seconds=-7200)) == "age in 2h"
+
+
+def test_a_path_that_cannot_be_used_is_one_line_and_exit_2_never_a_traceback(tmp_path):
+    """The class: deliberate errors (LaunchdeckError) and OS errors on a user's path end at the CLI's
+    one handler, whatever the command."""
+    (tmp_path / "launch.md").write_text("# L\n## Pre-launch\n- [ ] a\n")
+    (tmp_path / "ledger-dir").mkdir()
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "nowhere.jsonl")
+    (tmp_path / "launchdeck.toml").write_text('[checklists]\nfiles = ["launch.md"]\nledger = "ledger-dir"\n')
+    cases = [
+        (["init", str(tmp_path / "no" / "such" / "x.toml")], "No such file or directory"),
+        (["report", "--config", str(tmp_path / "launchdeck.toml")], "ledger-dir"),
+        (["signoff", "verify", str(tmp_path / "link.jsonl")], "symbolic link"),
+        (["signoff", "list", str(tmp_path / "link.jsonl")], "symbolic link"),
+    ]
+    for args, words in cases:
+        result = launchdeck(*args, timeout=20)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr and words in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -540,3 +541,31 @@ def test_verify_names_a_malformed_middle_line(big_ledger, tmp_path):
         copy[index] = rng.choice(garbage)
         result = verify(tampered(tmp_path, copy, f"malformed-{index}"))
         assert (result.problem, result.first_bad_line, result.records) == ("malformed", index + 1, index)
+
+
+@pytest.mark.parametrize("make", ["dangling link", "link to a file", "directory", "fifo"])
+def test_a_ledger_path_that_is_not_a_regular_file_is_refused_at_once(tmp_path, make):
+    """The class: every ledger open is bounded and never follows a link (a dangling one spun for ever)."""
+    path = tmp_path / "signoff.jsonl"
+    someone_else = tmp_path / "notes.txt"
+    if make == "dangling link":
+        path.symlink_to(tmp_path / "nowhere.jsonl")
+    elif make == "link to a file":
+        someone_else.write_text("a colleague's one-line file")
+        path.symlink_to(someone_else)
+    elif make == "directory":
+        path.mkdir()
+    else:
+        os.mkfifo(path)
+    ledger = Ledger(path)
+    started = time.monotonic()
+    with pytest.raises(LedgerError) as refused:
+        ledger.append(checklist="launch.md", item_id="x", item_text="x", kind="sign")
+    assert time.monotonic() - started < 1.0
+    words = str(refused.value)
+    assert str(path) in words and ("symbolic link" in words or "not a regular file" in words or "directory" in words.lower())
+    for read in (ledger.records, ledger.read_new, lambda: ledger_module.verify(path)):
+        with pytest.raises(LedgerError):
+            read()
+    if make == "link to a file":
+        assert someone_else.read_text() == "a colleague's one-line file"  # untouched

@@ -9,8 +9,8 @@ first bad line and why.
 """
 
 from __future__ import annotations
-from launchdeck.core.errors import LaunchdeckError
 
+import errno as errno_module
 import fcntl
 import hashlib
 import json
@@ -18,11 +18,14 @@ import os
 import pwd
 import re
 import socket
+import stat as stat_module
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
+
+from launchdeck.core.errors import LaunchdeckError
 
 KINDS = ("sign", "unsign", "waive", "note", "action", "recovery", "verify")
 GENESIS = "0" * 64
@@ -33,6 +36,47 @@ _TYPES = {"seq": int, "time": str, "operator": dict, "checklist": str, "item_id"
 _FIELD_SET, _OPERATOR_SET = frozenset(FIELDS), frozenset(("login", "uid", "hostname", "ssh_client"))
 _SHA256 = re.compile("[0-9a-f]{64}")
 _NOT_JSON = "not JSON"
+
+
+OPEN_TRIES = 5  # opens of the ledger before giving up: only a race with another terminal retries
+
+
+def _link_words(error: OSError) -> str:
+    if error.errno == errno_module.ELOOP:
+        return (" (it is a symbolic link: launchdeck reads and writes only a regular file; point the "
+                "ledger setting at the file itself)")
+    return ""
+
+
+def _require_regular(path: Path, fd: int) -> None:
+    if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+        raise LedgerError(f"{path}: not a regular file; a ledger is a file launchdeck creates")
+
+
+def _open_regular(path: Path):
+    """The ledger for reading: never through a symbolic link, only a regular file (opened without
+    blocking, so a FIFO put in its place is refused instead of waiting for a writer for ever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        _require_regular(path, fd)
+        os.set_blocking(fd, True)
+    except LedgerError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def read_ledger(path: Path, missing_ok: bool = False) -> bytes:
+    """The whole file, as `_open_regular` allows; LedgerError (one line, no traceback) otherwise."""
+    try:
+        with _open_regular(path) as file:
+            return file.read()
+    except FileNotFoundError:
+        if missing_ok:
+            return b""
+        raise LedgerError(f"{path}: no such ledger", errno_module.ENOENT) from None
+    except OSError as error:
+        raise LedgerError(f"{path}: not read: {error.strerror or error}{_link_words(error)}", error.errno) from error
 
 
 def canonical_bytes(obj: dict) -> bytes:
@@ -279,16 +323,13 @@ class Ledger:
 
     def records(self) -> list[Record]:
         """Every complete, parseable record in file order; a torn tail is excluded."""
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return []
+        data = read_ledger(self.path, missing_ok=True)
         return _records(data[: data.rfind(b"\n") + 1])
 
     def read_new(self) -> list[Record]:
         """Records appended since the previous call (the first: all); only whole lines are consumed."""
         try:
-            with open(self.path, "rb") as file:
+            with _open_regular(self.path) as file:
                 stat = os.fstat(file.fileno())
                 if (stat.st_dev, stat.st_ino) != self._identity or stat.st_size < self._offset:
                     self._identity, self._offset = (stat.st_dev, stat.st_ino), 0  # new or replaced file
@@ -296,6 +337,8 @@ class Ledger:
                 data = file.read()
         except FileNotFoundError:
             return []
+        except OSError as error:
+            raise self._error("not read", error, _link_words(error)) from error
         end = data.rfind(b"\n") + 1
         self._offset += end
         return _records(data[:end])
@@ -306,25 +349,32 @@ class Ledger:
     @contextmanager
     def _locked(self, action: str, *, create: bool) -> Iterator[tuple[int, bool]]:
         """An O_APPEND descriptor holding LOCK_EX; fd -1 when the file is missing and create is False.
-        Read-write (not write-only) so the tail is read through the very descriptor that is locked."""
-        flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC
+        Read-write (not write-only) so the tail is read through the very descriptor that is locked.
+        Never through a symbolic link, only a regular file, and a bounded number of tries: a dangling
+        link once made this loop spin for ever (open: no file; create: the link exists)."""
+        flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
         fd, created = -1, False
         try:
-            while fd < 0:
+            for _ in range(OPEN_TRIES):
                 try:
                     fd = os.open(self.path, flags)
+                    break
                 except FileNotFoundError:
                     if not create:
                         break
                     try:
                         fd, created = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o644), True
+                        break
                     except FileExistsError:
                         continue  # another terminal created it between our two opens
+            else:
+                raise LedgerError(f"{self.path}: {action}: could not open or create it in {OPEN_TRIES} tries")
             if fd >= 0:
+                _require_regular(self.path, fd)
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield fd, created
         except OSError as error:
-            raise self._error(action, error) from error
+            raise self._error(action, error, _link_words(error)) from error
         finally:
             if fd >= 0:
                 os.close(fd)  # releases the lock
@@ -444,7 +494,7 @@ def _sequence_problem(lines: list[bytes], number: int, expected: int, found: int
 def verify(path: Path) -> VerifyResult:
     """Check every line, the hashes and the chain; stop at the first bad line and say what it is.
     A cut-off end (last records removed whole) needs an outside anchor: note the last hash elsewhere."""
-    lines = Path(path).read_bytes().split(b"\n")
+    lines = read_ledger(Path(path)).split(b"\n")
     tail = lines.pop()  # b"" when the file ends with a newline
     prev_seq, prev_hash = 0, GENESIS
     for number, line in enumerate(lines, 1):

@@ -9,7 +9,6 @@ line numbers: sign-offs in the ledger must survive unrelated edits to the file.
 """
 
 from __future__ import annotations
-from launchdeck.core.errors import LaunchdeckError
 
 import hashlib
 import re
@@ -21,6 +20,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
+
+from launchdeck.core.errors import LaunchdeckError
 
 PHASES = ("pre-launch", "launch-day", "post-launch", "other")
 

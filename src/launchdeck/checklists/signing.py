@@ -10,12 +10,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from launchdeck.core.config import ChecklistsConfig, Config
-from launchdeck.core.history import ReadingHistory
-from launchdeck.checklists.evidence import PASS, Condition, EvidenceSyntaxError, evaluate, parse_condition
 from launchdeck.audit.ledger import Ledger, Record
-from launchdeck.checklists.parser import Checklist, ChecklistItem, default_checklists, load_checklist
+from launchdeck.checklists.evidence import (
+    PASS,
+    Condition,
+    EvidenceSyntaxError,
+    evaluate,
+    parse_condition,
+)
+from launchdeck.checklists.parser import (
+    Checklist,
+    ChecklistItem,
+    default_checklists,
+    load_checklist,
+)
+from launchdeck.core.config import ChecklistsConfig, Config
 from launchdeck.core.errors import LaunchdeckError
+from launchdeck.core.history import ReadingHistory
 
 
 class SignoffRefused(LaunchdeckError):

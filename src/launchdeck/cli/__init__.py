@@ -18,6 +18,7 @@ import click
 from launchdeck import __version__
 from launchdeck.cli.backups import backups
 from launchdeck.cli.checklists import checklist, report, signoff
+from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.config import CONFIG_NAME, Config, ConfigError, find_config, load_config
 
 CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -59,7 +60,23 @@ def _load(config_path: Path | None) -> Config:
         sys.exit(2)
 
 
-@click.group(invoke_without_command=True)
+class _Launchdeck(click.Group):
+    """Every command's deliberate errors end as one line and exit 2, never a traceback: a crashed
+    `check` exiting 1 would read as "warn" to the CI that runs it."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LaunchdeckError as error:
+            click.secho(f"launchdeck: {error.title}: {error}", fg="red", err=True)
+            ctx.exit(2)
+        except OSError as error:  # a path that cannot be written or read: the path and the reason
+            where = f"{error.filename}: " if error.filename else ""
+            click.secho(f"launchdeck: {where}{error.strerror or error}", fg="red", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Launchdeck, invoke_without_command=True)
 @CONFIG_OPTION
 @click.option("--allow-actions", is_flag=True, help="enable deploy / rollback / restore (read-only otherwise)")
 @click.version_option(__version__, prog_name="launchdeck")

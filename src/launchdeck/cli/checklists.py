@@ -128,7 +128,7 @@ def signoff_list(ledger: Path, as_json: bool) -> None:
     from launchdeck.audit.ledger import Ledger
     from launchdeck.checklists.state import operator_label
 
-    if not ledger.exists():
+    if not ledger.exists() and not ledger.is_symlink():
         fail(f"{ledger}: no such ledger")
     records = Ledger(ledger).records()
     if as_json:
@@ -148,7 +148,7 @@ def signoff_verify(ledger: Path) -> None:
     """Check the hash chain: exit 0 intact, 1 with the first bad line and why."""
     from launchdeck.audit.ledger import verify
 
-    if not ledger.exists():
+    if not ledger.exists() and not ledger.is_symlink():  # a link is refused by verify itself, in words
         fail(f"{ledger}: no such ledger")
     result = verify(ledger)
     if result.ok:

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from launchdeck.core.units import parse_duration, parse_size
 from launchdeck.core.errors import LaunchdeckError
+from launchdeck.core.units import parse_duration, parse_size
 
 
 class ConfigError(LaunchdeckError):

@@ -17,8 +17,6 @@ over a second channel before closing the first.
 """
 
 from __future__ import annotations
-from launchdeck.core.errors import LaunchdeckError
-from launchdeck.core.pool import run_blocking
 
 import asyncio
 import errno
@@ -30,6 +28,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from launchdeck.core.errors import LaunchdeckError
+from launchdeck.core.pool import run_blocking
 
 if TYPE_CHECKING:
     from asyncssh import SSHClientConnection, SSHKey, SSHListener

@@ -29,14 +29,25 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Callable
 
-from launchdeck.core.pool import run_blocking
 from launchdeck.core.config import ContainersConfig, HostConfig
-from launchdeck.probes.containers.engine_stats import (CgroupReader, ContainerView, cpu_percent, describe_docker_error, health_from_status,
-                           inspect_facts, is_connection_error, judge, memory_percent, memory_used, network_bytes)
-from launchdeck.core.model import Clock, Outcome, Status, SystemClock
-from launchdeck.probes.base import Batch
-from launchdeck.core.units import format_duration
 from launchdeck.core.errors import LaunchdeckError
+from launchdeck.core.model import Clock, Outcome, Status, SystemClock
+from launchdeck.core.pool import run_blocking
+from launchdeck.core.units import format_duration
+from launchdeck.probes.base import Batch
+from launchdeck.probes.containers.engine_stats import (
+    CgroupReader,
+    ContainerView,
+    cpu_percent,
+    describe_docker_error,
+    health_from_status,
+    inspect_facts,
+    is_connection_error,
+    judge,
+    memory_percent,
+    memory_used,
+    network_bytes,
+)
 
 PANEL = "containers"
 DEFAULT_URL = "unix:///var/run/docker.sock"

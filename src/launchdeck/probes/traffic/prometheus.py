@@ -24,12 +24,18 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from launchdeck.core.pool import run_blocking
 from launchdeck.core.config import PrometheusConfig, TrafficConfig
-from launchdeck.core.model import Clock, Outcome, Status, SystemClock
-from launchdeck.probes.traffic.judge import BURN_WINDOWS, PANEL, TrafficJudge, TrafficSample, finite
-from launchdeck.probes.services.http import describe_connect_error
 from launchdeck.core.errors import LaunchdeckError
+from launchdeck.core.model import Clock, Outcome, Status, SystemClock
+from launchdeck.core.pool import run_blocking
+from launchdeck.probes.services.http import describe_connect_error
+from launchdeck.probes.traffic.judge import (
+    BURN_WINDOWS,
+    PANEL,
+    TrafficJudge,
+    TrafficSample,
+    finite,
+)
 
 # query key -> the reading's value name
 MAIN = {"error_ratio": "error_ratio", "p95": "p95_seconds", "rate": "rate_rps"}
