@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import signal
 import re
 import shutil
@@ -130,3 +131,38 @@ def test_demo_with_a_real_prometheus_serves_traffic_through_it(tmp_path):
         demo.send_signal(signal.SIGTERM)
         demo.wait(timeout=15)
     assert demo.returncode == 0
+
+
+def test_sigterm_restores_the_terminal_and_removes_what_the_demo_made(tmux, tmp_path):
+    """SIGTERM (kill, systemd, a supervisor) cleans up exactly like a hang-up: within 2 s the process is
+    gone, the terminal has left the alternate screen with mouse tracking off, and the temp dir is gone."""
+    launcher = Path(sys.executable).with_name("launchdeck")
+    own_tmp = tmp_path / "tmp"
+    own_tmp.mkdir()
+    # the shell stays after launchdeck ends, so the pane shows what launchdeck left the terminal in
+    subprocess.run([*tmux, "new-session", "-d", "-x", "80", "-y", "24", "-s", "term",
+                    f"TMPDIR={own_tmp} {launcher} demo; sleep 60"], check=True)
+    deadline = time.monotonic() + 20
+    while not list(own_tmp.glob("launchdeck-demo-*/launchdeck.toml")):
+        assert time.monotonic() < deadline, "the TUI demo wrote no config within 20 s"
+        time.sleep(0.2)
+
+    def pane(fmt: str) -> str:
+        return subprocess.run([*tmux, "display-message", "-p", "-t", "term", fmt], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    shell = int(pane("#{pane_pid}"))
+    children = subprocess.run(["pgrep", "-P", str(shell)], capture_output=True, text=True).stdout.split()
+    demo = next(int(p) for p in children if "demo" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace"))
+    time.sleep(1.0)  # the dashboard is up: alternate screen and mouse tracking on
+    assert pane("#{alternate_on}") == "1"
+    os.kill(demo, signal.SIGTERM)
+    killed = time.monotonic()
+    while Path(f"/proc/{demo}").exists():
+        assert time.monotonic() - killed < 2.0, "still running 2 s after SIGTERM"
+        time.sleep(0.05)
+    try:
+        assert pane("#{alternate_on} #{mouse_any_flag} #{mouse_all_flag}") == "0 0 0"
+        assert list(own_tmp.iterdir()) == []
+    finally:
+        subprocess.run([*tmux, "kill-session", "-t", "term"], check=False)

@@ -33,22 +33,34 @@ def _quiet_logging() -> None:
     logging.getLogger().addHandler(logging.NullHandler())
 
 
-def _hang_up(signum: int, _frame: object) -> None:
-    # the kernel follows a hang-up with SIGCONT (and tmux signals too): a second SIGHUP, or Textual's
-    # SIGCONT handler (it resumes the screen, and raises once the loop is gone), arriving during the
-    # clean-up would abort the very `finally` blocks this exit lets run
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+def _stop(signum: int, _frame: object) -> None:
+    """A hang-up (a dropped SSH session) or a SIGTERM (systemd, kill, a supervisor) ends launchdeck the
+    way `q` does: SystemExit, so every `finally` and Textual's own clean-up run (terminal restored,
+    the engine and its child process groups stopped, the demo's servers and temp dir removed).
+    The kernel follows a hang-up with SIGCONT (and tmux signals too): a second stop signal, or
+    Textual's SIGCONT handler (it resumes the screen, and raises once the loop is gone), arriving
+    during the clean-up would abort the very `finally` blocks this exit lets run."""
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
     signal.signal(signal.SIGCONT, signal.SIG_DFL)
     raise SystemExit(128 + signum)
+
+
+def _exit_cleanly_on_stop_signals() -> None:
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, _stop)
 
 
 def _run_tui(config: Config, allow_actions: bool) -> None:
     from launchdeck.tui.app import make_app
 
     _quiet_logging()
-    # a dropped SSH session sends SIGHUP, whose default kills us before any `finally` runs: the
-    # demo's servers, Prometheus and temp dir would outlive the session. Exit the normal way instead.
-    signal.signal(signal.SIGHUP, _hang_up)
+    # SIGHUP's and SIGTERM's defaults kill us before any `finally` runs: the terminal would stay in
+    # the alternate screen with mouse tracking on, and the demo's servers and temp dir would remain
+    _exit_cleanly_on_stop_signals()
     make_app(config, allow_actions=allow_actions).run()
 
 
@@ -123,7 +135,7 @@ def init(path: Path, force: bool) -> None:
 def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool, no_tui: bool,
          allow_actions: bool) -> None:
     """Start an embedded stack of real loopback services and open the dashboard on it."""
-    signal.signal(signal.SIGHUP, _hang_up)  # from the start: a hang-up during start-up cleans up too
+    _exit_cleanly_on_stop_signals()  # from the start: a stop during start-up cleans up too
     from launchdeck.demo.prometheus import DemoPrometheus
     from launchdeck.demo.stack import DemoStack
 
