@@ -182,3 +182,30 @@ def test_starter_template_is_a_valid_config():
     text = resources.files("launchdeck").joinpath("templates/starter.toml").read_text()
     config = parse_config(text, "starter.toml", {})
     assert config.services and not config.actions.enabled
+
+
+@pytest.mark.parametrize("body, words", [
+    ('[deck]\nrefresh = "0s"\n', "deck.refresh: must be at least 100ms"),
+    ('[[services]]\nname = "a"\nurl = "http://x/"\ninterval = "50ms"\n', "services[0].interval: must be at least 100ms"),
+    ('[[services]]\nname = "a"\nurl = "http://x/"\ntimeout = "0s"\n', "services[0].timeout: must be at least 10ms"),
+    ('[[backups]]\nname = "d"\npath = "/b"\npattern = "*.gz"\ntimeout = 0\n', "backups[0].timeout: must be at least"),
+    ('[[hosts]]\nname = "h"\naddress = "x"\nuser = "u"\nkeepalive = "1ms"\n', "hosts[0].keepalive: must be at least"),
+    ('[[services]]\nname = "a"\nurl = "http://x/"\nlatency_warn = "-1s"\n', "services[0].latency_warn"),
+    ('[prometheus]\nurl = "127.0.0.1:9090"\n', "prometheus.url: expected an http:// or https:// URL"),
+    ('[[traffic]]\nname = "w"\nsource = "scrape"\nscrape_url = "localhost:8080/metrics"\n',
+     "traffic[0].scrape_url: expected an http:// or https:// URL"),
+    ('[[services]]\nname = "a"\nurl = "http://127.0.0.1:99999/x"\n', "port is a number from 1 to 65535"),
+    ('[[services]]\nname = "a"\nurl = "http://127.0.0.1:0/x"\n', "port is a number from 1 to 65535"),
+    ('[[services]]\nname = "a"\nkind = "tcp"\nhost = "x"\nport = 70000\n', "services[0].port"),
+])
+def test_periods_ports_and_urls_are_checked_at_load_with_the_field_path(body, words):
+    with pytest.raises(ConfigError) as error:
+        parse_config(body, "deck.toml", {})
+    assert words in str(error.value)
+
+
+def test_a_literal_password_in_the_file_is_never_echoed_in_a_config_error():
+    for url in ("ftp://admin:S3cr3tPW@db.example/x", "http://admin:S3cr3tPW@127.0.0.1:99999/x"):
+        with pytest.raises(ConfigError) as error:
+            parse_config(f'[[services]]\nname = "a"\nurl = "{url}"\n', "deck.toml", {})
+        assert "S3cr3tPW" not in str(error.value) and "admin:***@" in str(error.value)

@@ -13,10 +13,11 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import (BaseModel, Discriminator, Field, PrivateAttr, Tag, ValidationError, field_validator,
+from pydantic import (AfterValidator, BaseModel, Discriminator, Field, PrivateAttr, Tag, ValidationError, field_validator,
                       model_validator)
 
-from launchdeck.core.config_base import ConfigError, Duration, Ratio, Section, Size
+from launchdeck.core.redact import mask_passwords
+from launchdeck.core.config_base import ConfigError, Duration, Period, Ratio, Section, Size, Timeout, http_url
 
 CONFIG_NAME = "launchdeck.toml"
 
@@ -24,7 +25,7 @@ CONFIG_NAME = "launchdeck.toml"
 class DeckConfig(Section):
     name: str = "launchdeck"
     environment: str = "production"
-    refresh: Duration = 5.0
+    refresh: Period = 5.0
 
     @property
     def is_production(self) -> bool:
@@ -40,16 +41,16 @@ class HostConfig(Section):
     user: str
     key: Path | None = None
     known_hosts: Path | None = None  # default: ~/.ssh/known_hosts
-    connect_timeout: Duration = 10.0
-    keepalive: Duration = 15.0
+    connect_timeout: Timeout = 10.0
+    keepalive: Period = 15.0
 
 
 class ServiceBase(Section):
     """Fields every service probe has: a unique name, a timeout, a poll interval."""
 
     name: str
-    timeout: Duration = 2.0
-    interval: Duration | None = None  # default: deck.refresh
+    timeout: Timeout = 2.0
+    interval: Period | None = None  # default: deck.refresh
     latency_warn: Duration = 0.5
     latency_crit: Duration = 1.0
 
@@ -68,9 +69,7 @@ class HttpService(ServiceBase):
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
-        return url
+        return http_url(url)
 
     @model_validator(mode="after")
     def _json_pair(self) -> HttpService:
@@ -99,7 +98,7 @@ class PostgresService(ServiceBase):
 class CommandService(ServiceBase):
     kind: Literal["command"]
     argv: list[str] = Field(min_length=1)  # run without a shell; exit 0 is ok
-    timeout: Duration = 10.0
+    timeout: Timeout = 10.0
 
 
 def _service_kind(data: Any) -> str:
@@ -116,8 +115,8 @@ ServiceConfig = Annotated[
 
 
 class PrometheusConfig(Section):
-    url: str
-    timeout: Duration = 3.0
+    url: Annotated[str, AfterValidator(http_url)]
+    timeout: Timeout = 3.0
 
 
 class SloConfig(Section):
@@ -128,14 +127,14 @@ class SloConfig(Section):
 class TrafficConfig(Section):
     name: str
     source: Literal["prometheus", "scrape"] = "prometheus"
-    scrape_url: str | None = None
+    scrape_url: Annotated[str, AfterValidator(http_url)] | None = None
     job: str | None = None  # default job label for the default queries: the name
     error_ratio: str | None = None  # PromQL overrides
     p95: str | None = None
     rate: str | None = None
     window: Duration = 300.0  # the [5m] of the default queries and of scrape-mode rates
-    interval: Duration | None = None
-    timeout: Duration | None = None  # default: prometheus.timeout, or 3s for scrape
+    interval: Period | None = None
+    timeout: Timeout | None = None  # default: prometheus.timeout, or 3s for scrape
     error_ratio_warn: Ratio = 0.01
     error_ratio_crit: Ratio = 0.05
     error_ratio_for: Duration = 300.0  # crit only once sustained this long; warn meanwhile
@@ -154,8 +153,8 @@ class TrafficConfig(Section):
 class ContainersConfig(Section):
     host: str = "local"  # the local engine (DOCKER_HOST or the default socket), or a [[hosts]] name
     filters: dict[str, list[str] | str] = Field(default_factory=dict)  # docker SDK filters
-    interval: Duration | None = None
-    timeout: Duration = 5.0
+    interval: Period | None = None
+    timeout: Timeout = 5.0
     cpu_warn: float = Field(70.0, ge=0)  # percent of one core, as `docker stats` shows it
     cpu_crit: float = Field(90.0, ge=0)
     memory_warn: float = Field(80.0, ge=0, le=100)  # percent of the container's memory limit
@@ -176,8 +175,8 @@ class BackupConfig(Section):
     name: str
     kind: Literal["directory", "pgbackrest", "wal"] = "directory"
     max_age: Duration = 26 * 3600.0
-    interval: Duration = 60.0  # backups change hourly at most: a listing every minute is plenty
-    timeout: Duration = 15.0
+    interval: Period = 60.0  # backups change hourly at most: a listing every minute is plenty
+    timeout: Timeout = 15.0
     keep: int = Field(20, ge=1, le=500)  # recent backups listed per source (the restore chooser's list)
     host: str | None = None  # a [[hosts]] entry: list, run pgbackrest, or reach the dsn, over SSH
     path: str | None = None  # directory: the folder holding the dumps
@@ -227,7 +226,7 @@ class ChecklistsConfig(Section):
 class ActionConfig(Section):
     argv: list[str]
     host: str | None = None
-    timeout: Duration = 600.0
+    timeout: Timeout = 600.0
 
 
 class ActionsConfig(Section):
@@ -383,7 +382,7 @@ def _describe(error: Mapping[str, Any], scrub: set[str]) -> str:
         message += f", got {shown}"
     for secret in scrub:
         message = message.replace(secret, "<value from environment>")
-    return f"{where}: {message}"
+    return f"{where}: {mask_passwords(message)}"  # a literal password in the file is not echoed either
 
 
 def _toml_problem(error: tomllib.TOMLDecodeError, text: str, source: str) -> ConfigError:

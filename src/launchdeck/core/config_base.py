@@ -5,10 +5,12 @@ Kept apart from config.py so that file holds the sections themselves (and stays 
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.units import parse_duration, parse_size
@@ -33,7 +35,37 @@ def _duration(value: Any) -> float:
     return parse_duration(value)
 
 
-Duration = Annotated[float, BeforeValidator(_duration)]
+Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
+
+PERIOD_FLOOR = 0.1  # s: a refresh or interval of "0s" ran the TUI at 100 % CPU
+TIMEOUT_FLOOR = 0.01  # s: a timeout of "0s" made every probe read "timeout after 0ms"
+
+
+def _at_least(floor: float, what: str):
+    def check(value: float) -> float:
+        if value < floor:
+            raise ValueError(f"must be at least {floor * 1000:.0f}ms (a {what} of {value * 1000:g}ms "
+                             f"would {'spin' if what == 'period' else 'time out at once'})")
+        return value
+    return check
+
+
+Period = Annotated[float, BeforeValidator(_duration), AfterValidator(_at_least(PERIOD_FLOOR, "period"))]
+Timeout = Annotated[float, BeforeValidator(_duration), AfterValidator(_at_least(TIMEOUT_FLOOR, "timeout"))]
+
+
+def http_url(url: str) -> str:
+    """An http(s) URL with a host and, if given, a port from 1 to 65535 (checked at load, not at the
+    first poll, where "127.0.0.1:9090" without a scheme read as unknown and port 99999 as a traceback)."""
+    if not re.match(r"^https?://[^/\s]+", url, re.I):
+        raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        raise ValueError("expected a URL whose port is a number from 1 to 65535") from None
+    if port == 0:
+        raise ValueError("expected a URL whose port is a number from 1 to 65535")
+    return url
 
 
 class Section(BaseModel):

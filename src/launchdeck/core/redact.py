@@ -16,6 +16,16 @@ _DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
 _MIN_SECRET_LEN = 3  # shorter values would mask innocent text everywhere
 
 
+# text that may echo a connection string (a command's output, a config error): mask what looks like a password
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(@)", re.I)
+_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+
+
+def mask_passwords(text: str) -> str:
+    """`scheme://user:***@host` and `password=***` wherever they appear in free text."""
+    return _KV_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\2", text))
+
+
 def redact_url(url: str) -> str:
     """Mask the password in user:pass@host and the value of secret-looking query parameters."""
     try:

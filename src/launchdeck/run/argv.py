@@ -16,6 +16,7 @@ import signal
 import subprocess
 from typing import TYPE_CHECKING
 
+from launchdeck.core.redact import mask_passwords
 from launchdeck.run.ssh import CompletedRun
 
 if TYPE_CHECKING:
@@ -27,9 +28,6 @@ LINE_LIMIT = 120  # characters of the last line shown in a reason
 
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# a command's output may echo a connection string it was given; mask what looks like a password
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(@)", re.I)
-_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
 
 
 def last_line(output: bytes) -> str:
@@ -38,7 +36,7 @@ def last_line(output: bytes) -> str:
     for line in reversed(re.split(r"[\r\n]+", text)):
         line = _CONTROL.sub("", line).strip()
         if line:
-            line = _KV_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\2", line))
+            line = mask_passwords(line)
             return line if len(line) <= LINE_LIMIT else line[:LINE_LIMIT - 1] + "…"
     return ""
 
