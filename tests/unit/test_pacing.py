@@ -124,3 +124,15 @@ def test_verdict_reasons_put_what_to_act_on_first():
                 Reading("traffic", "api", Status.CRIT, "error ratio > 5%", {}, at, 0)]
     assert [r.split(" ")[0] for r in Verdict.from_readings(readings).reasons] == [
         "services/web", "traffic/api", "backups/main_db", "containers/web-1"]
+
+
+async def test_check_samples_a_rate_source_twice_a_gap_apart_and_judges_the_second():
+    first = Outcome(Status.UNKNOWN, "collecting: 1 scrape so far (rates need 2)")
+    second = Outcome(Status.OK, "errors 0%, p95 90ms, 4.0 req/s")
+    scrape = FakeProbe("web", [first, second], panel="traffic")
+    scrape.samples_for_rates = 2
+    engine = Engine(_config(["web"]), [scrape], FixedClock())
+    started = time.monotonic()
+    snapshot = await engine.run_once(rate_gap=0.2)
+    assert scrape.calls == 2 and time.monotonic() - started >= 0.2
+    assert snapshot.readings[("traffic", "web")].status is Status.OK

@@ -103,13 +103,22 @@ def main(ctx: click.Context, config_path: Path | None, allow_actions: bool) -> N
 @main.command()
 @CONFIG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@click.option("--rate-gap", default="2s", show_default=True,
+              help="time between the two scrapes of a /metrics traffic source (rates need two)")
 @click.pass_context
-def check(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
+def check(ctx: click.Context, config_path: Path | None, as_json: bool, rate_gap: str) -> None:
     """Run every probe once; exit 0 ok, 1 warn, 2 crit or unknown."""
     from launchdeck.cli.oneshot import check as run
+    from launchdeck.core.units import parse_duration
 
+    try:
+        gap = parse_duration(rate_gap)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--rate-gap") from None
+    if not 0.1 <= gap <= 300:
+        raise click.BadParameter("between 100ms and 5m", param_hint="--rate-gap")
     config = _load(config_path or ctx.obj["config_path"])
-    ctx.exit(run(config, as_json))
+    ctx.exit(run(config, as_json, rate_gap=gap))
 
 
 @main.command()

@@ -16,16 +16,18 @@ from launchdeck.core.model import Reading, Status, Verdict
 from launchdeck.probes import build_probes
 from launchdeck.probes.base import Probe
 from launchdeck.probes.backups.freshness import age_words
-from launchdeck.core.units import format_latency
+from launchdeck.core.units import format_duration, format_latency
+from launchdeck.engine.engine import RATE_GAP
 
 STATUS_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.CRIT: "bold red", Status.UNKNOWN: "magenta"}
 
 
-async def run_check(config: Config, probes: list[Probe] | None = None) -> tuple[Verdict, list[Reading]]:
+async def run_check(config: Config, probes: list[Probe] | None = None,
+                    rate_gap: float = RATE_GAP) -> tuple[Verdict, list[Reading]]:
     """The dashboard's engine, run once on this loop: the same gate, stall re-takes and judgement."""
     from launchdeck.engine.engine import Engine
 
-    snapshot = await Engine(config, build_probes(config) if probes is None else probes).run_once()
+    snapshot = await Engine(config, build_probes(config) if probes is None else probes).run_once(rate_gap)
     return snapshot.verdict, list(snapshot.readings.values())
 
 
@@ -65,9 +67,13 @@ def report_table(config: Config, verdict: Verdict, readings: list[Reading], cons
     console.print(f"verdict: [{style}]{verdict.word.upper()}[/]")
 
 
-def check(config: Config, as_json: bool, console: Console | None = None) -> int:
+def check(config: Config, as_json: bool, console: Console | None = None, rate_gap: float = RATE_GAP) -> int:
     """Run the check, print it, return the exit code (0 ok, 1 warn, 2 crit/unknown)."""
-    verdict, readings = asyncio.run(run_check(config))
+    scraped = [t.name for t in config.traffic if t.source == "scrape"]
+    if scraped and not as_json:  # said before the wait, so a pause of seconds is not a mystery
+        (console or Console()).print(Text(f"traffic from /metrics ({', '.join(scraped)}): two scrapes "
+                                          f"{format_duration(rate_gap)} apart (--rate-gap)", style="dim"))
+    verdict, readings = asyncio.run(run_check(config, rate_gap=rate_gap))
     if as_json:
         print(report_json(verdict, readings))
     else:

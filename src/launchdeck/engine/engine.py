@@ -43,6 +43,7 @@ LEDGER_POLL_SECONDS = 0.5  # another terminal's sign-off shows here within this 
 RETAKES = 3  # samples re-taken after an engine stall before the last one is judged anyway
 RETAKE_PAUSE = 0.05  # s before the first re-take, then 4x longer each time (0.05, 0.2, 0.8)
 TIMEOUT_SHARE = 0.5  # of its timeout the engine may have been away before a timeout is re-taken
+RATE_GAP = 2.0  # s between the two scrapes `check` takes of a /metrics source
 UNJUDGED_LIMIT = 3  # rounds in a row a target may go unjudged before its row says why
 STOP_GRACE = 1.5  # s for probes to close when the engine stops (a dead SSH peer must not hold up quit)
 SWITCH_INTERVAL = 0.001  # s: the GIL hand-off to the engine thread while the UI thread is busy (default 5 ms)
@@ -129,18 +130,26 @@ class Engine:
             return
         self._thread.join(timeout)
 
-    async def run_once(self) -> Snapshot:
-        """Every probe once, on the caller's loop, judged as the dashboard judges: `launchdeck check`."""
+    async def run_once(self, rate_gap: float = RATE_GAP) -> Snapshot:
+        """Every probe once, on the caller's loop, judged as the dashboard judges: `launchdeck check`.
+        A probe whose numbers are rates (a /metrics scrape) is sampled `rate_gap` seconds earlier too:
+        one scrape alone has no rate, and `check` could never have said ok."""
         self._loop = asyncio.get_running_loop()
         self.lag.watch_collections()
         await self._prepare()
         try:
-            await asyncio.gather(*(self._collect(p) for p in self.probes))
+            await asyncio.gather(*(self._once(p, rate_gap) for p in self.probes))
         finally:
             self.lag.close()
             for failure in await close_probes(self.probes):
                 log.warning(self.scrub(failure))
         return self.snapshot()
+
+    async def _once(self, probe: Probe, rate_gap: float) -> None:
+        for _ in range(getattr(probe, "samples_for_rates", 1) - 1):
+            await collect_batch(probe, self.clock, self.scrub)  # not judged: it only starts the rate
+            await asyncio.sleep(rate_gap)
+        await self._collect(probe)
 
     def _thread_main(self, ready: threading.Event) -> None:
         asyncio.run(self._main(ready))

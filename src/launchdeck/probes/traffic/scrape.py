@@ -218,6 +218,8 @@ def _is_error(labels: Mapping[str, str]) -> bool:
 class ScrapeTrafficProbe:
     """The traffic panel from a bare /metrics endpoint: rates need two scrapes, so it starts unknown."""
 
+    samples_for_rates = 2  # a one-shot run (`check`) scrapes twice, a gap apart
+
     panel = PANEL
 
     def __init__(self, spec: TrafficConfig, default_interval: float, clock: Clock | None = None) -> None:
