@@ -166,3 +166,26 @@ async def test_notifications_are_plain_text_whoever_sends_them():
         await pilot.pause()
         shown = {n.message: n.markup for n in app._notifications}
     assert shown == {"no [[backups]] in the config": False, "db_[daily]_1.sql.gz: [/x] verified": False}
+
+
+def test_the_inbox_posts_once_until_taken_and_keeps_the_newest_reading_of_each_target():
+    from launchdeck.core.model import FixedClock, Reading, Verdict
+    from launchdeck.engine.notices import ProblemNotice, ReadingNotice
+    from launchdeck.engine.tracking import Track
+    from launchdeck.tui.messages import NoticeInbox
+
+    posted = []
+    inbox = NoticeInbox(posted.append)
+    at = FixedClock().now()
+
+    def reading(target, ms):
+        r = Reading("services", target, Status.OK, "", {"latency_seconds": ms / 1000}, at, 0.0)
+        return ReadingNotice(r, Track(at, 0), Verdict.from_readings([r]))
+
+    notices = [reading("web", 5), reading("api", 6), ProblemNotice("ledger", "disk full"), reading("web", 7)]
+    for notice in notices:
+        inbox.put(notice)
+    assert len(posted) == 1  # one message waits in the app's queue, however many notices gather
+    assert inbox.take() == [notices[1], notices[2], notices[3]]
+    inbox.put(reading("web", 8))
+    assert len(posted) == 2 and inbox.take()[0].reading.values["latency_seconds"] == 0.008

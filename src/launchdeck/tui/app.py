@@ -26,7 +26,8 @@ from launchdeck.probes import build_probes
 from launchdeck.probes.base import Probe
 from launchdeck.tui.flows.signoff import SignoffFlow
 from launchdeck.tui.palette import register_themes
-from launchdeck.tui.messages import BackupsListRequested, EngineNotice, SignoffRequested, VerifyRequested
+from launchdeck.tui.messages import (BackupsListRequested, EngineNotices, NoticeInbox, SignoffRequested,
+                                     VerifyRequested)
 from launchdeck.tui.screens.backups import BackupsScreen
 from launchdeck.tui.screens.checklist import ChecklistScreen
 from launchdeck.tui.screens.dashboard import DashboardScreen
@@ -57,13 +58,14 @@ class LaunchdeckApp(App[None]):
         self.checklists = engine.checklists
         self.latest: dict[tuple[str, str], Reading] = {}  # what this view has been told, by target
         self.verifications = VerificationNotice.of({}, {})
+        self._inbox = NoticeInbox(self.post_message)
         self.dashboard = DashboardScreen(config, actions_enabled, checklist_problem)
         self.signoffs = SignoffFlow(self) if self.checklists else None
         self.title = f"launchdeck · {config.deck.name}"
 
     def on_mount(self) -> None:
         self.push_screen(self.dashboard)
-        self.engine.subscribe(lambda notice: self.post_message(EngineNotice(notice)))  # thread-safe
+        self.engine.subscribe(self._inbox.put)  # called on the engine's thread; post_message is thread-safe
         self.engine.start()
         # start-up's objects (imports, the first screen) never become garbage: freezing them keeps full
         # collections short, and a full collection pauses the engine's thread too
@@ -83,8 +85,11 @@ class LaunchdeckApp(App[None]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # ------------------------------------------------------------------ from the engine
-    def on_engine_notice(self, message: EngineNotice) -> None:
-        notice = message.notice
+    def on_engine_notices(self, _message: EngineNotices) -> None:
+        for notice in self._inbox.take():
+            self._show(notice)
+
+    def _show(self, notice) -> None:
         if isinstance(notice, ReadingNotice):
             reading = notice.reading
             self.latest[reading.key] = reading

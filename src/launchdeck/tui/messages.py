@@ -1,9 +1,12 @@
-"""Typed messages: how the engine's notices reach the app, and how screens and widgets ask it for things.
+"""Typed messages: how the engine's notices reach the app (batched, NoticeInbox), and how screens and widgets ask it for things.
 
 Widgets and screens never call the app's methods; they post one of these and the app decides.
 """
 
 from __future__ import annotations
+
+import threading
+from typing import Callable
 
 from textual.message import Message
 
@@ -11,17 +14,34 @@ from launchdeck.checklists.state import ItemState
 from launchdeck.engine.notices import Notice, ReadingNotice
 
 
-class EngineNotice(Message, bubble=False):
-    """A notice from the engine's thread. A newer reading of the same target replaces an unprocessed older one."""
+class EngineNotices(Message, bubble=False):
+    """Notices the engine's thread gathered since the app last took them. One such message waits in
+    the app's queue at a time, so a key press never queues behind hundreds of readings (200 targets
+    polled together once put ~300 ms of messages ahead of it)."""
 
-    def __init__(self, notice: Notice) -> None:
-        super().__init__()
-        self.notice = notice
 
-    def can_replace(self, message: Message) -> bool:
-        return (isinstance(message, EngineNotice) and isinstance(self.notice, ReadingNotice)
-                and isinstance(message.notice, ReadingNotice)
-                and message.notice.reading.key == self.notice.reading.key)
+class NoticeInbox:
+    """Filled on the engine's thread, emptied on the app's; posts one EngineNotices when it turns
+    non-empty. The lock guards the list and the posted flag, nothing else."""
+
+    def __init__(self, post: Callable[[Message], object]) -> None:
+        self._post = post
+        self._lock = threading.Lock()
+        self._notices: list[Notice] = []
+
+    def put(self, notice: Notice) -> None:
+        with self._lock:
+            self._notices.append(notice)
+            first = len(self._notices) == 1
+        if first:
+            self._post(EngineNotices())
+
+    def take(self) -> list[Notice]:
+        """Everything gathered, oldest first; only the newest reading of each target survives."""
+        with self._lock:
+            notices, self._notices = self._notices, []
+        newest = {n.reading.key: i for i, n in enumerate(notices) if isinstance(n, ReadingNotice)}
+        return [n for i, n in enumerate(notices) if not isinstance(n, ReadingNotice) or newest[n.reading.key] == i]
 
 
 class SignoffRequested(Message):
