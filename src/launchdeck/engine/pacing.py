@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections import deque
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -66,7 +65,7 @@ class Window:
         (a 650 ms answer is still a 650 ms answer when 30 ms of it were the UI's)."""
         monitor, end = self.monitor, time.monotonic()
         late = monitor.lateness() - self.late_at_start
-        paused = sum(max(0.0, min(e, end) - max(s, self.start)) for s, e in monitor.stalls)
+        paused = sum(max(0.0, min(e, end) - max(s, self.start)) for s, e in list(monitor.stalls))
         return max(late, paused) > max(monitor.stall, share * (end - self.start))
 
 
@@ -79,7 +78,10 @@ class LagMonitor:
     def __init__(self, tick: float = TICK, stall: float = STALL, kept: int = 256) -> None:
         self.tick = tick
         self.stall = stall
-        self.stalls: deque[tuple[float, float]] = deque(maxlen=kept)  # collection pauses longer than `stall`
+        # collection pauses longer than `stall`. A plain list: the gc callback appends from whichever thread
+        # collects, and copying a deque while that happens raised "deque mutated during iteration"
+        self.stalls: list[tuple[float, float]] = []
+        self._kept = kept
         self.late_total = 0.0  # s the ticks woke late, in sum, since the engine started
         self._watching = 0
         self._ticker: asyncio.Task | None = None
@@ -123,7 +125,9 @@ class LagMonitor:
         elif self._collecting is not None:
             started, self._collecting = self._collecting, None
             if time.monotonic() - started > self.stall:
-                self.stalls.append((started, time.monotonic()))
+                self.stalls.append((started, time.monotonic()))  # append and del are atomic
+                if len(self.stalls) > self._kept:
+                    del self.stalls[:-self._kept]
 
     def close(self) -> None:
         if self._ticker is not None:
