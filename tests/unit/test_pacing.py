@@ -69,6 +69,8 @@ async def test_a_garbage_collection_pause_is_a_stall():
 class StallingProbe(FakeProbe):
     """Blocks the engine's loop inside its first `stalls` collections, like a UI holding the GIL."""
 
+    measures_latency = True
+
     def __init__(self, target: str, stalls: int) -> None:
         super().__init__(target)
         self.stalls = stalls
@@ -93,6 +95,16 @@ async def test_a_sample_taken_while_the_engine_stalled_is_re_taken_not_judged():
     assert probe.calls == 3 and engine.retakes == 2
     assert snapshot.readings[("services", "web")].status is Status.OK
     assert engine.events.since(0) == ()  # an ok first reading is no event
+
+
+async def test_a_probe_that_times_nothing_itself_is_not_re_taken():
+    """A container's CPU % or a backup's age does not change with the engine's stalls, and a re-take
+    would measure CPU over the few ms since the first try."""
+    probe = StallingProbe("web", stalls=1)
+    probe.measures_latency = False
+    engine = Engine(_config(["web"]), [probe], FixedClock())
+    await engine.run_once()
+    assert probe.calls == 1 and engine.retakes == 0
 
 
 async def test_when_every_re_take_stalls_nothing_is_judged():

@@ -207,9 +207,13 @@ class Engine:
             async with self._gate_for_loop().slot():
                 async with self.lag.watching() as window:
                     readings = await collect_batch(probe, self.clock, self.scrub)
-                    # a timeout stands unless the engine was away for half the time the target had
+                    # a timeout stands unless the engine was away for half the time the target had;
+                    # other samples matter only where the probe times the target itself (a latency)
                     timed_out = bool(readings) and readings[0].duration >= probe.timeout
-                    stalled = window.stalled(share=TIMEOUT_SHARE if timed_out else SHARE)
+                    if timed_out:
+                        stalled = window.stalled(share=TIMEOUT_SHARE)
+                    else:
+                        stalled = getattr(probe, "measures_latency", False) and window.stalled(share=SHARE)
             if not stalled:
                 break
             if attempt < RETAKES:

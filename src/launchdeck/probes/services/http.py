@@ -22,6 +22,7 @@ class ServiceProbe:
     """What every Services-panel probe shares: its spec, target name, timeout and poll interval."""
 
     panel = PANEL
+    measures_latency = True  # the engine re-takes a sample timed across its own stall
 
     def __init__(self, spec, default_interval: float) -> None:
         self.spec = spec
