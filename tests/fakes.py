@@ -51,7 +51,7 @@ class FakeHost(FakeProbe):
     panel: str = "containers"
 
     async def collect(self):
-        from launchdeck.engine.polling import Batch
+        from launchdeck.probes.base import Batch
 
         await FakeProbe.collect(self)
         batch = self.batches[min(self.calls, len(self.batches)) - 1]

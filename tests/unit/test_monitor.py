@@ -1,11 +1,11 @@
 """The probe engine: failures become readings, timeouts are per probe, loops never overlap."""
 
-import asyncio
-import random
 import time
 
 from launchdeck.core.model import FixedClock, Outcome, Status
-from launchdeck.engine.polling import collect_all, collect_once, poll_forever
+from launchdeck.core.config import parse_config
+from launchdeck.engine.engine import Engine
+from launchdeck.engine.polling import collect_once
 from launchdeck.core.redact import Scrubber
 from tests.fakes import FakeProbe
 
@@ -29,40 +29,42 @@ async def test_exception_becomes_unknown_and_secrets_are_scrubbed():
     assert reading.reason == "probe error: RuntimeError: auth failed for password ***"
 
 
+def _engine(probes):
+    services = "".join(f'[[services]]\nname = "{p.target}"\nurl = "http://127.0.0.1:9/"\n' for p in probes)
+    return Engine(parse_config(services, "t.toml", {}), probes, FixedClock())
+
+
 async def test_one_hanging_probe_costs_its_timeout_not_the_sum():
     probes = [FakeProbe(f"slow{i}", delay=0.3) for i in range(4)] + [FakeProbe("hung", delay=30, timeout=0.5)]
     started = time.monotonic()
-    readings = await collect_all(probes)
+    snapshot = await _engine(probes).run_once()
     elapsed = time.monotonic() - started
-    assert [r.status for r in readings] == [Status.OK] * 4 + [Status.UNKNOWN]
+    assert [snapshot.readings[("services", p.target)].status for p in probes] == [Status.OK] * 4 + [Status.UNKNOWN]
     assert elapsed < 1.2, f"sequential would take 1.7 s, parallel about 0.5 s; took {elapsed:.2f}"
 
 
-async def test_poll_forever_never_overlaps_itself_and_publishes_each_reading():
-    probe = FakeProbe("api", delay=0.02, interval=0.0)
+def _until(predicate, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_the_engine_polls_without_overlap_and_refresh_cuts_the_sleep_short():
+    busy = FakeProbe("api", delay=0.02, interval=0.01)
+    idle = FakeProbe("web", interval=3600)
+    engine = _engine([busy, idle])
     seen = []
-    task = asyncio.create_task(poll_forever(probe, seen.append, rng=random.Random(1)))
-    await asyncio.sleep(0.25)
-    task.cancel()
-    assert probe.max_active == 1
-    assert len(seen) >= 3 and all(r.target == "api" for r in seen)
-
-
-async def test_wake_cuts_the_sleep_short_and_async_publishers_are_awaited():
-    probe = FakeProbe("api", interval=3600)
-    wake = asyncio.Event()
-    seen = []
-
-    async def publish(reading):
-        seen.append(reading)
-
-    task = asyncio.create_task(poll_forever(probe, publish, wake=wake))
-    await asyncio.sleep(0.05)
-    assert probe.calls == 1 and len(seen) == 1
-    wake.set()
-    await asyncio.sleep(0.05)
-    task.cancel()
-    assert probe.calls == 2 and len(seen) == 2 and not wake.is_set()
+    engine.subscribe(seen.append)
+    engine.start()
+    try:
+        _until(lambda: busy.calls >= 4 and idle.calls == 1)
+        assert busy.max_active == 1  # one long-lived task per probe: a poll never overlaps the last
+        engine.refresh()
+        _until(lambda: idle.calls == 2)
+    finally:
+        engine.stop()
+    assert {n.reading.target for n in seen} == {"api", "web"}
 
 
 async def test_secrets_are_scrubbed_from_string_values_too():
@@ -72,7 +74,8 @@ async def test_secrets_are_scrubbed_from_string_values_too():
 
 
 async def test_a_fan_out_probe_yields_one_reading_per_target_and_failures_stay_single():
-    from launchdeck.engine.polling import Batch, collect_batch
+    from launchdeck.engine.polling import collect_batch
+    from launchdeck.probes.base import Batch
 
     class Host(FakeProbe):
         async def collect(self):
@@ -89,5 +92,5 @@ async def test_a_fan_out_probe_yields_one_reading_per_target_and_failures_stay_s
     failing = await collect_batch(Host("vps1", panel="containers", error=OSError("ssh: host down")))
     assert [(r.target, r.status, r.reason) for r in failing] == [
         ("vps1", Status.UNKNOWN, "probe error: OSError: ssh: host down")]
-    all_readings = await collect_all([Host("vps1", panel="containers"), FakeProbe("api")])
-    assert [r.target for r in all_readings] == ["vps1/web", "vps1/db", "api"]
+    snapshot = await _engine([FakeProbe("api")] + [Host("vps1", panel="containers")]).run_once()
+    assert sorted(snapshot.readings) == [("containers", "vps1/db"), ("containers", "vps1/web"), ("services", "api")]

@@ -1,4 +1,4 @@
-"""The probe engine: one loop per probe, its own timeout, never overlapping itself.
+"""One collection of one probe under its own timeout, stamped as a Reading (the engine schedules them).
 
 Every failure becomes data: an exception or a timeout inside a probe turns into a reading with
 status `unknown` and a reason, so one hung target never stops the others (DESIGN rules 2, 3).
@@ -7,9 +7,7 @@ status `unknown` and a reason, so one hung target never stops the others (DESIGN
 from __future__ import annotations
 
 import asyncio
-import inspect
-import random
-from typing import Callable, Iterable
+from typing import Callable
 
 from launchdeck.core.model import Clock, Outcome, Reading, Status, SystemClock
 from launchdeck.probes.base import Batch, Probe
@@ -61,38 +59,3 @@ async def collect_once(probe: Probe, clock: Clock | None = None, scrub: Callable
         observed_at=clock.now(),
         duration=max(0.0, clock.monotonic() - started),
     )
-
-
-async def collect_all(probes: Iterable[Probe], clock: Clock | None = None,
-                      scrub: Callable[[str], str] | None = None) -> list[Reading]:
-    """Every probe once, in parallel: the whole run costs about the slowest probe's timeout."""
-    batches = await asyncio.gather(*(collect_batch(p, clock, scrub) for p in probes))
-    return [reading for batch in batches for reading in batch]
-
-
-async def poll_forever(
-    probe: Probe,
-    publish: Callable[[Reading], object],
-    *,
-    clock: Clock | None = None,
-    scrub: Callable[[str], str] | None = None,
-    wake: asyncio.Event | None = None,
-    jitter: float = 0.1,
-    rng: random.Random | None = None,
-) -> None:
-    """collect → publish → sleep(interval ± jitter), until cancelled. `wake` cuts a sleep short."""
-    rng = rng or random.Random()
-    while True:
-        for reading in await collect_batch(probe, clock, scrub):
-            result = publish(reading)
-            if inspect.isawaitable(result):
-                await result
-        delay = probe.interval * (1 + rng.uniform(-jitter, jitter))
-        if wake is None:
-            await asyncio.sleep(delay)
-            continue
-        try:
-            await asyncio.wait_for(wake.wait(), timeout=delay)
-        except TimeoutError:
-            continue
-        wake.clear()
