@@ -189,3 +189,13 @@ def test_the_inbox_posts_once_until_taken_and_keeps_the_newest_reading_of_each_t
     assert inbox.take() == [notices[1], notices[2], notices[3]]
     inbox.put(reading("web", 8))
     assert len(posted) == 2 and inbox.take()[0].reading.values["latency_seconds"] == 0.008
+
+
+async def test_ctrl_c_says_how_to_quit_in_plain_words():
+    app = app_with([FakeProbe("web")])
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert messages == ["Press q (or ctrl+q) to quit launchdeck"]
+        assert app.is_running

@@ -52,7 +52,10 @@ def test_check_with_nothing_configured_is_unknown_not_ok(tmp_path):
     result = launchdeck("check", "--json", "--config", str(config))
     document = json.loads(result.stdout)
     assert result.returncode == 2
-    assert document == {"verdict": "no-go", "status": "unknown", "reasons": ["no readings yet"], "readings": []}
+    reason = "nothing is configured to watch: add [[services]], [[traffic]], [[containers]] or [[backups]]"
+    assert document == {"verdict": "no-go", "status": "unknown", "reasons": [reason], "readings": []}
+    table = launchdeck("check", "--config", str(config))
+    assert table.returncode == 2 and "verdict: NO-GO  nothing is configured to watch" in table.stdout
 
 
 def test_the_check_table_shows_each_rows_number_since_reasons_carry_none():

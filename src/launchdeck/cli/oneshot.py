@@ -19,6 +19,7 @@ from launchdeck.probes.backups.freshness import age_words
 from launchdeck.core.units import format_duration, format_latency
 from launchdeck.engine.engine import RATE_GAP
 
+NOTHING_CONFIGURED = "nothing is configured to watch: add [[services]], [[traffic]], [[containers]] or [[backups]]"
 STATUS_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.CRIT: "bold red", Status.UNKNOWN: "magenta"}
 
 
@@ -27,7 +28,10 @@ async def run_check(config: Config, probes: list[Probe] | None = None,
     """The dashboard's engine, run once on this loop: the same gate, stall re-takes and judgement."""
     from launchdeck.engine.engine import Engine
 
-    snapshot = await Engine(config, build_probes(config) if probes is None else probes).run_once(rate_gap)
+    probes = build_probes(config) if probes is None else probes
+    if not probes:
+        return Verdict(Status.UNKNOWN, (NOTHING_CONFIGURED,)), []
+    snapshot = await Engine(config, probes).run_once(rate_gap)
     return snapshot.verdict, list(snapshot.readings.values())
 
 
@@ -64,7 +68,11 @@ def report_table(config: Config, verdict: Verdict, readings: list[Reading], cons
                       measure(reading), Text(reading.reason))
     console.print(table)
     style = STATUS_STYLE[verdict.status]
-    console.print(f"verdict: [{style}]{verdict.word.upper()}[/]")
+    line = Text.assemble("verdict: ", (verdict.word.upper(), style))
+    if verdict.reasons and verdict.status is not Status.OK:  # a reason is user text: Text, never markup
+        more = f" (+{len(verdict.reasons) - 1} more)" if len(verdict.reasons) > 1 else ""
+        line.append(f"  {verdict.reasons[0]}{more}")
+    console.print(line)
 
 
 def check(config: Config, as_json: bool, console: Console | None = None, rate_gap: float = RATE_GAP) -> int:

@@ -84,6 +84,11 @@ class LaunchdeckApp(App[None]):
         notify() pass markup=True explicitly, so the default alone would not do: it is ignored."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
+    def action_help_quit(self) -> None:
+        """ctrl+c does not quit a Textual app: say how to, in plain words (Textual's own hint is markup,
+        which our plain-text notifications showed as `Press [b]ctrl+q[/b]`)."""
+        self.notify("Press q (or ctrl+q) to quit launchdeck", title="Do you want to quit?")
+
     # ------------------------------------------------------------------ from the engine
     def on_engine_notices(self, _message: EngineNotices) -> None:
         for notice in self._inbox.take():
