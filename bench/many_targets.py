@@ -1306,7 +1306,8 @@ def main() -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminated)
-    signal.signal(signal.SIGHUP, terminated)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # under nohup a hang-up is to be ignored
+        signal.signal(signal.SIGHUP, terminated)
     env = child_env(args.src)
     quiet = wait_until_quiet(args.quiet_wait) if args.quiet_wait > 0 else {"waited_s": 0, "skipped": True}
     began = time.monotonic()
