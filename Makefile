@@ -31,6 +31,7 @@ services-down:
 bench: $(STAMP) services
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(VENV)/bin/python bench/tui_cost.py
+	$(VENV)/bin/python bench/http_cost.py
 	$(VENV)/bin/python bench/many_targets.py --label after --quiet-wait 0
 
 clean:

@@ -199,3 +199,17 @@ async def test_ctrl_c_says_how_to_quit_in_plain_words():
         messages = [n.message for n in app._notifications]
         assert messages == ["Press q (or ctrl+q) to quit launchdeck"]
         assert app.is_running
+
+
+async def test_a_failed_view_worker_is_told_and_kept_in_the_engine_event_log():
+    app = app_with([FakeProbe("web")])
+
+    async def broken():
+        raise RuntimeError("disk on fire token=abc")
+
+    async with app.run_test() as pilot:
+        app.run_worker(broken(), name="export", exit_on_error=False)
+        await wait_until(pilot, lambda: app._notifications)
+        problems = [e for e in app.engine.events.since(0) if e.kind == "problem"]
+    assert [n.title for n in app._notifications] == ["RuntimeError"]
+    assert len(problems) == 1 and "export: disk on fire" in problems[0].text

@@ -16,7 +16,8 @@ from launchdeck.core.config import ContainersConfig, HostConfig
 from launchdeck.probes.containers.engine_stats import (CgroupReader, ContainerView, cpu_percent, health_from_status, judge,
                                     last_health_output, memory_percent, memory_used, network_bytes, parse_docker_time)
 from launchdeck.core.model import FixedClock, Status
-from launchdeck.engine.polling import Batch, collect_batch
+from launchdeck.engine.polling import collect_batch
+from launchdeck.probes.base import Batch
 from launchdeck.probes.containers.probe import ContainersProbe, describe_docker_error
 
 MiB = 1024 * 1024

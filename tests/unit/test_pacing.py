@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
 from launchdeck.core.config import parse_config
@@ -63,7 +64,9 @@ async def test_a_garbage_collection_pause_is_a_stall():
         await asyncio.sleep(0.04)
     assert window.stalled()
     monitor.watch_collections()
+    assert monitor._on_collection in gc.callbacks
     monitor.close()
+    assert monitor._on_collection not in gc.callbacks  # an engine that stopped leaves no callback behind
 
 
 class StallingProbe(FakeProbe):

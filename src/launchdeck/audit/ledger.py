@@ -38,6 +38,7 @@ _SHA256 = re.compile("[0-9a-f]{64}")
 _NOT_JSON = "not JSON"
 
 
+IO_TIMEOUT = 30.0  # s a ledger read or append may take on launchdeck's pool before the caller says it has not finished
 OPEN_TRIES = 5  # opens of the ledger before giving up: only a race with another terminal retries
 
 

@@ -17,7 +17,7 @@ from launchdeck.probes import build_probes
 from launchdeck.probes.base import Probe
 from launchdeck.probes.backups.freshness import age_words
 from launchdeck.core.units import format_duration, format_latency
-from launchdeck.engine.engine import RATE_GAP
+from launchdeck.engine.engine import RATE_GAP, Engine
 
 NOTHING_CONFIGURED = "nothing is configured to watch: add [[services]], [[traffic]], [[containers]] or [[backups]]"
 STATUS_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.CRIT: "bold red", Status.UNKNOWN: "magenta"}
@@ -26,8 +26,6 @@ STATUS_STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.CRIT: "bold re
 async def run_check(config: Config, probes: list[Probe] | None = None,
                     rate_gap: float = RATE_GAP) -> tuple[Verdict, list[Reading]]:
     """The dashboard's engine, run once on this loop: the same gate, stall re-takes and judgement."""
-    from launchdeck.engine.engine import Engine
-
     probes = build_probes(config) if probes is None else probes
     if not probes:
         return Verdict(Status.UNKNOWN, (NOTHING_CONFIGURED,)), []

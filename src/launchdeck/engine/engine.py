@@ -21,6 +21,7 @@ import sys
 import threading
 from typing import Any, Callable, Coroutine
 
+from launchdeck.audit.ledger import IO_TIMEOUT
 from launchdeck.checklists.session import ChecklistSession
 from launchdeck.core.config import Config
 from launchdeck.core.errors import title_of
@@ -40,14 +41,13 @@ from launchdeck.probes.base import Probe
 log = logging.getLogger("launchdeck.engine")
 
 LEDGER_POLL_SECONDS = 0.5  # another terminal's sign-off shows here within this (the bar is 1 s)
-RETAKES = 3  # samples re-taken after an engine stall before the last one is judged anyway
+RETAKES = 3  # re-takes of a sample after an engine stall; if every one stalls, the round is not judged
 RETAKE_PAUSE = 0.05  # s before the first re-take, then 4x longer each time (0.05, 0.2, 0.8)
 TIMEOUT_SHARE = 0.5  # of its timeout the engine may have been away before a timeout is re-taken
 RATE_GAP = 2.0  # s between the two scrapes `check` takes of a /metrics source
 UNJUDGED_LIMIT = 3  # rounds in a row a target may go unjudged before its row says why
 STOP_GRACE = 1.5  # s for probes to close when the engine stops (a dead SSH peer must not hold up quit)
 SWITCH_INTERVAL = 0.001  # s: the GIL hand-off to the engine thread while the UI thread is busy (default 5 ms)
-LEDGER_WRITE_TIMEOUT = 30.0
 
 
 class Engine:
@@ -286,7 +286,7 @@ class Engine:
         return ChecklistNotice(tuple(keys), summary)
 
     async def _sync_ledger(self) -> list:
-        records = await self.pool.run(self.checklists.read_new, timeout=LEDGER_WRITE_TIMEOUT)
+        records = await self.pool.run(self.checklists.read_new, timeout=IO_TIMEOUT)
         keys = self.checklists.board.apply_all(records)
         for record in records:
             self.state.ledger_record(record)
@@ -296,7 +296,7 @@ class Engine:
 
     async def _watch_ledger(self) -> None:
         """Records from this and other terminals, read back from the file: the board shows what is on disk."""
-        warning = await self.pool.run(self.checklists.open, timeout=LEDGER_WRITE_TIMEOUT)
+        warning = await self.pool.run(self.checklists.open, timeout=IO_TIMEOUT)
         if warning:
             self._problem("ledger", str(warning), "warning")
         first = True
@@ -310,7 +310,7 @@ class Engine:
     async def _sign(self, request: Any) -> Any:
         entry = self.checklists.prepare(request, self.clock.now())  # reads the history: engine loop only
         # flock + write + fsync can stall on a busy disk: on launchdeck's daemon pool, never a loop
-        record = await self.pool.run(entry.append_to, self.checklists.ledger, timeout=LEDGER_WRITE_TIMEOUT)
+        record = await self.pool.run(entry.append_to, self.checklists.ledger, timeout=IO_TIMEOUT)
         keys = await self._sync_ledger()
         self._publish(self._checklist_notice(keys))
         return record
@@ -320,11 +320,16 @@ class Engine:
         for listener in self._listeners:
             listener(notice)
 
-    def _problem(self, title: str, text: str, severity: str = "error") -> None:
+    def record_problem(self, title: str, text: str) -> str:
+        """Keep a problem in the event log (and the `launchdeck.engine` logger); thread-safe, so a view's
+        own failures land in the same record as the engine's. Returns the text, secrets masked."""
         text = self.scrub(text)
         log.warning("%s: %s", title, text)
         self.state.problem(self.clock.now(), title, text)
-        self._publish(ProblemNotice(title, text, severity))
+        return text
+
+    def _problem(self, title: str, text: str, severity: str = "error") -> None:
+        self._publish(ProblemNotice(title, self.record_problem(title, text), severity))
 
     def _spawn(self, coroutine: Coroutine, name: str, probe: Probe | None = None) -> asyncio.Task:
         """Every engine task ends in one handler: a failure is told to the user, never lost."""

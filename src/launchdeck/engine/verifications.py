@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from launchdeck.audit.ledger import IO_TIMEOUT
 from launchdeck.core.config import Config
 from launchdeck.core.pool import BlockingPool
 from launchdeck.engine.notices import VerificationNotice
@@ -22,7 +23,6 @@ Key = tuple[str, str]  # (source, file name)
 # "passed" / "failed" (the checks ran), "running", "error" (could not run: SSH down, the file gone);
 # "error" is not a verdict on the dump and is never recorded
 PASSED, FAILED, RUNNING, ERROR = "passed", "failed", "running", "error"
-LEDGER_WRITE_TIMEOUT = 30.0
 
 
 class Verifications:
@@ -65,7 +65,7 @@ class Verifications:
             self.publish(self.notice(f"{source}/{name}: {self.summaries[key]}", failed=True))
             return
         words = await self.pool.run(record_in_ledger, verification_ledger(self.config), verification,
-                                    timeout=LEDGER_WRITE_TIMEOUT)
+                                    timeout=IO_TIMEOUT)
         self.results[key] = PASSED if verification.passed else FAILED
         self.summaries[key] = self.scrub(verification.summary())
         verdict = "verified" if verification.passed else "FAILED"

@@ -136,11 +136,12 @@ class LaunchdeckApp(App[None]):
         self.action_backups()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one handler for this view's own workers: a failure is told, never lost."""
+        """The one handler for this view's own workers: a failure is told and kept in the engine's
+        event log with the engine's own problems, never lost."""
         if event.state is WorkerState.ERROR:
             error = event.worker.error
-            self.notify(self.engine.scrub(f"{event.worker.name or event.worker.group}: {error}"),
-                        title=title_of(error), severity="error", timeout=30)
+            text = self.engine.record_problem(title_of(error), f"{event.worker.name or event.worker.group}: {error}")
+            self.notify(text, title=title_of(error), severity="error", timeout=30)
 
     # ------------------------------------------------------------------ keys
     def _header(self) -> DeckHeader:

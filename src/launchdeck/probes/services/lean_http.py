@@ -1,8 +1,8 @@
 """A lean httpx transport for plain-HTTP health checks: one HTTP/1.1 request on a fresh connection.
 
-Why: httpx's default transport (httpcore over anyio) costs ~2.7 ms of CPU per request on a fresh
-connection here; this one costs ~1.0 ms (bench/many_targets.py). With 200 targets on one loop that
-CPU is charged to every request in flight. httpx stays the client: requests, responses, headers
+Why: through the HTTP probe, httpx's default transport (httpcore over anyio) costs ~2.0 ms of
+CPU per request on a fresh connection here, this one ~0.9 ms (bench/http_cost.py). With 200 targets
+on one loop that CPU is charged to every request in flight. httpx stays the client: requests, responses, headers
 and content decoding are its own; only the wire is ours. https:// URLs, and any URL while a proxy
 is set in the environment, keep httpx's default transport.
 
