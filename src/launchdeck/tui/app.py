@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 from launchdeck.checklists.session import ChecklistSession
 from launchdeck.core.config import Config
 from launchdeck.core.errors import title_of
+from launchdeck.core.plain import visible, visible_lines
 from launchdeck.core.model import Clock, Reading, SystemClock
 from launchdeck.engine.engine import Engine
 from launchdeck.engine.notices import (BackfillNotice, ChecklistNotice, ProblemNotice, ReadingNotice,
@@ -81,8 +82,9 @@ class LaunchdeckApp(App[None]):
                markup: bool = True) -> None:
         """Every launchdeck notification is plain text: it carries file names, errors and config words
         like "[[backups]]", which as markup would vanish or crash the app. Screens' and widgets'
-        notify() pass markup=True explicitly, so the default alone would not do: it is ignored."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        notify() pass markup=True explicitly, so the default alone would not do: it is ignored.
+        Control characters are shown, not obeyed (launchdeck.core.plain)."""
+        super().notify(visible_lines(message), title=visible(title), severity=severity, timeout=timeout, markup=False)
 
     def action_help_quit(self) -> None:
         """ctrl+c does not quit a Textual app: say how to, in plain words (Textual's own hint is markup,

@@ -27,6 +27,7 @@ from textual.style import Style as VisualStyle
 from textual.theme import Theme
 
 from launchdeck.core.model import Status
+from launchdeck.core.plain import visible
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -54,9 +55,8 @@ READ_ONLY_FILL = "bold $text on $foreground-darken-2"  # opaque: on the producti
 
 
 def styled(text: str, style: str = "") -> Content:
-    """`text` as it is (no markup), in `style`. Content strips the control codes it knows (bell,
-    backspace, carriage return...) as Textual did when these were Rich Text."""
-    return Content.styled(text, style) if text else Content("")
+    """`text` as it is (no markup, control characters shown: launchdeck.core.plain), in `style`."""
+    return Content.styled(visible(text), style) if text else Content("")
 
 
 class TableText(Content):
