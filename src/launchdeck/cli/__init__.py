@@ -54,14 +54,25 @@ def _exit_cleanly_on_stop_signals() -> None:
         signal.signal(stop, _stop)
 
 
+def _hang_up_main_thread() -> None:
+    """The terminal went away and no SIGHUP came (a wrapper that does not forward it): send one to the
+    main thread, so this exit is the hang-up's own. To the main thread itself, because only there does
+    it interrupt a blocking call (a write queued for a terminal that is gone)."""
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGHUP)
+
+
 def _run_tui(config: Config, allow_actions: bool) -> None:
     from launchdeck.tui.app import make_app
+    from launchdeck.tui.terminal_watch import TerminalWatch
 
     _quiet_logging()
     # SIGHUP's and SIGTERM's defaults kill us before any `finally` runs: the terminal would stay in
-    # the alternate screen with mouse tracking on, and the demo's servers and temp dir would remain
+    # the alternate screen with mouse tracking on, and the demo's servers and temp dir would remain.
+    # Installed even when SIGHUP came in ignored (nohup, a wrapper): the watch below relies on it.
     _exit_cleanly_on_stop_signals()
-    make_app(config, allow_actions=allow_actions).run()
+    app = make_app(config, allow_actions=allow_actions)
+    with TerminalWatch(on_gone=_hang_up_main_thread):
+        app.run()
 
 
 def _load(config_path: Path | None) -> Config:
