@@ -6,7 +6,7 @@ from launchdeck.core.model import Outcome, Status
 from launchdeck.tui.screens.help import HelpScreen
 from launchdeck.tui.widgets.header import DeckHeader
 from launchdeck.tui.widgets.placeholder import PanelPlaceholder
-from launchdeck.tui.widgets.rows import Cell
+from launchdeck.tui.widgets.rows import CellRow
 from launchdeck.tui.widgets.services import ServiceRow
 from launchdeck.tui.widgets.verdict import VerdictBar
 from tests.fakes import FakeProbe
@@ -127,11 +127,16 @@ async def test_only_a_changed_cell_is_repainted(monkeypatch):
         rows = {r.target: r for r in app.dashboard.query(ServiceRow)}
         before = {t: {name: cell.text for name, cell in r.cells.items()} for t, r in rows.items()}
         repaints = []
+        refresh = CellRow.refresh
 
-        def record(cell, old, new):  # a reactive's watcher runs only when the value really changed
-            repaints.append((cell.parent.target, next(c for c in cell.classes if c.startswith("-"))[1:]))
+        def record(row, *regions, **kwargs):  # which columns' cells each refresh asks to repaint
+            spans = row.spans()
+            names = [name for region in regions for name, (x, width, _) in spans.items()
+                     if region.x == x and region.width == width] if regions else ["whole row"]
+            repaints.extend((row.target, name) for name in names)
+            return refresh(row, *regions, **kwargs)
 
-        monkeypatch.setattr(Cell, "watch_text", record, raising=False)
+        monkeypatch.setattr(CellRow, "refresh", record)
         await pilot.press("r")
         await wait_until(pilot, lambda: web.calls == 2 and api.calls == 2)
         await pilot.pause()
@@ -139,6 +144,7 @@ async def test_only_a_changed_cell_is_repainted(monkeypatch):
         assert {n: t for n, t in after.items() if n != "spark"} == {n: t for n, t in before["web"].items() if n != "spark"}
         assert ("api", "badge") in repaints and ("api", "reason") in repaints
         assert {n for t, n in repaints if t == "web"} <= {"spark"}, "only the sparkline moves on an unchanged row"
+        assert ("api", "whole row") not in repaints, "a changed cell repaints its own cells, not its row"
         assert ("api", "latency") not in repaints, "an unchanged cell must not repaint"
 
 

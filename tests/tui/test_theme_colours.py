@@ -13,7 +13,7 @@ from launchdeck.core.model import Status, Verdict
 from launchdeck.tui.palette import (CRIT, HIGH_CONTRAST, INFO, KEY, OK, STATUS_FILL, UNKNOWN, WARN, register_themes,
                                     styled)
 from launchdeck.tui.widgets.badge import badge
-from launchdeck.tui.widgets.rows import Cell
+from launchdeck.tui.widgets.rows import Cell, CellRow
 from launchdeck.tui.widgets.verdict import VerdictBar
 from tests.tui.helpers import app_with, mixed_probes, wait_until
 
@@ -47,8 +47,9 @@ def rendered(app: App, widget) -> tuple[Color, Color]:
     return truecolor(style.color), truecolor(style.bgcolor)
 
 
-def warn_badge(app) -> Cell:
-    return app.dashboard.query_one("#services").rows["payments"].cells["badge"]
+def warn_badge(app) -> CellRow:
+    """The payments row: its badge is its first column, where `rendered` looks."""
+    return app.dashboard.query_one("#services").rows["payments"]
 
 
 @pytest.mark.parametrize("theme", ["textual-light", HIGH_CONTRAST.name])
@@ -60,7 +61,7 @@ async def test_the_warn_badge_is_readable_on_a_light_and_a_high_contrast_theme(t
         app.theme = theme
         await pilot.pause()
         cell = warn_badge(app)
-        assert cell.text.plain.startswith("▲ warn")
+        assert cell.cells["badge"].text.plain.startswith("▲ warn")
         fg, bg = rendered(app, cell)
         assert contrast(fg, bg) >= READABLE, f"{theme}: {fg.hex} on {bg.hex} is {contrast(fg, bg):.2f}:1"
 

@@ -80,6 +80,7 @@ class DashboardScreen(Screen):
         self._panels = {name: panel for name in ("services", "traffic", "containers", "backups")
                         if isinstance(panel := self.query_one(f"#{name}"),
                                       (ServicesPanel, TrafficPanel, ContainersPanel, BackupsPanel))}
+        self._fit(self.app.size.width)
         self.show_verifications(self._verifications)
         found = self.query_one("#checklists")
         self._checklists_panel = found if isinstance(found, ChecklistsPanel) else None
@@ -92,9 +93,17 @@ class DashboardScreen(Screen):
             self._verdict_bar.verdict = self._pending_verdict
 
     def on_resize(self, event: Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        """Panels side by side on the wall, and the columns each row shows at this width."""
         panels = self.query_one("#panels")
-        panels.set_class(event.size.width >= WIDE_AT, "-wide")
-        panels.set_class(event.size.width < NARROW_BELOW, "-narrow")
+        wide, narrow = width >= WIDE_AT, width < NARROW_BELOW
+        panels.set_class(wide, "-wide")
+        panels.set_class(narrow, "-narrow")
+        layout = "wide" if wide else "narrow" if narrow else "normal"
+        for panel in self._panels.values():
+            panel.set_layout(layout)
 
     def show_reading(self, reading: Reading, verdict: Verdict, track: Track | None = None) -> None:
         """Route a reading to its panel and refresh the verdict; before mount, hold the newest."""

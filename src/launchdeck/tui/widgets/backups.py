@@ -20,7 +20,7 @@ from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_minutes, format_size
 from launchdeck.tui.palette import CRIT, MUTED, OK, UNKNOWN, WARN, styled
 from launchdeck.tui.widgets.badge import badge
-from launchdeck.tui.widgets.rows import Cell, CellRow, RowsPanel, ellipsis, short_name
+from launchdeck.tui.widgets.rows import WIDE_ENOUGH, Cell, CellRow, Column, RowsPanel, ellipsis, short_name
 from launchdeck.tui.messages import BackupsListRequested, VerifyRequested
 
 RECENT_SHOWN = 2  # older backups named under each source on a wide screen; `b` lists them all
@@ -50,20 +50,13 @@ def holds_text(values: dict[str, Any]) -> str:
 
 
 class BackupRow(CellRow):
-    COLUMNS = ("badge", "name", "age", "size", "holds", "verified", "reason")
-    DEFAULT_CSS = """
-    BackupRow { height: 1; }
-    BackupRow > .-badge { width: 10; }
-    BackupRow > .-name { width: 13; }
-    BackupRow > .-age { width: 7; }
-    BackupRow > .-size { width: 7; padding-left: 1; }
-    BackupRow > .-holds { width: 16; padding-left: 1; color: $text-muted; }
-    BackupRow > .-verified { width: 11; padding-left: 1; }
-    BackupRow > .-reason { width: 1fr; padding-left: 1; }
-    """
+    # 80 columns: a verification shows as its mark alone, so the reason keeps its room
+    COLUMNS = (Column("badge", 10), Column("name", 13), Column("age", 7), Column("size", 7, pad=1),
+               Column("holds", 16, pad=1, style="$text-muted", layouts=WIDE_ENOUGH),
+               Column("verified", 11, pad=1, narrow_width=2), Column("reason", pad=1))
 
-    def __init__(self, target: str) -> None:
-        super().__init__(target)
+    def __init__(self, target: str, layout: str = "normal") -> None:
+        super().__init__(target, layout)
         self.reading: Reading | None = None
         self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", MUTED)})
 

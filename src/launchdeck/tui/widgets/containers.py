@@ -18,7 +18,7 @@ from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_duration, format_size
 from launchdeck.tui.palette import CRIT, MUTED, OK, WARN, styled
 from launchdeck.tui.widgets.badge import badge
-from launchdeck.tui.widgets.rows import CellRow, Steady, ellipsis, short_name
+from launchdeck.tui.widgets.rows import WALL, WIDE_ENOUGH, CellRow, Column, Steady, ellipsis, short_name
 
 SORTS = ("name", "cpu", "memory", "state")
 HEALTH_STYLE = {"healthy": OK, "unhealthy": CRIT, "starting": WARN}
@@ -27,24 +27,14 @@ _SEVERITY_ORDER = {Status.CRIT: 0, Status.UNKNOWN: 1, Status.WARN: 2, Status.OK:
 
 
 class ContainerRow(CellRow):
-    COLUMNS = ("badge", "name", "cpu", "memory", "restarts", "uptime", "health", "net", "pids", "reason")
-    DEFAULT_CSS = """
-    ContainerRow { height: 1; }
-    ContainerRow > .-badge { width: 10; }
-    ContainerRow > .-name { width: 18; }
-    ContainerRow > .-cpu { width: 7; }
-    ContainerRow > .-memory { width: 16; padding-left: 1; }
-    ContainerRow > .-restarts { width: 5; }
-    ContainerRow > .-uptime { width: 8; padding-left: 1; }
-    /* health, network I/O and PIDs only where there is room (the wall); the reason says what matters */
-    ContainerRow > .-health { width: 11; padding-left: 1; display: none; }
-    ContainerRow > .-net { width: 16; padding-left: 1; display: none; }
-    ContainerRow > .-pids { width: 6; padding-left: 1; display: none; }
-    ContainerRow > .-reason { width: 1fr; padding-left: 1; }
-    """
+    # health, network I/O and PIDs only where there is room (the wall); the reason says what matters
+    COLUMNS = (Column("badge", 10), Column("name", 18), Column("cpu", 7), Column("memory", 16, pad=1),
+               Column("restarts", 5), Column("uptime", 8, pad=1, layouts=WIDE_ENOUGH),
+               Column("health", 11, pad=1, layouts=WALL), Column("net", 16, pad=1, layouts=WALL),
+               Column("pids", 6, pad=1, layouts=WALL), Column("reason", pad=1))
 
-    def __init__(self, target: str) -> None:
-        super().__init__(target)
+    def __init__(self, target: str, layout: str = "normal") -> None:
+        super().__init__(target, layout)
         self.reading: Reading | None = None
         self.steady = Steady()
 
@@ -106,6 +96,7 @@ class ContainersPanel(Vertical, can_focus=True):
         self.hosts = hosts
         self.rows: dict[str, ContainerRow] = {}
         self.sort = "name"
+        self.layout_name = "normal"
         self._filter = ""
         self._newest: dict[str, datetime] = {}
         self._problems = {host: Static("", classes="-host-problem") for host in hosts}
@@ -125,13 +116,18 @@ class ContainersPanel(Vertical, can_focus=True):
         self._problem(host, "")
         row = self.rows.get(reading.target)
         if row is None:
-            row = self.rows[reading.target] = ContainerRow(reading.target)
+            row = self.rows[reading.target] = ContainerRow(reading.target, self.layout_name)
             self.mount(row)
             row.display = self._matches(reading.target)
         row.show_reading(reading, track)
         if self._newest.get(host) != reading.observed_at:
             self._newest[host] = reading.observed_at
             self.call_after_refresh(self._settle, host)
+
+    def set_layout(self, layout: str) -> None:
+        self.layout_name = layout
+        for row in self.rows.values():
+            row.set_layout(layout)
 
     def _problem(self, host: str, reason: str) -> None:
         line = self._problems.get(host)

@@ -8,27 +8,19 @@ from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_latency
 from launchdeck.tui.palette import MUTED, styled
 from launchdeck.tui.widgets.badge import badge
-from launchdeck.tui.widgets.rows import CellRow, RowsPanel, Steady, ellipsis, short_name, since_text
+from launchdeck.tui.widgets.rows import WIDE_ENOUGH, Column, CellRow, RowsPanel, Steady, ellipsis, short_name, since_text
 from launchdeck.tui.widgets.spark import Buckets
 
 SPARK_WIDTH = 10
 
 
 class ServiceRow(CellRow):
-    COLUMNS = ("badge", "name", "latency", "code", "spark", "since", "reason")
-    DEFAULT_CSS = """
-    ServiceRow { height: 1; }
-    ServiceRow > .-badge { width: 10; }
-    ServiceRow > .-name { width: 13; }
-    ServiceRow > .-latency { width: 7; }
-    ServiceRow > .-code { width: 5; padding-left: 1; }
-    ServiceRow > .-spark { width: 11; padding-left: 1; color: $text-muted; }
-    ServiceRow > .-since { width: 9; padding-left: 1; }
-    ServiceRow > .-reason { width: 1fr; padding-left: 1; }
-    """
+    COLUMNS = (Column("badge", 10), Column("name", 13), Column("latency", 7), Column("code", 5, pad=1),
+               Column("spark", 11, pad=1, style="$text-muted", layouts=WIDE_ENOUGH), Column("since", 9, pad=1),
+               Column("reason", pad=1))
 
-    def __init__(self, target: str) -> None:
-        super().__init__(target)
+    def __init__(self, target: str, layout: str = "normal") -> None:
+        super().__init__(target, layout)
         self.latencies = Buckets(SPARK_WIDTH)
         self.steady = Steady(floors={"latency": 0.005})  # 7ms vs 9ms means nothing to the on-call
         self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", MUTED)})

@@ -13,7 +13,7 @@ from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_latency
 from launchdeck.tui.palette import MUTED, styled
 from launchdeck.tui.widgets.badge import badge
-from launchdeck.tui.widgets.rows import CellRow, RowsPanel, Steady, ellipsis, short_name
+from launchdeck.tui.widgets.rows import WIDE_ENOUGH, Column, CellRow, RowsPanel, Steady, ellipsis, short_name
 from launchdeck.tui.widgets.spark import Buckets
 
 SPARK_WIDTH = 12
@@ -43,20 +43,11 @@ def _detail(reading: Reading) -> Content:
 
 
 class TrafficRow(CellRow):
-    COLUMNS = ("badge", "name", "errors", "p95", "rate", "spark", "reason")
-    DEFAULT_CSS = """
-    TrafficRow { height: 1; }
-    TrafficRow > .-badge { width: 10; }
-    TrafficRow > .-name { width: 11; }
-    TrafficRow > .-errors { width: 8; }
-    TrafficRow > .-p95 { width: 8; }
-    TrafficRow > .-rate { width: 9; }
-    TrafficRow > .-spark { width: 13; padding-left: 1; color: $text-muted; }
-    TrafficRow > .-reason { width: 1fr; padding-left: 1; }
-    """
+    COLUMNS = (Column("badge", 10), Column("name", 11), Column("errors", 8), Column("p95", 8), Column("rate", 9),
+               Column("spark", 13, pad=1, style="$text-muted", layouts=WIDE_ENOUGH), Column("reason", pad=1))
 
-    def __init__(self, target: str) -> None:
-        super().__init__(target)
+    def __init__(self, target: str, layout: str = "normal") -> None:
+        super().__init__(target, layout)
         self.ratios = Buckets(SPARK_WIDTH)
         self.steady = Steady(floors={"error_ratio": 0.001})  # a tenth of a point: noise at launch-day volumes
         self.show({"badge": badge(None), "name": short_name(target, 10), "reason": ellipsis("waiting for data", MUTED)})
