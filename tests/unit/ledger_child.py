@@ -15,7 +15,8 @@ from launchdeck.audit.ledger import Ledger
 
 def main() -> None:
     leaked = sorted(m for m in sys.modules if m.startswith("launchdeck.") and m not in
-                    ("launchdeck.audit", "launchdeck.audit.ledger", "launchdeck.core", "launchdeck.core.errors"))
+                    ("launchdeck.audit", "launchdeck.audit.ledger", "launchdeck.audit.records",
+                     "launchdeck.audit.chain", "launchdeck.core", "launchdeck.core.errors"))
     if leaked:
         raise SystemExit(f"the child imported more than the ledger: {leaked}")
     mode, path, tag = sys.argv[1], Path(sys.argv[2]), sys.argv[3]

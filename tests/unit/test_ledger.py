@@ -328,7 +328,9 @@ def test_append_refuses_to_chain_onto_an_edited_or_malformed_last_record(tmp_pat
     assert len(lines_of(path)) == 2
 
 
-def test_appends_read_only_the_tail_of_a_large_file(tmp_path, monkeypatch):
+def test_an_append_verifies_the_whole_chain_once_then_only_what_was_appended_since(tmp_path, monkeypatch):
+    """A fresh Ledger (a CLI sign-off, a TUI just opened) reads the file once to check the chain it
+    will extend; after that each append reads its own last line and other writers' new lines only."""
     path = tmp_path / "l.jsonl"
     ledger = Ledger(path, operator=ALICE)
     with monkeypatch.context() as patch:
@@ -338,9 +340,15 @@ def test_appends_read_only_the_tail_of_a_large_file(tmp_path, monkeypatch):
     read = []
     real_pread = os.pread
     monkeypatch.setattr(ledger_module.os, "pread", lambda fd, n, at: read.append(n) or real_pread(fd, n, at))
-    other = Ledger(path, operator=ALICE)  # knows nothing of the file: must find the last record itself
-    assert sign(other, "last").seq == 3001 and sign(other, "again").seq == 3002
-    assert path.stat().st_size > 500_000 and sum(read) < 40_000
+    other = Ledger(path, operator=ALICE)  # knows nothing of the file: checks it all, once
+    assert sign(other, "last").seq == 3001
+    assert path.stat().st_size > 500_000 and path.stat().st_size - 1000 < sum(read) < path.stat().st_size
+    read.clear()
+    assert sign(other, "again").seq == 3002
+    for n in range(5):  # another terminal's records in between: only those are read
+        sign(ledger, f"theirs-{n}")
+    assert sign(other, "after theirs").seq == 3008
+    assert sum(read) < 8_000 and verify(path).ok and verify(path).records == 3008
 
 
 # -- OS failures ----------------------------------------------------------------------------------

@@ -1,92 +1,49 @@
 """The sign-off ledger: append-only JSON lines, hash-chained, fsynced before anyone says "signed".
 
-DESIGN rule 5. Each append takes flock(LOCK_EX), reads only the file's tail to find the previous
-record, writes the whole line with one os.write on an O_APPEND descriptor and fsyncs before it
-returns, so terminals and processes sharing the file interleave whole records and a crash leaves
-at most one torn last line. A torn line is never dropped or rewritten: its bytes are copied to a
-side file and a "recovery" record in the chain says where (`Ledger.recover`). `verify` names the
-first bad line and why.
+DESIGN rule 5. Each append takes flock(LOCK_EX), checks the chain (the whole file once per Ledger
+object, then only what was appended since), writes the whole line with one os.write on an O_APPEND
+descriptor and fsyncs before it returns, so terminals and processes sharing the file interleave
+whole records and a crash leaves at most one torn last line. A torn line is never dropped or
+rewritten: its bytes are copied to a side file and a "recovery" record in the chain says where
+(`Ledger.recover`). An append never extends a broken chain; `Ledger.repair` sets everything from
+the first bad line on aside the same way. What a line is: records.py; checking a chain: chain.py.
 """
 
 from __future__ import annotations
 
-import errno as errno_module
 import fcntl
 import hashlib
 import json
 import os
 import pwd
-import re
 import socket
-import stat as stat_module
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
-from launchdeck.core.errors import LaunchdeckError
-
-KINDS = ("sign", "unsign", "waive", "note", "action", "recovery", "verify")
-GENESIS = "0" * 64
-FIELDS = ("seq", "time", "operator", "checklist", "item_id", "item_text", "kind", "reason", "evidence",
-          "prev_hash", "hash")
-_TYPES = {"seq": int, "time": str, "operator": dict, "checklist": str, "item_id": str, "item_text": str,
-          "kind": str, "reason": (str, type(None)), "evidence": (dict, type(None)), "prev_hash": str, "hash": str}
-_FIELD_SET, _OPERATOR_SET = frozenset(FIELDS), frozenset(("login", "uid", "hostname", "ssh_client"))
-_SHA256 = re.compile("[0-9a-f]{64}")
-_NOT_JSON = "not JSON"
-
+from launchdeck.audit.chain import Scan, integrity, scan, verify
+from launchdeck.audit.records import (
+    _TYPES,
+    FIELDS,
+    GENESIS,
+    KINDS,
+    LedgerError,
+    Record,
+    VerifyResult,
+    _digest,
+    _link_words,
+    _open_regular,
+    _records,
+    _require_regular,
+    canonical_bytes,
+    read_ledger,
+)
 
 IO_TIMEOUT = 30.0  # s a ledger read or append may take on launchdeck's pool before the caller says it has not finished
 OPEN_TRIES = 5  # opens of the ledger before giving up: only a race with another terminal retries
-
-
-def _link_words(error: OSError) -> str:
-    if error.errno == errno_module.ELOOP:
-        return (" (it is a symbolic link: launchdeck reads and writes only a regular file; point the "
-                "ledger setting at the file itself)")
-    return ""
-
-
-def _require_regular(path: Path, fd: int) -> None:
-    if not stat_module.S_ISREG(os.fstat(fd).st_mode):
-        raise LedgerError(f"{path}: not a regular file; a ledger is a file launchdeck creates")
-
-
-def _open_regular(path: Path):
-    """The ledger for reading: never through a symbolic link, only a regular file (opened without
-    blocking, so a FIFO put in its place is refused instead of waiting for a writer for ever)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        _require_regular(path, fd)
-        os.set_blocking(fd, True)
-    except LedgerError:
-        os.close(fd)
-        raise
-    return os.fdopen(fd, "rb")
-
-
-def read_ledger(path: Path, missing_ok: bool = False) -> bytes:
-    """The whole file, as `_open_regular` allows; LedgerError (one line, no traceback) otherwise."""
-    try:
-        with _open_regular(path) as file:
-            return file.read()
-    except FileNotFoundError:
-        if missing_ok:
-            return b""
-        raise LedgerError(f"{path}: no such ledger", errno_module.ENOENT) from None
-    except OSError as error:
-        raise LedgerError(f"{path}: not read: {error.strerror or error}{_link_words(error)}", error.errno) from error
-
-
-def canonical_bytes(obj: dict) -> bytes:
-    """The one byte form that is hashed and written, so every reader recomputes the same hash."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _digest(body: dict) -> str:
-    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+SIDE_TAGS = ("torn", "set-aside")  # side files: `<ledger>.torn-<time>` (a crash), `.set-aside-<time>` (a repair)
 
 
 def _utc(moment: datetime, fmt: str = "%Y-%m-%dT%H:%M:%S.%fZ") -> str:
@@ -127,57 +84,6 @@ class Operator:
 
 
 @dataclass(frozen=True)
-class Record:
-    """One line of the ledger, exactly as written."""
-
-    seq: int
-    time: str
-    operator: dict
-    checklist: str
-    item_id: str
-    item_text: str
-    kind: str
-    reason: str | None
-    evidence: dict | None
-    prev_hash: str
-    hash: str
-
-    def to_json(self) -> dict:
-        """A copy the caller may change without changing this record."""
-        return json.loads(json.dumps(self._body() | {"hash": self.hash}))
-
-    @classmethod
-    def from_json(cls, obj: dict) -> Record:
-        """Strict: a line with missing, extra or wrong-typed fields is not a record."""
-        if not isinstance(obj, dict):
-            raise ValueError(f"a record is a JSON object, not {type(obj).__name__}")
-        if obj.keys() != _FIELD_SET:
-            raise ValueError(f"missing {sorted(_FIELD_SET - obj.keys())}, unexpected {sorted(obj.keys() - _FIELD_SET)}")
-        wrong = [name for name, kind in _TYPES.items() if not isinstance(obj[name], kind)]
-        if wrong or type(obj["seq"]) is bool:
-            name = (wrong or ["seq"])[0]
-            raise ValueError(f"{name} has the wrong type ({type(obj[name]).__name__})")
-        if obj["seq"] < 1 or obj["kind"] not in KINDS or obj["operator"].keys() != _OPERATOR_SET or not (
-                _SHA256.fullmatch(obj["hash"]) and _SHA256.fullmatch(obj["prev_hash"])):
-            raise ValueError(f"bad value: seq {obj['seq']}, kind {obj['kind']!r}, operator keys "
-                             f"{sorted(obj['operator'])}, hash/prev_hash must be 64 lowercase hex digits")
-        return cls(**obj)
-
-    def _body(self) -> dict:
-        """Everything but the hash: what the hash covers (shares this record's dicts)."""
-        return {name: getattr(self, name) for name in FIELDS[:-1]}
-
-
-class LedgerError(LaunchdeckError):
-    """A write that did not become durable: nothing was signed. Names the file and the OS reason."""
-    title = "ledger"
-
-    def __init__(self, message: str, errno: int | None = None) -> None:
-        super().__init__(message)
-        self.errno = errno
-
-
-@dataclass(frozen=True)
 class LedgerWarning:
     """A torn tail found and set aside: where its bytes went and the record that says so."""
 
@@ -189,69 +95,6 @@ class LedgerWarning:
 
     def __str__(self) -> str:
         return self.message
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """The first bad line and what is wrong with it; `records` counts the good lines before it."""
-
-    ok: bool
-    records: int
-    first_bad_line: int | None
-    problem: str
-    detail: str
-
-
-def _parse(line: bytes) -> tuple[Record | None, str]:
-    """A record or why not; readers skip what verify() reports."""
-    try:
-        obj = json.loads(line)
-    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors too
-        return None, f"{_NOT_JSON}: {error}"
-    try:
-        return Record.from_json(obj), ""
-    except ValueError as error:
-        return None, str(error)
-
-
-def _hash_ok(line: bytes, record: Record) -> bool:
-    """Does the hash cover the content? Fast path: a canonical line minus its hash field is exactly the
-    bytes that were hashed; anything else (re-spaced, re-ordered) is judged on its canonical form."""
-    field = b'"hash":"%s",' % record.hash.encode()
-    return (hashlib.sha256(line.replace(field, b"", 1)).hexdigest() == record.hash
-            or _digest(record._body()) == record.hash)
-
-
-def _records(data: bytes) -> list[Record]:
-    return [r for r in (_parse(line)[0] for line in data.split(b"\n")[:-1]) if r is not None]
-
-
-def _rfind_newline(fd: int, before: int) -> int:
-    """Offset of the last newline before `before`, or -1: reads back in growing chunks (O(last line))."""
-    chunk = 4096
-    while before > 0:
-        start = max(0, before - chunk)
-        at = os.pread(fd, before - start, start).rfind(b"\n")
-        if at >= 0 or start == 0:
-            return start + at if at >= 0 else -1
-        chunk *= 4
-    return -1
-
-
-def _tail(fd: int, size: int, known: bytes | None) -> tuple[int, bytes | None]:
-    """(end of the last good line, that line). Bytes after the end are torn: a last line without its
-    newline, or a newline-terminated last line that is not JSON at all (what verify calls torn)."""
-    end = _rfind_newline(fd, size) + 1
-    if end == 0:
-        return 0, None
-    start = _rfind_newline(fd, end - 1) + 1
-    line = os.pread(fd, end - 1 - start, start)
-    if end < size or line == known or not _parse(line)[1].startswith(_NOT_JSON):
-        return end, line
-    if start == 0:
-        return 0, None
-    before = _rfind_newline(fd, start - 1) + 1
-    return start, os.pread(fd, start - 1 - before, before)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -289,6 +132,46 @@ def _entry(checklist: str, item_id: str, item_text: str, kind: str, reason: str 
     return entry if evidence is None else json.loads(text)
 
 
+@dataclass(frozen=True)
+class Repair:
+    """What `Ledger.repair` set aside (or would: `warning` is None on a dry run)."""
+
+    path: Path
+    problem: VerifyResult  # the first bad line, as verify() named it
+    lines: int
+    bytes: int
+    warning: LedgerWarning | None
+
+    def __str__(self) -> str:
+        if self.warning is None:
+            return (f"{self.path}: would set {self.lines} line(s) ({self.bytes} bytes) aside from line "
+                    f"{self.problem.first_bad_line}: {self.problem.problem}: {self.problem.detail}")
+        return (f"{self.path}: set {self.lines} line(s) ({self.bytes} bytes) aside from line "
+                f"{self.problem.first_bad_line} in {self.warning.side_file.name}; recorded as seq "
+                f"{self.warning.record.seq}, head {self.warning.record.hash}")
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """How far one Ledger object has verified its file: up to byte `end`, `lines` good lines, the last
+    being `line` (record `last`). Trusted again only if that line is still there in the same file."""
+
+    identity: tuple[int, int]
+    end: int
+    lines: int
+    line: bytes
+    last: Record | None
+
+    def holds(self, fd: int, size: int) -> bool:
+        stat = os.fstat(fd)
+        if (stat.st_dev, stat.st_ino) != self.identity or size < self.end:
+            return False
+        if self.end == 0:
+            return True
+        width = len(self.line) + 1
+        return self.end >= width and os.pread(fd, width, self.end - width) == self.line + b"\n"
+
+
 class Ledger:
     """One ledger file. Holds no descriptor between calls: terminals, threads and processes share it via flock."""
 
@@ -298,7 +181,7 @@ class Ledger:
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._operator = (operator or Operator.current()).to_json()
         self._offset, self._identity = 0, (-1, -1)  # read_new: how far, in which file (dev, inode)
-        self._known: tuple[bytes, Record] | None = None  # the last line this object wrote or checked
+        self._chain: _Checked | None = None  # how far this object has verified the chain, and its last record
         self.last_warning: LedgerWarning | None = None  # set when the latest append set a torn tail aside
 
     def append(self, *, checklist: str, item_id: str, item_text: str, kind: str, reason: str | None = None,
@@ -312,7 +195,8 @@ class Ledger:
         return record
 
     def recover(self) -> LedgerWarning | None:
-        """On start: set aside a torn last line, or adopt a side file an interrupted recovery left unrecorded."""
+        """On start: set aside a torn last line, or adopt a side file an interrupted recovery left unrecorded.
+        A chain broken before its last line raises LedgerError naming the line (see `repair`)."""
         action = "torn tail not set aside"
         with self._locked(action, create=False) as (fd, _):
             if fd < 0:
@@ -321,6 +205,33 @@ class Ledger:
             torn = self.last_warning  # the chain continues from its recovery record (`last`)
             adopted = self._adopt_orphans(fd, last, action)
             return torn or adopted
+
+    def repair(self, dry_run: bool = False) -> Repair | None:
+        """Set everything from the first bad line on aside, into a side file beside the ledger, and chain
+        a recovery record saying what, where and its sha256: the chain is valid again and not a byte is
+        dropped. None when the chain is intact. The only way past a line an append refuses to chain onto."""
+        action = "not repaired"
+        with self._locked(action, create=False) as (fd, _):
+            if fd < 0:
+                raise LedgerError(f"{self.path}: no such ledger")
+            size = os.fstat(fd).st_size
+            found = self._remember(fd, scan(os.pread(fd, size, 0)))  # a repair always looks at every line
+            result = found.result
+            if result.ok:
+                return None
+            bad = os.pread(fd, size - found.good_end, found.good_end)
+            lines = bad.count(b"\n") + (not bad.endswith(b"\n"))
+            plan = Repair(self.path, result, lines, len(bad), None)
+            if dry_run:
+                return plan
+            side = self._side_file(bad, "set-aside")
+            os.ftruncate(fd, found.good_end)
+            os.fsync(fd)
+            reason = (f"repair: {lines} line(s) from line {result.first_bad_line} ({len(bad)} bytes at byte "
+                      f"{found.good_end}) set aside in {side.name}; {result.problem}: {result.detail}")
+            warning = self._recovery(fd, found.last, side, bad, found.good_end, reason, action,
+                                     {"line": result.first_bad_line, "problem": result.problem})
+            return Repair(self.path, result, lines, len(bad), warning)
 
     def records(self) -> list[Record]:
         """Every complete, parseable record in file order; a torn tail is excluded."""
@@ -334,6 +245,8 @@ class Ledger:
                 stat = os.fstat(file.fileno())
                 if (stat.st_dev, stat.st_ino) != self._identity or stat.st_size < self._offset:
                     self._identity, self._offset = (stat.st_dev, stat.st_ino), 0  # new or replaced file
+                if self._offset and os.pread(file.fileno(), 1, self._offset - 1) != b"\n":
+                    self._offset = 0  # the file was cut and rewritten past where we were (a repair): start over
                 file.seek(self._offset)
                 data = file.read()
         except FileNotFoundError:
@@ -381,30 +294,46 @@ class Ledger:
                 os.close(fd)  # releases the lock
 
     def _settle(self, fd: int, action: str) -> Record | None:
-        """The last good record; a torn tail is set aside first so the chain continues from it."""
+        """The last good record, once the chain up to it is verified: the whole file the first time,
+        then only what was appended since (so an append reads O(new lines)). A torn tail is set aside
+        first so the chain continues from it; any other bad line refuses, naming the line."""
         self.last_warning = None
         size = os.fstat(fd).st_size
-        known_line, known = self._known or (None, None)
-        end, line = _tail(fd, size, known_line)
-        last = None
-        if line is not None and line == known_line:
-            last = known  # the line this object last wrote or checked: no need to hash it again
-        elif line is not None:
-            last, why = _parse(line)
-            if last is None or not _hash_ok(line, last):
-                raise LedgerError(f"{self.path}: {action}: the last record (ending at byte {end}) is "
-                                  f"{why or 'edited (hash mismatch)'}; run `launchdeck signoff verify`")
-            self._known = (line, last)
-        if end < size:
-            self.last_warning = self._set_aside(fd, end, size, last, action)
+        known = self._chain if self._chain and self._chain.holds(fd, size) else None
+        if known:
+            found = scan(os.pread(fd, size - known.end, known.end), after=known.last, lines_before=known.lines,
+                         offset=known.end)
+            if found.last_line is None:
+                found.last_line = known.line
+        else:
+            found = scan(os.pread(fd, size, 0))
+        self._remember(fd, found)
+        result = found.result
+        if not result.ok and not found.torn:
+            raise LedgerError(
+                f"{self.path}: {action}: the chain is broken at line {result.first_bad_line} ({result.problem}: "
+                f"{result.detail}); nothing is chained onto a broken chain. `launchdeck signoff verify {self.path}` "
+                f"shows it; `launchdeck signoff repair {self.path}` sets line {result.first_bad_line} onward aside "
+                "in a side file (nothing is deleted) so sign-offs can continue")
+        last = found.last
+        if found.torn:
+            self.last_warning = self._set_aside(fd, found.good_end, size, last, action)
             last = self.last_warning.record
         return last
+
+    def _remember(self, fd: int, found: Scan) -> Scan:
+        """Verified up to the last good line: the next append starts its check there."""
+        stat = os.fstat(fd)
+        self._chain = _Checked((stat.st_dev, stat.st_ino), found.good_end, found.result.records,
+                               found.last_line or b"", found.last)
+        return found
 
     def _write(self, fd: int, last: Record | None, entry: dict, action: str) -> Record:
         body = {"seq": last.seq + 1 if last else 1, "time": _utc(self._clock()),
                 "operator": dict(self._operator), **entry, "prev_hash": last.hash if last else GENESIS}
         record = Record(**body, hash=_digest(body))
         line = canonical_bytes(body | {"hash": record.hash}) + b"\n"
+        at, known, self._chain = os.fstat(fd).st_size, self._chain, None  # unknown until the line is durable
         try:
             written = os.write(fd, line)
             if written < len(line):
@@ -419,14 +348,15 @@ class Ledger:
         except OSError as error:
             raise self._error(action, error, " (fsync failed: the record may be in the file but is "
                                               "not known to be on disk)") from error
-        self._known = (line[:-1], record)
+        if known is not None and known.end == at and known.last is last:
+            self._chain = _Checked(known.identity, at + len(line), known.lines + 1, line[:-1], record)
         return record
 
-    def _side_file(self, data: bytes) -> Path:
+    def _side_file(self, data: bytes, tag: str = "torn") -> Path:
         """A new file next to the ledger holding `data`, durable (content and name) before we return."""
         stamp = _utc(self._clock(), "%Y%m%dT%H%M%S.%fZ")
         for attempt in range(1000):
-            side = Path(f"{self.path}.torn-{stamp}" + (f"-{attempt}" if attempt else ""))
+            side = Path(f"{self.path}.{tag}-{stamp}" + (f"-{attempt}" if attempt else ""))
             try:
                 fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
             except FileExistsError:
@@ -451,16 +381,17 @@ class Ledger:
         return self._recovery(fd, last, side, torn, end, reason, action)
 
     def _recovery(self, fd: int, last: Record | None, side: Path, torn: bytes, offset: int | None,
-                  reason: str, action: str) -> LedgerWarning:
+                  reason: str, action: str, extra: dict | None = None) -> LedgerWarning:
         evidence = {"side_file": side.name, "bytes": len(torn), "offset": offset,
-                    "sha256": hashlib.sha256(torn).hexdigest()}
+                    "sha256": hashlib.sha256(torn).hexdigest(), **(extra or {})}
         record = self._write(fd, last, _entry("", "", "", "recovery", reason, evidence), action)
         return LedgerWarning(self.path, side, len(torn), record, f"{self.path}: {reason}; recorded as seq {record.seq}")
 
     def _adopt_orphans(self, fd: int, last: Record | None, action: str) -> LedgerWarning | None:
         """Side files no recovery record names: a recovery that died after the cut. Start-up only."""
-        sides = sorted(p for p in self.path.parent.iterdir() if p.name.startswith(f"{self.path.name}.torn-"))
-        data = self.path.read_bytes() if sides else b""
+        prefixes = tuple(f"{self.path.name}.{tag}-" for tag in SIDE_TAGS)
+        sides = sorted(p for p in self.path.parent.iterdir() if p.name.startswith(prefixes))
+        data = os.pread(fd, os.fstat(fd).st_size, 0) if sides else b""  # the locked file, not the path again
         warning = None
         for side in sides:
             if json.dumps(side.name, ensure_ascii=False)[1:-1].encode("utf-8") not in data:
@@ -472,47 +403,5 @@ class Ledger:
         return warning
 
 
-def _bad(line: int, problem: str, detail: str) -> VerifyResult:
-    """Every line before `line` was good."""
-    return VerifyResult(False, line - 1, line, problem, f"line {line}: {detail}")
-
-
-def _sequence_problem(lines: list[bytes], number: int, expected: int, found: int) -> VerifyResult:
-    """Reordered if the expected seq is elsewhere in the file (found by bytes, confirmed by parsing), else deleted."""
-    if found < expected:
-        return _bad(number, "reordered", f"record seq {found} comes after seq {expected - 1} (reordered or repeated)")
-    needle = b'"seq":%d' % expected
-    where = next((n for n, line in enumerate(lines, 1) if (needle + b"," in line or needle + b"}" in line)
-                  and getattr(_parse(line)[0], "seq", None) == expected), None)
-    if where is not None:
-        return _bad(number, "reordered", f"record seq {found} is where seq {expected} belongs; "
-                                         f"seq {expected} is at line {where} (records reordered)")
-    gap = f"seq {expected}" if found == expected + 1 else f"seqs {expected}..{found - 1}"
-    return _bad(number, "deleted", f"{gap} missing before record seq {found} "
-                                   f"(record{'' if found == expected + 1 else 's'} deleted)")
-
-
-def verify(path: Path) -> VerifyResult:
-    """Check every line, the hashes and the chain; stop at the first bad line and say what it is.
-    A cut-off end (last records removed whole) needs an outside anchor: note the last hash elsewhere."""
-    lines = read_ledger(Path(path)).split(b"\n")
-    tail = lines.pop()  # b"" when the file ends with a newline
-    prev_seq, prev_hash = 0, GENESIS
-    for number, line in enumerate(lines, 1):
-        record, why = _parse(line)
-        if record is None and number == len(lines) and not tail and why.startswith(_NOT_JSON):
-            return _bad(number, "torn", f"the last line is not JSON ({len(line)} bytes); recover() sets it aside")
-        if record is None:
-            return _bad(number, "malformed", f"not a valid record: {why}")
-        if not _hash_ok(line, record):
-            return _bad(number, "edited", f"record seq {record.seq} was edited (hash mismatch)")
-        if record.seq != prev_seq + 1:
-            return _sequence_problem(lines, number, prev_seq + 1, record.seq)
-        if record.prev_hash != prev_hash:
-            return _bad(number, "chain broken", f"record seq {record.seq} does not chain to the record before it "
-                                                "(prev_hash mismatch)")
-        prev_seq, prev_hash = record.seq, record.hash
-    if tail:
-        return _bad(len(lines) + 1, "torn", f"the last line is incomplete ({len(tail)} bytes, no newline); "
-                                            "recover() sets it aside")
-    return VerifyResult(True, len(lines), None, "", f"{len(lines)} records, chain intact")
+__all__ = ["FIELDS", "GENESIS", "IO_TIMEOUT", "KINDS", "Ledger", "LedgerError", "LedgerWarning", "Operator",
+           "Record", "Repair", "VerifyResult", "canonical_bytes", "integrity", "read_ledger", "verify"]
