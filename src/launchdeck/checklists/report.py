@@ -1,13 +1,29 @@
-"""`launchdeck report`: the launch timeline per phase and item, as Markdown or JSON."""
+"""`launchdeck report`: the launch timeline per phase and item, as Markdown or JSON.
+
+People's text (items, notes, reasons, names) is data: in Markdown it is escaped and kept on one
+line (a note with a line break once forged a "- [x] Security review — signed by ciso" line), with
+control characters shown as stand-ins (core/plain.py). JSON carries it exactly. When the ledger
+fails its check, the report says so first, counts only the records before the first bad line, and
+lists the rest apart as unverified.
+"""
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 from typing import Any
 
+from launchdeck.audit.chain import Checked, Unverified
 from launchdeck.checklists.state import Board, ItemState, operator_label
+from launchdeck.core.jsontext import dumps
+from launchdeck.core.plain import visible
 
 MARK = {"open": "[ ]", "signed": "[x]", "waived": "[~]"}
+_MARKDOWN = {ord(c): "\\" + c for c in "\\`*_[]<>|~&#!"}  # inline syntax; every line starts with our own text
+
+
+def md(text: object) -> str:
+    """People's text for a Markdown line: one line, controls visible, no syntax of its own."""
+    return visible(text).translate(_MARKDOWN)
 
 
 def _item_json(state: ItemState) -> dict[str, Any]:
@@ -17,7 +33,14 @@ def _item_json(state: ItemState) -> dict[str, Any]:
             "notes": list(state.notes)}
 
 
-def report_json(board: Board, title: str) -> str:
+def _ledger_json(path: Path | None, checked: Checked) -> dict[str, Any]:
+    result = checked.result
+    return {"path": None if path is None else str(path), "ok": result.ok, "records": result.records,
+            "head": result.head, "first_bad_line": result.first_bad_line, "problem": result.problem,
+            "detail": result.detail}
+
+
+def report_json(board: Board, title: str, checked: Checked | None = None, ledger: Path | None = None) -> str:
     phases = []
     for phase in board.phases():
         done, total = board.progress(phase)
@@ -25,30 +48,62 @@ def report_json(board: Board, title: str) -> str:
                        "items": [_item_json(s) for s in board.phase(phase)]})
     orphans = [{"checklist": r.checklist, "item_id": r.item_id, "item_text": r.item_text, "kind": r.kind,
                 "by": operator_label(r), "at": r.time} for r in board.orphans]
-    return json.dumps({"title": title, "phases": phases, "orphans": orphans}, indent=2, ensure_ascii=False)
+    document: dict[str, Any] = {"title": title, "phases": phases, "orphans": orphans}
+    if checked is not None:
+        document["ledger"] = _ledger_json(ledger, checked)
+        document["unverified"] = [{"line": u.line, "record": u.record.to_json() if u.record else None, "why": u.why}
+                                  for u in checked.unverified]
+    return dumps(document)
 
 
-def report_markdown(board: Board, title: str) -> str:
-    lines = [f"# Launch report: {title}", ""]
+def integrity_words(checked: Checked, ledger: Path | None = None) -> tuple[bool, str]:
+    """(intact?, one line): the record count and head, or the first bad line and what follows from it."""
+    result, name = checked.result, visible(ledger if ledger is not None else "ledger")
+    if result.ok:
+        return True, f"{name}: {result.records} records, chain intact, head {result.head}"
+    last = checked.unverified[-1].line if checked.unverified else result.first_bad_line
+    return False, (f"{name}: INTEGRITY PROBLEM at line {result.first_bad_line}: {visible(result.problem)}: "
+                   f"{visible(result.detail)}. Only the {result.records} records before it count (head "
+                   f"{result.head}); lines {result.first_bad_line}-{last} are UNVERIFIED")
+
+
+def _unverified_line(entry: Unverified) -> str:
+    r = entry.record
+    if r is None:
+        return f"- line {entry.line}: not a record ({md(entry.why)})"
+    return (f"- line {entry.line}: {md(r.kind)} {md(r.checklist)}:{md(r.item_id)} “{md(r.item_text)}” by "
+            f"{md(operator_label(r))} at {md(r.time)}" + (f" ({md(r.reason)})" if r.reason else "") + " — UNVERIFIED")
+
+
+def report_markdown(board: Board, title: str, checked: Checked | None = None, ledger: Path | None = None) -> str:
+    lines = [f"# Launch report: {md(title)}", ""]
+    if checked is not None:
+        ok, words = integrity_words(checked, ledger)
+        lines += [f"Ledger: {md(words)}" if ok else f"> **{md(words)}**", ""]
     for phase in board.phases():
         done, total = board.progress(phase)
-        lines += [f"## {phase} ({done}/{total})", ""]
+        lines += [f"## {md(phase)} ({done}/{total})", ""]
         for state in board.phase(phase):
             indent = "  " * state.item.level
-            line = f"{indent}- {MARK[state.status]} {state.item.text}"
+            line = f"{indent}- {MARK[state.status]} {md(state.item.text)}"
             if state.status != "open":
-                line += f" — {state.status} by {state.by} at {state.at}"
+                line += f" — {state.status} by {md(state.by)} at {md(state.at)}"
             if state.note:
-                line += f" ({'reason' if state.status == 'waived' else 'note'}: {state.note})"
+                line += f" ({'reason' if state.status == 'waived' else 'note'}: {md(state.note)})"
             if state.evidence:
-                line += f" [evidence {state.evidence.get('expr')}: {state.evidence.get('state')}]"
+                line += f" [evidence {md(state.evidence.get('expr'))}: {md(state.evidence.get('state'))}]"
             if state.changed_since_signed:
                 line += " **changed since signed**"
             lines.append(line)
         lines.append("")
     if board.orphans:
         lines += ["## Records for items no longer in the checklists", ""]
-        lines += [f"- {r.kind} {r.checklist}:{r.item_id} “{r.item_text}” by {operator_label(r)} at {r.time}"
-                  for r in board.orphans]
+        lines += [f"- {md(r.kind)} {md(r.checklist)}:{md(r.item_id)} “{md(r.item_text)}” by {md(operator_label(r))} "
+                  f"at {md(r.time)}" for r in board.orphans]
+        lines.append("")
+    if checked is not None and checked.unverified:
+        first = checked.unverified[0].line
+        lines += [f"## Unverified ledger lines (from line {first}: not counted above)", ""]
+        lines += [_unverified_line(entry) for entry in checked.unverified]
         lines.append("")
     return "\n".join(lines)

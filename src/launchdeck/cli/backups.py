@@ -3,6 +3,8 @@
 `verify` checks the newest dump of each directory source (or `--file NAME`) where it lies, prints
 each check, records the result in the sign-off ledger when [checklists] is configured, and exits
 0 when every verification passed, 2 otherwise: a cron job can run it after the nightly dump.
+File names, locations and command output come from other machines: printed through `visible`,
+never as markup or raw control characters.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rich.text import Text
 
 from launchdeck.cli.checklists import FILE, fail
 from launchdeck.core.config import Config, ConfigError, find_config, load_config
+from launchdeck.core.plain import visible
 
 
 def _config(config_path: Path | None) -> Config:
@@ -49,8 +52,7 @@ def backups() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def backups_list(sources: tuple[str, ...], config_path: Path | None, as_json: bool) -> None:
     """Recent backups of each source, newest first (what a restore chooses from)."""
-    from launchdeck.cli.oneshot import STATUS_STYLE
-    from launchdeck.cli.oneshot import run_check
+    from launchdeck.cli.oneshot import STATUS_STYLE, plain, run_check
     from launchdeck.probes import build_probes
     from launchdeck.probes.backups.freshness import age_words
     from launchdeck.core.units import format_size
@@ -68,15 +70,16 @@ def backups_list(sources: tuple[str, ...], config_path: Path | None, as_json: bo
     console = Console()
     for reading in readings:
         style = STATUS_STYLE[reading.status]
-        console.print(Text.assemble((reading.target, "bold"), " ", (reading.status.value, style), " ",
-                                   str(reading.values.get("location", "")), "  ", reading.reason))
+        console.print(Text.assemble(plain(reading.target, "bold"), " ", (reading.status.value, style), " ",
+                                    plain(reading.values.get("location", "")), "  ", plain(reading.reason)))
         table = Table(show_edge=False, box=None, padding=(0, 2))
         for column in ("backup", "taken at (UTC)", "age", "size", "type"):
             table.add_column(column, no_wrap=True)
         for backup in reading.values.get("backups") or []:
             age = backup.get("age_seconds")
-            table.add_row(backup["name"], (backup.get("taken_at") or "")[:19].replace("T", " "),
-                          age_words(age), format_size(backup.get("size_bytes")), backup.get("type", ""))
+            table.add_row(plain(backup["name"]), plain((backup.get("taken_at") or "")[:19].replace("T", " ")),
+                          plain(age_words(age)), plain(format_size(backup.get("size_bytes"))),
+                          plain(backup.get("type", "")))
         console.print(table)
     raise SystemExit(code)
 
@@ -130,11 +133,11 @@ async def _verify_all(config: Config, specs: list, file_name: str | None) -> lis
 
 def _print(doc: dict, words: str) -> None:
     passed = doc.get("result") == "passed"
-    click.secho(f"{doc['source']}: {doc.get('backup', '')} {'PASSED' if passed else 'FAILED'}",
+    click.secho(f"{visible(doc['source'])}: {visible(doc.get('backup', ''))} {'PASSED' if passed else 'FAILED'}",
                 fg="green" if passed else "red", bold=True)
     for check in doc.get("checks", []):
         mark = {True: "ok  ", False: "FAIL", None: "skip"}[check["passed"]]
-        click.echo(f"  {mark} {check['name']:<10} {check['detail']}")
+        click.echo(f"  {mark} {visible(check['name']):<10} {visible(check['detail'])}")
     if not doc.get("checks"):
-        click.echo(f"  {doc.get('summary', '')}")
-    click.echo(f"  {words}")
+        click.echo(f"  {visible(doc.get('summary', ''))}")
+    click.echo(f"  {visible(words)}")

@@ -1,29 +1,47 @@
-"""`launchdeck checklist show`, `signoff add|list|verify`, `report`: checklists from the shell.
+"""`launchdeck checklist show`, `signoff add|list|verify|repair`, `report`: checklists from the shell.
 
 A pipeline signs "tests passed" through `signoff add`: the same rule, record, durability and chain
-as a person in the TUI.
+as a person in the TUI. Everything people wrote is printed as plain text through core/plain.py
+(never Rich markup, never a raw control character); JSON carries it exactly (core/jsontext.py).
+Readers (`signoff list`, `report`) say loudly when the chain fails its check, from which line, and
+exit 1; `signoff verify` prints the head hash to keep elsewhere and checks it with --expect-head.
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
-import json
 import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
+from rich.cells import cell_len
 
 from launchdeck.core.config import ConfigError, find_config, load_config
+from launchdeck.core.jsontext import dumps
+from launchdeck.core.plain import visible
 
 FILE = click.Path(path_type=Path, dir_okay=False)
 
 
 def fail(message: str) -> None:
-    click.secho(f"launchdeck: {message}", fg="red", err=True)
+    click.secho(f"launchdeck: {visible(message)}", fg="red", err=True)
     sys.exit(2)
+
+
+def _write(lines: list[str]) -> None:
+    """One write of plain lines (already made visible): 50,000 rows print in well under a second,
+    where a Rich table took 102 s, and nothing in them is markup."""
+    click.echo("\n".join(lines))
+
+
+def _columns(rows: list[tuple[str, ...]], caps: tuple[int, ...]) -> list[str]:
+    """Aligned columns; every cell but the last padded to its widest value up to its cap (a longer one
+    pushes its row right rather than being cut: nothing is hidden)."""
+    widths = [min(cap, max((cell_len(row[i]) for row in rows), default=0)) for i, cap in enumerate(caps)]
+    return ["  ".join([*(c + " " * (w - cell_len(c)) for c, w in zip(row[:len(caps)], widths, strict=True)),
+                       *row[len(caps):]]).rstrip()
+            for row in rows]
 
 
 def _checklist(path: Path):
@@ -49,15 +67,18 @@ def checklist_show(path: Path, as_json: bool) -> None:
 
     parsed = _checklist(path)
     if as_json:
-        click.echo(json.dumps({"source": str(path), "title": parsed.title,
-                               "items": [item_to_json(i) for i in parsed.items]}, indent=2, ensure_ascii=False))
+        click.echo(dumps({"source": str(path), "title": parsed.title,
+                          "items": [item_to_json(i) for i in parsed.items]}))
         return
-    table = Table(title=f"{parsed.title} ({len(parsed.items)} items)", title_justify="left")
-    for column in ("phase", "", "item", "id"):
-        table.add_column(column, overflow="fold")
+    lines, phase = [f"{visible(parsed.title)} ({len(parsed.items)} items)"], None
     for item in parsed.items:
-        table.add_row(item.phase, "[x]" if item.checked else "[ ]", "  " * item.level + item.text, item.id)
-    Console().print(table)
+        if item.phase != phase:
+            phase = item.phase
+            lines += ["", visible(phase)]
+        indent = "  " * item.level
+        lines.append(f"  {'[x]' if item.checked else '[ ]'} {indent}{visible(item.text)}")
+        lines.append(f"      {indent}id {visible(item.id)}")
+    _write(lines)
 
 
 @click.group()
@@ -117,45 +138,110 @@ def signoff_add(ledger: Path, item_id: str, checklist_path: Path, note: str | No
         record = sign(Ledger(ledger), request, history, SystemClock().now())
     except (SignoffRefused, ValueError, LedgerError) as error:
         fail(f"not recorded: {error}")
-    click.echo(f"{record.kind} #{record.seq} {record.item_id} by {record.operator['login']} at {record.time}")
+    click.echo(visible(f"{record.kind} #{record.seq} {record.item_id} by {record.operator['login']} at {record.time}"))
+
+
+def _loud(ok: bool, words: str) -> None:
+    click.secho(("" if ok else "!! ") + words, fg=None if ok else "red", bold=not ok)
 
 
 @signoff.command("list")
 @click.argument("ledger", type=FILE)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="every record that parses, exactly (the check goes to stderr)")
 def signoff_list(ledger: Path, as_json: bool) -> None:
-    """Every record in the ledger, oldest first."""
-    from launchdeck.audit.ledger import Ledger
+    """Every record in the ledger, oldest first; exit 1 when the chain fails its check, with the lines
+    from the first bad one marked UNVERIFIED."""
+    from launchdeck.audit.chain import check_ledger
+    from launchdeck.checklists.report import integrity_words
     from launchdeck.checklists.state import operator_label
 
     if not ledger.exists() and not ledger.is_symlink():
         fail(f"{ledger}: no such ledger")
-    records = Ledger(ledger).records()
+    checked = check_ledger(ledger)
+    ok, words = integrity_words(checked, ledger)
     if as_json:
-        click.echo(json.dumps([r.to_json() for r in records], indent=2, ensure_ascii=False))
+        click.echo(dumps([r.to_json() for r in checked.records]
+                         + [u.record.to_json() for u in checked.unverified if u.record]))
+        if not ok:
+            click.secho(f"launchdeck: {words}", fg="red", err=True)
+            sys.exit(1)
         return
-    table = Table(title=f"{ledger} ({len(records)} records)", title_justify="left")
-    for column in ("seq", "time", "kind", "item", "by", "reason"):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        table.add_row(str(r.seq), r.time, r.kind, f"{r.checklist}: {r.item_text}", operator_label(r), r.reason or "")
-    Console().print(table)
+
+    def row(mark: str, r) -> tuple[str, ...]:
+        what = f"{r.checklist}: {r.item_text}" if r.checklist or r.item_text else r.item_id
+        return (mark, str(r.seq), r.time, r.kind, visible(operator_label(r)),
+                visible(what) + (f" — {visible(r.reason)}" if r.reason else ""))
+
+    rows = [("", "seq", "time", "kind", "by", "item — note or reason")] + [row("", r) for r in checked.records]
+    for u in checked.unverified:
+        rows.append(row(f"UNVERIFIED line {u.line}", u.record) if u.record else
+                    (f"UNVERIFIED line {u.line}", "", "", "", "", f"not a record: {visible(u.why)}"))
+    skip = 0 if checked.unverified else 1  # the mark column only when something is unverified
+    _loud(ok, words)
+    _write(_columns([r[skip:] for r in rows], (22, 6, 27, 8, 30)[skip:]))
+    if not ok:  # again below: a long list scrolls the first warning away
+        _loud(ok, words)
+        sys.exit(1)
 
 
 @signoff.command("verify")
 @click.argument("ledger", type=FILE)
-def signoff_verify(ledger: Path) -> None:
-    """Check the hash chain: exit 0 intact, 1 with the first bad line and why."""
-    from launchdeck.audit.ledger import verify
+@click.option("--expect-head", "expect_head", default=None, metavar="HASH",
+              help="the head kept from an earlier verify (at least 12 hex digits): exit 1 unless the chain ends there")
+@click.option("--json", "as_json", is_flag=True, help="ok, records, head, first_bad_line, problem, detail")
+def signoff_verify(ledger: Path, expect_head: str | None, as_json: bool) -> None:
+    """Check the hash chain: exit 0 intact, 1 with the first bad line and why (or a head other than
+    --expect-head: the last records removed, or the chain re-hashed from an edited record onward)."""
+    from launchdeck.audit.chain import anchor_problem, check_ledger, normalise_anchor
 
-    if not ledger.exists() and not ledger.is_symlink():  # a link is refused by verify itself, in words
+    try:
+        anchor = normalise_anchor(expect_head) if expect_head is not None else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--expect-head") from None
+    if not ledger.exists() and not ledger.is_symlink():  # a link is refused by the read itself, in words
         fail(f"{ledger}: no such ledger")
-    result = verify(ledger)
-    if result.ok:
-        click.echo(f"{ledger}: ok, {result.records} records, chain intact")
+    checked = check_ledger(ledger)
+    result, name = checked.result, visible(ledger)
+    mismatch = anchor_problem(checked, anchor) if anchor else None
+    if as_json:
+        click.echo(dumps({"ok": result.ok, "records": result.records, "head": result.head,
+                          "first_bad_line": result.first_bad_line, "problem": result.problem,
+                          "detail": result.detail, "expected_head": anchor, "head_matches": mismatch is None}))
+    elif result.ok:
+        click.echo(f"{name}: ok, {result.records} records, chain intact")
+        click.echo(f"head {result.head} (seq {result.records}): keep it elsewhere; check with --expect-head")
+    else:
+        click.secho(f"{name}: line {result.first_bad_line}: {visible(result.problem)}: {visible(result.detail)}",
+                    fg="red", err=True)
+        click.secho(f"{name}: verified before it: {result.records} records, head {result.head}; "
+                    f"`launchdeck signoff repair {name}` sets line {result.first_bad_line} onward aside", err=True)
+    if mismatch and not as_json:
+        click.secho(f"{name}: head does not match --expect-head: {mismatch}", fg="red", err=True)
+    if not result.ok or mismatch:
+        sys.exit(1)
+
+
+@signoff.command("repair")
+@click.argument("ledger", type=FILE)
+@click.option("--dry-run", is_flag=True, help="say what would be set aside; change nothing")
+def signoff_repair(ledger: Path, dry_run: bool) -> None:
+    """Set every line from the first bad one on aside, into LEDGER.set-aside-<time> beside it, and chain a
+    recovery record naming that file, its size and sha256: the chain is valid again and nothing is
+    deleted. Records set aside are no longer counted: re-sign what still holds."""
+    from launchdeck.audit.ledger import Ledger, LedgerError
+
+    if not ledger.exists() and not ledger.is_symlink():
+        fail(f"{ledger}: no such ledger")
+    try:
+        done = Ledger(ledger).repair(dry_run=dry_run)
+    except LedgerError as error:
+        fail(f"not repaired: {error}")
+    if done is None:
+        click.echo(f"{visible(ledger)}: chain intact, nothing to repair")
         return
-    click.secho(f"{ledger}: line {result.first_bad_line}: {result.problem}: {result.detail}", fg="red", err=True)
-    sys.exit(1)
+    click.echo(visible(done))
+    if dry_run:
+        click.echo("run again without --dry-run to set them aside (nothing is deleted)")
 
 
 @click.command()
@@ -163,12 +249,13 @@ def signoff_verify(ledger: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md")
 @click.pass_context
 def report(ctx: click.Context, config_path: Path | None, fmt: str) -> None:
-    """Per phase and item: status, who, when, evidence, waivers with reasons."""
-    from launchdeck.audit.ledger import Ledger
+    """Per phase and item: status, who, when, evidence, waivers with reasons; the ledger's record count
+    and head. Exit 1 when the ledger fails its check: only the records before the bad line count."""
+    from launchdeck.audit.chain import check_ledger
     from launchdeck.checklists.parser import ChecklistError
+    from launchdeck.checklists.report import integrity_words, report_json, report_markdown
     from launchdeck.checklists.signing import ledger_path, load_checklists
     from launchdeck.checklists.state import Board
-    from launchdeck.checklists.report import report_json, report_markdown
 
     try:
         config = load_config(find_config(config_path or (ctx.obj or {}).get("config_path")))
@@ -176,6 +263,12 @@ def report(ctx: click.Context, config_path: Path | None, fmt: str) -> None:
     except (ConfigError, ChecklistError) as error:
         fail(str(error))
     path = ledger_path(config)
-    board = Board.build(checklists, Ledger(path).records() if path.exists() else [])
+    checked = check_ledger(path, missing_ok=True)
+    board = Board.build(checklists, checked.records)
     title = f"{config.deck.name} ({config.deck.environment})"
-    click.echo(report_json(board, title) if fmt == "json" else report_markdown(board, title))
+    render = report_json if fmt == "json" else report_markdown
+    click.echo(render(board, title, checked, path))
+    ok, words = integrity_words(checked, path)
+    if not ok:
+        click.secho(f"launchdeck: {words}", fg="red", err=True)
+        sys.exit(1)

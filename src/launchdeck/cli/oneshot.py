@@ -1,10 +1,15 @@
 """`launchdeck check`: the engine run once over every configured probe; a table or JSON, and an exit code
-for cron and CI (a one-shot run, not the checklists)."""
+for cron and CI (a one-shot run, not the checklists).
+
+Every cell is a `Text` of `visible(...)`: a service name, a deck name or a command's output in a
+reason is data, never Rich markup (`[/]` raised, and a crashed check exited 1, which CI reads as
+"warn") and never a control sequence for the terminal."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -12,6 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from launchdeck.core.config import Config
+from launchdeck.core.errors import LaunchdeckError
+from launchdeck.core.plain import visible
 from launchdeck.core.model import Reading, Status, Verdict
 from launchdeck.probes import build_probes
 from launchdeck.probes.base import Probe
@@ -56,29 +63,45 @@ def measure(reading: Reading) -> str:
     return ""
 
 
+def plain(text: object, style: str = "") -> Text:
+    """People's text for a Rich cell or line: a str there would be parsed as markup."""
+    return Text(visible(text), style=style)
+
+
 def report_table(config: Config, verdict: Verdict, readings: list[Reading], console: Console) -> None:
-    table = Table(title=f"{config.deck.name} · {config.deck.environment}", title_justify="left")
+    table = Table(title=plain(f"{config.deck.name} · {config.deck.environment}"), title_justify="left")
     for column in ("panel", "target", "status", "measure", "reason"):
         table.add_column(column, no_wrap=column != "reason")
     for reading in readings:
-        # Text, not markup: a reason can hold a command's output, and "[/bold]" in it must print as is
-        table.add_row(reading.panel, reading.target, Text(reading.status.value, style=STATUS_STYLE[reading.status]),
-                      measure(reading), Text(reading.reason))
+        table.add_row(plain(reading.panel), plain(reading.target),
+                      plain(reading.status.value, STATUS_STYLE[reading.status]), plain(measure(reading)),
+                      plain(reading.reason))
     console.print(table)
     style = STATUS_STYLE[verdict.status]
     line = Text.assemble("verdict: ", (verdict.word.upper(), style))
-    if verdict.reasons and verdict.status is not Status.OK:  # a reason is user text: Text, never markup
+    if verdict.reasons and verdict.status is not Status.OK:
         more = f" (+{len(verdict.reasons) - 1} more)" if len(verdict.reasons) > 1 else ""
-        line.append(f"  {verdict.reasons[0]}{more}")
+        line.append(visible(f"  {verdict.reasons[0]}{more}"))
     console.print(line)
 
 
 def check(config: Config, as_json: bool, console: Console | None = None, rate_gap: float = RATE_GAP) -> int:
-    """Run the check, print it, return the exit code (0 ok, 1 warn, 2 crit/unknown)."""
+    """Run the check, print it, return the exit code (0 ok, 1 warn, 2 crit/unknown). A check that
+    fails unexpectedly is one line and 2, never Python's exit 1: CI reads 1 as "warn"."""
+    try:
+        return _check(config, as_json, console, rate_gap)
+    except (LaunchdeckError, OSError):
+        raise  # the CLI's one handler says these in one line, exit 2
+    except Exception as error:  # a bug: still never a "warn"
+        sys.stderr.write(visible(f"launchdeck: check failed: {type(error).__name__}: {error}") + "\n")
+        return 2
+
+
+def _check(config: Config, as_json: bool, console: Console | None, rate_gap: float) -> int:
     scraped = [t.name for t in config.traffic if t.source == "scrape"]
     if scraped and not as_json:  # said before the wait, so a pause of seconds is not a mystery
-        (console or Console()).print(Text(f"traffic from /metrics ({', '.join(scraped)}): two scrapes "
-                                          f"{format_duration(rate_gap)} apart (--rate-gap)", style="dim"))
+        (console or Console()).print(plain(f"traffic from /metrics ({', '.join(scraped)}): two scrapes "
+                                           f"{format_duration(rate_gap)} apart (--rate-gap)", "dim"))
     verdict, readings = asyncio.run(run_check(config, rate_gap=rate_gap))
     if as_json:
         print(report_json(verdict, readings))
