@@ -182,7 +182,11 @@ def test_bold_labels_verify_comments_and_duplicates():
 
     smoke = [item for item in checklist.items if item.text == "Run smoke tests"]
     assert [i.phase for i in smoke] == ["pre-launch", "post-launch", "post-launch"]
-    assert smoke[2].id == smoke[1].id + "~2" and "~" not in smoke[0].id
+    # adjacent twins: nothing but their rank tells them apart, so they are marked and cannot be signed
+    assert [i.ambiguous for i in smoke] == [False, True, True]
+    assert smoke[1].id.endswith("~1") and smoke[2].id.endswith("~2") and "~" not in smoke[0].id
+    assert checklist.problems == (f"{DATA / 'labels.md'}: lines 24, 25: “Run smoke tests” is several items that "
+                                  "nothing tells apart; they cannot be signed until each has its own <!-- id: name -->",)
     assert len({item.id for item in checklist.items}) == len(checklist.items)
 
 
@@ -245,6 +249,7 @@ BASE = """# Launch
 ## Launch day
 - [ ] Deploy to production
 - [ ] Run smoke tests
+- [ ] Check dashboards
 - [ ] Run smoke tests
 """
 
@@ -269,8 +274,11 @@ Intro paragraph added later, with a [link](https://example.com).
 
 **Note**: added text that is not a label
 
-- [ ] Run smoke tests
+- [ ] Announce the window
 - [ ] Deploy to production
+- [ ] Run smoke tests
+- [ ] A new check in between
+- [ ] Check dashboards
 - [ ] Run smoke tests
 """
 
@@ -310,7 +318,7 @@ def test_long_texts_are_capped_with_a_hash():
 def test_by_phase_get_and_json():
     checklist = parse_checklist(BASE, "launch.md")
     assert [i.text for i in checklist.by_phase("launch-day")] == ["Deploy to production", "Run smoke tests",
-                                                                  "Run smoke tests"]
+                                                                  "Check dashboards", "Run smoke tests"]
     assert checklist.by_phase("post-launch") == () and checklist.get("nope") is None
     backups = checklist.items[0]
     assert item_to_json(backups) == {

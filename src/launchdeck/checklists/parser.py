@@ -13,14 +13,17 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
+from launchdeck.checklists.fastscan import Line, normalise_source, scan, sections
 from launchdeck.core.errors import LaunchdeckError
 
 PHASES = ("pre-launch", "launch-day", "post-launch", "other")
@@ -47,6 +50,9 @@ KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _SLUG_CAP = 48
 _TASK = re.compile(r"\[([ xX])\](?:\s+|$)")
 _VERIFY = re.compile(r"<!--\s*verify:\s*(.*?)\s*-->", re.DOTALL | re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+")
+_PUNCTUATION = re.compile(r"[^\w\s]")
+_NAME = re.compile(r"<!--\s*id:\s*(.*?)\s*-->", re.DOTALL | re.IGNORECASE)
 _PARSER = MarkdownIt("commonmark")
 
 
@@ -66,6 +72,7 @@ class ChecklistItem:
     verify: str | None
     line: int
     parent: str | None
+    ambiguous: bool = False  # a twin nothing tells apart (see item_ids): shown, never signed
 
 
 @dataclass(frozen=True)
@@ -73,12 +80,24 @@ class Checklist:
     source: str
     title: str
     items: tuple[ChecklistItem, ...]
+    # what records call this file: its path relative to the config file (load_checklists), so
+    # teamA/launch.md and teamB/launch.md stay apart; the base name when there is no config
+    key: str = ""
+    problems: tuple[str, ...] = ()  # what the author should fix, e.g. twins that cannot be signed
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", Path(self.source).name)
 
     def by_phase(self, phase: str) -> tuple[ChecklistItem, ...]:
         return tuple(item for item in self.items if item.phase == phase)
 
+    @cached_property
+    def _by_id(self) -> dict[str, ChecklistItem]:
+        return {item.id: item for item in self.items}
+
     def get(self, item_id: str) -> ChecklistItem | None:
-        return next((item for item in self.items if item.id == item_id), None)
+        return self._by_id.get(item_id)
 
 
 # --- text helpers -------------------------------------------------------------------------------
@@ -107,29 +126,30 @@ def _collapse(text: str) -> str:
 
 def _normalise(text: str) -> str:
     """What an id is made of: case, emphasis and punctuation edits must not move a sign-off."""
-    return _collapse(re.sub(r"[^\w\s]", "", text.casefold()))
+    return _collapse(_PUNCTUATION.sub("", text.casefold()))
 
 
 def _slug(text: str) -> str:
     """Lowercase ascii-ish words joined by '-', capped so ids stay readable; a hash keeps cuts unique."""
-    folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    slug = "-".join(re.findall(r"[^\W_]+", folded.lower()))
+    folded = text if text.isascii() else "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    slug = "-".join(_WORD.findall(folded.lower()))
     if len(slug) <= _SLUG_CAP:
         return slug
     digest = hashlib.sha256(slug.encode()).hexdigest()[:6]
     return f"{slug[:_SLUG_CAP].rstrip('-')}-{digest}"
 
 
-def _plain(node: SyntaxTreeNode, verifies: list[str]) -> str:
-    """Inline markdown reduced to its text; verify comments are collected instead of shown."""
+def _plain(node: SyntaxTreeNode, comments: list[str]) -> str:
+    """Inline markdown reduced to its text; inline HTML (verify and id comments) is collected instead."""
     if node.type == "html_inline":
-        verifies.extend(match.group(1) for match in _VERIFY.finditer(node.content))
+        comments.append(node.content)
         return ""
     if node.type in ("softbreak", "hardbreak"):
         return " "
     if node.type in ("text", "text_special", "code_inline"):
         return node.content
-    return "".join(_plain(child, verifies) for child in node.children)
+    return "".join(_plain(child, comments) for child in node.children)
 
 
 def _inline(paragraph: SyntaxTreeNode) -> SyntaxTreeNode | None:
@@ -155,28 +175,49 @@ def _label(paragraph: SyntaxTreeNode) -> str | None:
 class _Scope:
     """What an enclosing list item hands to the items nested in it."""
     level: int = 0
-    parent_id: str | None = None
+    parent: int | None = None  # index of the enclosing task item's draft
     phase: str | None = None
     path_extra: str | None = None
 
 
+@dataclass(slots=True)
+class _Draft:
+    """An item before ids are given: twins can only be told apart once the whole file is read."""
+    text: str
+    checked: bool
+    verify: str | None
+    name: str | None  # the author's `<!-- id: ... -->`
+    line: int
+    level: int
+    parent: int | None
+    phase: str
+    section: tuple[str, ...]
+    path: str  # phase and section slugs: where the item is
+    slug: str  # the text's slug
+
+
 class _Walker:
-    """One document walk; mutable because headings and labels are positional state."""
+    """One document walk; mutable because headings and labels are positional state. Both readers
+    (markdown-it's tree and the line scanner) drive it through heading, label, item and scopes."""
 
     def __init__(self, source: str, phase: str | None, overrides: dict[str, str]) -> None:
         self.source, self.phase, self.overrides = source, phase, overrides
         self.headings: list[tuple[int, str]] = []
         self.labels: list[str | None] = []  # the current bold label of each open container
-        self.items: list[ChecklistItem] = []
-        self.seen: dict[str, int] = {}
+        self.drafts: list[_Draft] = []
         self.title: str | None = None
+        self.offset = 0  # line of the section being read, for markdown-it's section-relative maps
+        self._phases: dict[tuple[str, ...], str] = {}
+        self._places: dict[tuple[str, tuple[str, ...]], str] = {}
 
+    # markdown-it's tree
     def container(self, nodes: Iterable[SyntaxTreeNode], scope: _Scope) -> None:
         """Walk sibling blocks; a bold label lasts until the next label here or the next heading."""
         self.labels.append(None)
         for node in nodes:
             if node.type == "heading":
-                self.heading(node)
+                inline = _inline(node)
+                self.heading(int(node.tag[1:]), _collapse(_plain(inline, [])) if inline else "")
             elif node.type == "paragraph" and (label := _label(node)):
                 self.labels[-1] = label
             elif node.type in ("bullet_list", "ordered_list"):
@@ -187,10 +228,28 @@ class _Walker:
             # fence, code_block, html_block, hr and other paragraphs never hold items
         self.labels.pop()
 
-    def heading(self, node: SyntaxTreeNode) -> None:
-        level = int(node.tag[1:])
-        inline = _inline(node)
-        text = _collapse(_plain(inline, [])) if inline else ""
+    def list_item(self, node: SyntaxTreeNode, scope: _Scope) -> None:
+        children = node.children
+        first = children[0] if children and children[0].type == "paragraph" else None
+        inline = _inline(first) if first else None
+        comments: list[str] = []
+        text = _collapse(_plain(inline, comments)) if inline else ""
+        # the raw source must start with the marker too, so `**[ ]** x` or an escaped `\[ ]` is no task
+        marker = _TASK.match(text) if inline and _TASK.match(inline.content) else None
+        body = children
+        if marker and text[marker.end():]:
+            comments += [block.content for block in children[1:] if block.type == "html_block"]
+            line = self.offset + (node.map[0] + 1 if node.map else 0)
+            inner = self.item(text[marker.end():], marker.group(1) != " ", comments, line, scope)
+            body = children[1:]
+        elif first is not None and _label(first) is None and _normalise(text):
+            inner = _Scope(scope.level + 1, scope.parent, scope.phase, _normalise(text))
+        else:
+            inner = _Scope(scope.level + 1, scope.parent, scope.phase, scope.path_extra)
+        self.container(body, inner)
+
+    # the events both readers produce
+    def heading(self, level: int, text: str) -> None:
         self.headings = [h for h in self.headings if h[0] < level] + [(level, text)]
         self.labels = [None] * len(self.labels)
         if self.title is None and text:
@@ -199,49 +258,122 @@ class _Walker:
     def section(self) -> tuple[str, ...]:
         return tuple(text for _, text in self.headings if text) + tuple(label for label in self.labels if label)
 
-    def list_item(self, node: SyntaxTreeNode, scope: _Scope) -> None:
-        children = node.children
-        first = children[0] if children and children[0].type == "paragraph" else None
-        inline = _inline(first) if first else None
-        verifies: list[str] = []
-        text = _collapse(_plain(inline, verifies)) if inline else ""
-        # the raw source must start with the marker too, so `**[ ]** x` or an escaped `\[ ]` is no task
-        marker = _TASK.match(text) if inline and _TASK.match(inline.content) else None
-        body = children
-        if marker and text[marker.end():]:
-            for block in children[1:]:
-                if block.type == "html_block":
-                    verifies.extend(match.group(1) for match in _VERIFY.finditer(block.content))
-            item = self.add(text[marker.end():], marker.group(1) != " ", verifies, node, scope)
-            inner = _Scope(scope.level + 1, item.id, item.phase, _normalise(item.text))
-            body = children[1:]
-        elif first is not None and _label(first) is None and _normalise(text):
-            inner = _Scope(scope.level + 1, scope.parent_id, scope.phase, _normalise(text))
-        else:
-            inner = _Scope(scope.level + 1, scope.parent_id, scope.phase, scope.path_extra)
-        self.container(body, inner)
+    def place(self, phase: str, path: tuple[str, ...]) -> str:
+        """`phase/slug.slug...`: where an item is, as ids spell it (cached: 50,000 items, few places)."""
+        key = (phase, path)
+        if (known := self._places.get(key)) is None:
+            known = self._places[key] = f"{phase}/{'.'.join(filter(None, map(_slug, path))) or '_'}"
+        return known
 
-    def add(self, text: str, checked: bool, verifies: list[str], node: SyntaxTreeNode,
-            scope: _Scope) -> ChecklistItem:
+    def item(self, text: str, checked: bool, comments: list[str], line: int, scope: _Scope) -> _Scope:
+        """Record one task item; return the scope its nested items get."""
         section = self.section()
         phase = self.phase or scope.phase or self.phase_for(section)
-        path = section + ((scope.path_extra,) if scope.level and scope.path_extra else ())
-        base = f"{phase}/{'.'.join(filter(None, map(_slug, path))) or '_'}/{_slug(_normalise(text)) or 'item'}"
-        self.seen[base] = self.seen.get(base, 0) + 1
-        item_id = base if self.seen[base] == 1 else f"{base}~{self.seen[base]}"
-        item = ChecklistItem(id=item_id, text=text, phase=phase, section=section, level=scope.level,
-                             checked=checked, verify=_collapse(verifies[0]) if verifies else None,
-                             line=node.map[0] + 1 if node.map else 0, parent=scope.parent_id)
-        self.items.append(item)
-        return item
+        path = section + (scope.path_extra,) if scope.level and scope.path_extra else section
+        verify = name = None
+        if comments:
+            verifies = [m.group(1) for c in comments for m in _VERIFY.finditer(c)]
+            names = [m.group(1) for c in comments for m in _NAME.finditer(c)]
+            verify, name = (_collapse(verifies[0]) if verifies else None), (names[0] if names else None)
+        normal = _normalise(text)
+        self.drafts.append(_Draft(text, checked, verify, name, line, scope.level, scope.parent, phase, section,
+                                  self.place(phase, path), _slug(normal) or "item"))
+        return _Scope(scope.level + 1, len(self.drafts) - 1, phase, normal)
 
     def phase_for(self, section: tuple[str, ...]) -> str:
         """Nearest heading/label naming a phase (override first), else the file name, else other."""
+        if (known := self._phases.get(section)) is not None:
+            return known
+        found = "other"
         for text in (*reversed(section), Path(self.source).name):
-            found = self.overrides.get(_words(text)) or phase_of(text)
-            if found:
-                return found
-        return "other"
+            if hit := self.overrides.get(_words(text)) or phase_of(text):
+                found = hit
+                break
+        self._phases[section] = found
+        return found
+
+    # the line scanner's sections
+    def lines(self, scanned: list[Line]) -> None:
+        """Replay one section read by the line scanner (the same events markdown-it's tree gives)."""
+        self.labels.append(None)
+        scopes: list[_Scope] = []  # scopes[d]: what an item at depth d is nested in
+        for line in scanned:
+            if line.kind == "heading":
+                self.heading(line.level, _collapse(line.text))
+            elif line.kind == "label":
+                self.labels[-1] = _collapse(line.text).rstrip(":").strip() or None
+            elif line.kind == "item":
+                del scopes[line.level + 1:]
+                if not scopes:
+                    scopes.append(_Scope())
+                scope = scopes[line.level]
+                text = _collapse(line.text)
+                if line.mark is not None:
+                    inner = self.item(text, line.mark != " ", list(line.comments), line.number + 1, scope)
+                else:
+                    inner = _Scope(scope.level + 1, scope.parent, scope.phase, _normalise(text))
+                scopes.append(inner)
+            elif line.kind == "paragraph":
+                scopes.clear()
+        self.labels.pop()
+
+    # ids
+    def items(self) -> tuple[tuple[ChecklistItem, ...], tuple[str, ...]]:
+        """Give every draft its id (see `item_ids`) and report ids the author gave twice."""
+        ids, ambiguous, problems = item_ids(self.drafts)
+        problems = [f"{self.source}: {problem}" for problem in problems]
+        built: list[ChecklistItem] = []
+        for index, draft in enumerate(self.drafts):
+            built.append(ChecklistItem(
+                id=ids[index], text=draft.text, phase=draft.phase, section=draft.section, level=draft.level,
+                checked=draft.checked, verify=draft.verify, line=draft.line,
+                parent=ids[draft.parent] if draft.parent is not None else None, ambiguous=index in ambiguous))
+        return tuple(built), tuple(problems)
+
+
+def item_ids(drafts: list[_Draft]) -> tuple[list[str], set[int], list[str]]:
+    """Ids from where an item is and what it says, never from its line or its rank.
+
+    `<!-- id: name -->` wins: `id:name`, whatever the text or heading becomes. Otherwise
+    `phase/section-path/text`. Items with the same text in the same place (twins) add `@` and the
+    nearest item above them in that place with another text (`@top` if none), so adding a twin
+    elsewhere leaves the others' ids alone (an item that *becomes* a twin changes id: the board
+    then says which records it cannot place, see state.py). Twins that even this cannot tell apart (adjacent ones, or a name given twice)
+    are numbered `~1`, `~2` and marked ambiguous: they cannot be signed until one gets an id.
+    """
+    bases: list[str] = []
+    for draft in drafts:
+        if draft.name is not None and _slug(draft.name):
+            bases.append(f"id:{_slug(draft.name)}")
+        else:
+            bases.append(f"{draft.path}/{draft.slug}")
+    counts = Counter(bases)
+    recent: dict[str, tuple[str, str]] = {}  # place -> (latest text slug, latest other text slug)
+    ids = []
+    for draft, base in zip(drafts, bases):
+        own = draft.slug
+        latest, other = recent.get(draft.path, ("", ""))
+        if counts[base] > 1 and not base.startswith("id:"):
+            base = f"{base}@{(latest if latest != own else other) or 'top'}"
+        if own != latest:
+            recent[draft.path] = (own, latest)
+        ids.append(base)
+    problems, ambiguous = [], set()
+    repeated = Counter(ids)
+    numbers: Counter[str] = Counter()
+    lines: dict[str, list[int]] = {}
+    for index, item_id in enumerate(ids):
+        if repeated[item_id] > 1:
+            numbers[item_id] += 1
+            lines.setdefault(item_id, []).append(drafts[index].line)
+            ids[index] = f"{item_id}~{numbers[item_id]}"
+            ambiguous.add(index)
+    for item_id, at in lines.items():
+        what = (f"the id {item_id[3:]!r} is given to" if item_id.startswith("id:") else
+                f"“{drafts[next(i for i, d in enumerate(drafts) if d.line == at[0])].text}” is")
+        problems.append(f"lines {', '.join(map(str, at))}: {what} several items that nothing tells apart; "
+                        "they cannot be signed until each has its own <!-- id: name -->")
+    return ids, ambiguous, problems
 
 
 def _check_phase(phase: str, what: str) -> str:
@@ -251,18 +383,36 @@ def _check_phase(phase: str, what: str) -> str:
 
 
 def parse_checklist(text: str, source: str = "<text>", *, phase: str | None = None,
-                    overrides: Mapping[str, str] | None = None) -> Checklist:
+                    overrides: Mapping[str, str] | None = None, key: str = "") -> Checklist:
     """Parse Markdown into a Checklist; `phase` forces one phase, `overrides` maps heading text to a phase."""
+    return _parse(text, source, phase=phase, overrides=overrides, key=key)
+
+
+def _parse(text: str, source: str, *, phase: str | None = None, overrides: Mapping[str, str] | None = None,
+           key: str = "", fast: bool = True) -> Checklist:
+    """`fast=False` reads every section with markdown-it: the reference the line scanner is tested against."""
     if phase is not None:
         _check_phase(phase, "phase")
     folded = {_words(key): _check_phase(value, key) for key, value in (overrides or {}).items() if _words(key)}
     walker = _Walker(source, phase, folded)
-    walker.container(SyntaxTreeNode(_PARSER.parse(text)).children, _Scope())
-    return Checklist(source=source, title=walker.title or Path(source).stem, items=tuple(walker.items))
+    if fast:
+        lines = normalise_source(text).split("\n")
+        for start, end in sections(lines):
+            scanned = scan(lines, start, end)
+            if scanned is not None:
+                walker.lines(scanned)
+            else:
+                walker.offset = start
+                walker.container(SyntaxTreeNode(_PARSER.parse("\n".join(lines[start:end]))).children, _Scope())
+    else:
+        walker.container(SyntaxTreeNode(_PARSER.parse(text)).children, _Scope())
+    items, problems = walker.items()
+    return Checklist(source=source, title=walker.title or Path(source).stem, items=items, key=key,
+                     problems=problems)
 
 
 def load_checklist(path: Path, *, phase: str | None = None,
-                   overrides: Mapping[str, str] | None = None) -> Checklist:
+                   overrides: Mapping[str, str] | None = None, key: str = "") -> Checklist:
     """Read and parse a file; read/decode failures become ChecklistError so users see no traceback."""
     try:
         text = Path(path).read_bytes().decode("utf-8-sig")
@@ -270,7 +420,7 @@ def load_checklist(path: Path, *, phase: str | None = None,
         raise ChecklistError(f"{path}: cannot read checklist ({error.strerror or error})") from error
     except UnicodeDecodeError as error:
         raise ChecklistError(f"{path}: not UTF-8 text (bad byte at offset {error.start})") from error
-    return parse_checklist(text, str(path), phase=phase, overrides=overrides)
+    return parse_checklist(text, str(path), phase=phase, overrides=overrides, key=key)
 
 
 def default_checklists() -> list[Checklist]:
