@@ -129,6 +129,9 @@ def _normalise(text: str) -> str:
     return _collapse(_PUNCTUATION.sub("", text.casefold()))
 
 
+normalise_text = _normalise  # for matching a signed text with an item's text now (placing.py)
+
+
 def _slug(text: str) -> str:
     """Lowercase ascii-ish words joined by '-', capped so ids stay readable; a hash keeps cuts unique."""
     folded = text if text.isascii() else "".join(

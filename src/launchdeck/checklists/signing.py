@@ -6,6 +6,7 @@ explicit override and a reason, and the evidence as it stood is stored in the re
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -78,6 +79,10 @@ def prepare(request: Request, history: ReadingHistory | None, now: datetime) -> 
     """Apply the signing rule; raise SignoffRefused with what to do instead."""
     if request.kind in ("unsign", "waive") and not (request.text or "").strip():
         raise SignoffRefused(f"{request.kind} needs a reason")
+    if request.item.ambiguous and request.kind in ("sign", "waive"):
+        raise SignoffRefused(f"line {request.item.line}: “{request.item.text}” has an identical twin next to it, "
+                             "so a sign-off could later land on the wrong one; give each its own "
+                             "<!-- id: name --> in the checklist, then sign")
     evidence, state = evidence_for(request.item, history, now) if request.kind == "sign" else (None, "")
     reason = request.text
     if evidence is not None and state != PASS:
@@ -94,11 +99,22 @@ def sign(ledger: Ledger, request: Request, history: ReadingHistory | None, now: 
     return prepare(request, history, now).append_to(ledger)
 
 
+def checklist_key(config: Config, path: Path) -> str:
+    """What records call a configured checklist file: its path relative to the config file's folder
+    (`teamA/launch.md`), so two files with one name stay two; `launch.md` beside the config is
+    `launch.md`, as it always was. The CLI's `signoff add --config` should sign with this key."""
+    resolved = config.resolve(path)
+    if config.source.startswith("<"):
+        return path.as_posix()
+    return Path(os.path.relpath(resolved, Path(config.source).parent)).as_posix()
+
+
 def load_checklists(config: Config) -> list[Checklist]:
     section = config.checklists or ChecklistsConfig()
     if not section.files:
         return default_checklists()
-    return [load_checklist(config.resolve(path), phase=section.phases.get(path.name), overrides=section.phases)
+    return [load_checklist(config.resolve(path), phase=section.phases.get(path.name), overrides=section.phases,
+                           key=checklist_key(config, path))
             for path in section.files]
 
 

@@ -55,8 +55,11 @@ class SignoffFlow:
 
     @staticmethod
     def _refusal(state: ItemState, kind: str) -> str:
-        if kind == "sign" and state.status == "signed":
+        if kind == "sign" and state.status == "signed" and not state.changed_since_signed:
             return f"already signed by {state.by}; unsign it first (u) to sign again"
+        if kind in ("sign", "waive") and state.item.ambiguous:
+            return (f"“{state.item.text}” has an identical twin next to it: give each its own "
+                    "<!-- id: name --> in the checklist to sign it")
         if kind == "unsign" and not state.done:
             return "this item is not signed or waived"
         if kind == "waive" and state.status == "waived":
