@@ -577,3 +577,110 @@ def test_a_ledger_path_that_is_not_a_regular_file_is_refused_at_once(tmp_path, m
             read()
     if make == "link to a file":
         assert someone_else.read_text() == "a colleague's one-line file"  # untouched
+
+
+# -- a broken chain: refused by appends, shown by readers, repaired by setting its tail aside --------
+
+def broken(tmp_path: Path, how: str) -> tuple[Path, list[bytes]]:
+    """Five records with line 3 spoiled `how`; the good lines as written."""
+    path = tmp_path / f"{how}.jsonl"
+    ledger = Ledger(path, clock=StepClock(), operator=ALICE)
+    for n in range(5):
+        sign(ledger, f"item-{n}")
+    lines = lines_of(path)
+    spoiled = list(lines)
+    if how == "edited":
+        spoiled[2] = spoiled[2].replace(b'"login":"alice"', b'"login":"ciso"')
+    elif how == "malformed":
+        spoiled[2] = b'{"seq": 3, "[/]": "\x1b[2J"}'
+    elif how == "deleted":
+        del spoiled[2]
+    path.write_bytes(b"".join(line + b"\n" for line in spoiled))
+    return path, lines
+
+
+@pytest.mark.parametrize("how", ["edited", "malformed", "deleted"])
+def test_an_append_refuses_a_chain_broken_before_its_last_line_and_names_the_line(tmp_path, how):
+    path, _ = broken(tmp_path, how)
+    before = path.read_bytes()
+    for ledger in (Ledger(path), Ledger(path)):
+        with pytest.raises(LedgerError) as refused:
+            sign(ledger, "next")
+        words = str(refused.value)
+        assert f"the chain is broken at line 3 ({verify(path).problem}" in words
+        assert f"launchdeck signoff repair {path}" in words and "\n" not in words
+    with pytest.raises(LedgerError, match="broken at line 3"):
+        Ledger(path).recover()
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("how", ["edited", "malformed", "deleted"])
+def test_repair_sets_the_tail_from_the_first_bad_line_aside_and_the_chain_continues(tmp_path, how):
+    path, lines = broken(tmp_path, how)
+    before = path.read_bytes()
+    bad_at = len(lines[0]) + len(lines[1]) + 2
+    plan = Ledger(path).repair(dry_run=True)
+    assert plan.warning is None and plan.problem.first_bad_line == 3 and plan.bytes == len(before) - bad_at
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.set-aside-*"))
+
+    done = Ledger(path, clock=StepClock()).repair()
+    side = done.warning.side_file
+    assert side.name.startswith(f"{how}.jsonl.set-aside-") and side.read_bytes() == before[bad_at:]
+    record = done.warning.record
+    assert (record.seq, record.kind, record.prev_hash) == (3, "recovery", json.loads(lines[1])["hash"])
+    assert record.evidence == {"side_file": side.name, "bytes": len(before) - bad_at, "offset": bad_at,
+                               "sha256": hashlib.sha256(before[bad_at:]).hexdigest(), "line": 3, "problem": how}
+    assert path.read_bytes()[:bad_at] == before[:bad_at]  # the good lines untouched
+    result = verify(path)
+    assert result.ok and result.records == 3 and result.head == record.hash
+    assert sign(Ledger(path), "after").seq == 4 and verify(path).ok
+    assert Ledger(path).repair() is None and Ledger(path).recover() is None  # the side file is recorded
+
+
+def test_repair_of_a_torn_tail_and_of_a_missing_ledger(tmp_path):
+    path = tmp_path / "l.jsonl"
+    make_torn(path, 2, b'{"seq":3,"ti')
+    done = Ledger(path).repair()
+    assert done.warning.side_file.read_bytes() == b'{"seq":3,"ti' and verify(path).ok
+    with pytest.raises(LedgerError, match="no such ledger"):
+        Ledger(tmp_path / "none.jsonl").repair()
+
+
+def test_an_unrecorded_repair_side_file_is_adopted_like_a_torn_one(tmp_path):
+    """A repair that died after its cut left a side file no record names: recover() records it."""
+    path, _ = broken(tmp_path, "malformed")
+    path.write_bytes(b"".join(line + b"\n" for line in lines_of(path)[:2]))
+    orphan = tmp_path / "malformed.jsonl.set-aside-20260314T092654.000000Z"
+    orphan.write_bytes(b"what was cut\n")
+    warning = Ledger(path).recover()
+    assert warning.side_file == orphan and warning.record.evidence["sha256"] == hashlib.sha256(b"what was cut\n").hexdigest()
+    assert verify(path).ok and Ledger(path).recover() is None
+
+
+def test_integrity_gives_the_head_and_count_readers_show(tmp_path):
+    from launchdeck.audit.chain import check_ledger, integrity
+
+    missing = integrity(tmp_path / "none.jsonl")
+    assert (missing.ok, missing.records, missing.head) == (True, 0, GENESIS)
+    path, lines = broken(tmp_path, "edited")
+    result = integrity(path)
+    assert (result.ok, result.records, result.first_bad_line, result.problem) == (False, 2, 3, "edited")
+    assert result.head == json.loads(lines[1])["hash"]  # the head of what still verifies
+    checked = check_ledger(path)
+    assert [r.seq for r in checked.records] == [1, 2]
+    assert [(u.line, u.record.seq if u.record else None) for u in checked.unverified] == [(3, 3), (4, 4), (5, 5)]
+    assert checked.unverified[0].record.operator["login"] == "ciso"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    assert integrity(path).head == json.loads(lines[-1])["hash"] and integrity(path).records == 5
+
+
+def test_read_new_starts_over_when_a_repair_rewrote_the_tail_it_had_read(tmp_path):
+    path, _ = broken(tmp_path, "malformed")
+    reader = Ledger(path)
+    assert [r.seq for r in reader.read_new()] == [1, 2, 4, 5]  # the raw reader: parseable lines
+    Ledger(path).repair()
+    writer = Ledger(path)
+    for n in range(3):
+        sign(writer, f"after-{n}-" + "x" * 200)  # the file grows past where the reader stopped
+    again = reader.read_new()
+    assert [r.seq for r in again] == [1, 2, 3, 4, 5, 6] and again[2].kind == "recovery"

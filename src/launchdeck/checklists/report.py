@@ -18,7 +18,7 @@ from launchdeck.core.jsontext import dumps
 from launchdeck.core.plain import visible
 
 MARK = {"open": "[ ]", "signed": "[x]", "waived": "[~]"}
-_MARKDOWN = {ord(c): "\\" + c for c in "\\`*_[]<>|~&#!"}  # inline syntax; every line starts with our own text
+_MARKDOWN = {ord(c): "\\" + c for c in "\\`*_[]<>|~&"}  # inline syntax; every line starts with our own text
 
 
 def md(text: object) -> str:
