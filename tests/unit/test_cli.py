@@ -1,6 +1,7 @@
 """The command line as a user meets it: a real subprocess, so a traceback could not hide."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -93,3 +94,40 @@ def test_a_path_that_cannot_be_used_is_one_line_and_exit_2_never_a_traceback(tmp
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr and words in result.stderr, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+NO_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f\x80-\x9f]")  # the line break is the only control allowed
+
+
+def test_markup_and_escapes_in_names_and_command_output_are_printed_as_text_by_check(tmp_path):
+    """`[/x]` in a service name crashed the table (exit 1: "warn" to CI); an escape sequence in a
+    command's output reached the terminal."""
+    config = tmp_path / "c.toml"
+    config.write_text('[deck]\nname = "shop [/] [red]x[/red]"\n[[services]]\nname = "api [/x] \\u001b[2J"\n'
+                      'kind = "command"\nargv = ["sh", "-c", "printf \'boom [/] [bold]x \\\\033]0;pwn\\\\007 '
+                      '\\\\233 \\\\033[2J\'; exit 3"]\n')
+    result = launchdeck("check", "--config", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert not NO_CONTROLS.search(result.stdout + result.stderr), repr(result.stdout)
+    assert "shop [/] [red]x[/red] · production" in result.stdout and "api [/x] ␛[2J" in result.stdout
+    assert "boom [/] [bold]x" in result.stdout and "verdict: NO-GO  services/api [/x] ␛[2J crit" in result.stdout
+    document = json.loads(launchdeck("check", "--json", "--config", str(config)).stdout)
+    assert document["readings"][0]["target"] == "api [/x] \x1b[2J"
+
+
+def test_a_backup_file_name_with_markup_and_escapes_is_listed_and_verified_as_text(tmp_path):
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    name = "db-[red]x[bold]\x1b[2J\x1b]0;pwn\x07\u202e.sql"
+    (dumps / name).write_bytes(b"x" * 100)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[[backups]]\nname = "nightly [/x] \\u001b[2J"\npath = "{dumps}"\n')
+    shown = "db-[red]x[bold]␛[2J␛]0;pwn␇\\u202e.sql"
+    listed = launchdeck("backups", "list", "--config", str(config))
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    assert not NO_CONTROLS.search(listed.stdout) and shown in listed.stdout and "nightly [/x] ␛[2J" in listed.stdout
+    verified = launchdeck("backups", "verify", "--config", str(config))
+    assert verified.returncode == 2 and "Traceback" not in verified.stderr
+    assert not NO_CONTROLS.search(verified.stdout) and f"nightly [/x] ␛[2J: {shown} FAILED" in verified.stdout
+    as_json = json.loads(launchdeck("backups", "list", "--json", "--config", str(config)).stdout)
+    assert as_json[0]["backups"][0]["name"] == name
