@@ -6,17 +6,18 @@ shows an item as signed only once the record is on disk.
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Input, ListView, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, ProgressBar, Static, TabbedContent, TabPane
 
 from launchdeck.checklists.session import ChecklistSession, Key
 from launchdeck.checklists.state import ItemState
 from launchdeck.tui.messages import SignoffRequested
-from launchdeck.tui.widgets.checklist_items import ItemRow
+from launchdeck.tui.palette import CRIT, MUTED, WARN, styled
+from launchdeck.tui.widgets.checklist_items import ItemList
 from launchdeck.tui.widgets.header import DeckHeader
 
 PHASE_TITLES = {"pre-launch": "Pre-launch", "launch-day": "Launch day", "post-launch": "Post-launch",
@@ -37,40 +38,32 @@ class ChecklistScreen(Screen):
     DEFAULT_CSS = """
     ChecklistScreen #filter { display: none; height: 3; }
     ChecklistScreen #filter.-shown { display: block; }
+    ChecklistScreen #problems { display: none; height: auto; max-height: 4; padding: 0 1; }
+    ChecklistScreen #problems.-shown { display: block; }
     ChecklistScreen ProgressBar { padding: 0 1; height: 1; }
     ChecklistScreen TabbedContent { height: 1fr; }
     ChecklistScreen TabPane { padding: 0; }
-    ChecklistScreen ListView { height: 1fr; }
-    ChecklistScreen ItemRow.--highlight { background: $accent 30%; }
-    ChecklistScreen #detail { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
+    ChecklistScreen #detail { height: auto; max-height: 5; padding: 0 1; color: $text-muted; }
     """
 
     def __init__(self, session: ChecklistSession, header: DeckHeader) -> None:
         super().__init__(id="checklists-screen")
         self.session = session
         self._header = header
-        self._rows: dict[Key, ItemRow] = {}
         self._filter = ""
 
     def compose(self) -> ComposeResult:
         yield self._header
         yield Input(placeholder="filter items (escape clears)", id="filter")
+        yield Static("", id="problems")
         with TabbedContent(id="phases"):
             for phase in self.session.board.phases():
                 with TabPane(self._tab_title(phase), id=f"tab-{phase}"):
                     with Vertical():
                         yield ProgressBar(total=1, show_eta=False, id=f"progress-{phase}")
-                        yield ListView(*self._rows_for(phase), id=f"list-{phase}")
+                        yield ItemList(self.session, phase, id=f"list-{phase}")
         yield Static("", id="detail")
         yield Footer()
-
-    def _rows_for(self, phase: str) -> list[ItemRow]:
-        rows = []
-        for state in self.session.board.phase(phase):
-            key = (state.checklist, state.item.id)
-            row = self._rows[key] = ItemRow(state, self.session.evidence.get(key))
-            rows.append(row)
-        return rows
 
     def _tab_title(self, phase: str) -> str:
         done, total = self.session.board.progress(phase)
@@ -79,20 +72,18 @@ class ChecklistScreen(Screen):
     def on_mount(self) -> None:
         for phase in self.session.board.phases():
             self._update_progress(phase)
-        self._list().focus()
+        self._show_problems()
+        if self.session.board.phases():
+            self._list().focus()
 
     # -- updates pushed by the app
     def refresh_items(self, keys: list[Key]) -> None:
-        phases = set()
-        for key in keys:
-            row = self._rows.get(key)
-            if row is None:
-                continue
-            row.state = self.session.board.states[key]
-            row.evidence = self.session.evidence.get(key)
-            phases.add(row.state.item.phase)
+        states = self.session.board.states
+        phases = {states[key].item.phase for key in keys if key in states}
         for phase in phases:
             self._update_progress(phase)
+            self.query_one(f"#list-{phase}", ItemList).refresh_keys(keys)
+        self._show_problems()
         self._show_detail()
 
     def _update_progress(self, phase: str) -> None:
@@ -101,15 +92,28 @@ class ChecklistScreen(Screen):
         tabs = self.query_one(TabbedContent)
         tabs.get_tab(f"tab-{phase}").label = self._tab_title(phase)
 
+    def _show_problems(self) -> None:
+        """What the author should fix and records that found no item or several: said, never hidden."""
+        board = self.session.board
+        lines = [problem for checklist in board.checklists for problem in checklist.problems]
+        if board.ambiguous:
+            lines.append(f"{len(board.ambiguous)} ledger record(s) could be for several identical items: "
+                         "shown on each as a claim, counted on none")
+        if board.orphans:
+            lines.append(f"{len(board.orphans)} ledger record(s) match no item any more (the item was removed "
+                         "or reworded beyond recognition): see `launchdeck report`")
+        box = self.query_one("#problems", Static)
+        box.update(Content("\n").join([styled(line, WARN) for line in lines]))
+        box.set_class(bool(lines), "-shown")
+
     # -- selection
-    def _list(self) -> ListView:
-        return self.query_one(f"#list-{self.query_one(TabbedContent).active.removeprefix('tab-')}", ListView)
+    def _list(self) -> ItemList:
+        return self.query_one(f"#list-{self.query_one(TabbedContent).active.removeprefix('tab-')}", ItemList)
 
     def selected(self) -> ItemState | None:
-        row = self._list().highlighted_child
-        return row.state if isinstance(row, ItemRow) else None
+        return self._list().selected() if self.session.board.phases() else None
 
-    def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
+    def on_item_list_highlighted(self, event: ItemList.Highlighted) -> None:
         self._show_detail()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -117,18 +121,23 @@ class ChecklistScreen(Screen):
         self._show_detail()
 
     def _show_detail(self) -> None:
+        """The selected item in full (its line may be cut): where it is, evidence, what changed, claims."""
         state = self.selected()
         detail = self.query_one("#detail", Static)
         if state is None:
             detail.update("")
             return
-        line = Text(" › ".join(state.item.section) or state.checklist, style="dim")
-        evidence = self.session.evidence.get((state.checklist, state.item.id))
+        parts = [styled(" › ".join(state.item.section) or state.checklist, MUTED),
+                 styled(f"  ({state.checklist}:{state.item.line})", MUTED), "\n", styled(state.item.text)]
         if state.item.verify:
-            line.append(f"\nevidence: {state.item.verify}")
-            if evidence:
-                line.append(f" → {evidence.state}: {evidence.detail}")
-        detail.update(line)
+            evidence = self.session.evidence.get((state.checklist, state.item.id))
+            shown = f" → {evidence.state}: {evidence.detail}" if evidence else ""
+            parts += ["\n", styled(f"evidence: {state.item.verify}{shown}")]
+        if state.changed_since_signed:
+            parts += ["\n", styled(f"changed since signed: {state.changes()}; sign again to confirm", WARN)]
+        for claim in state.claims:
+            parts += ["\n", styled(f"claim: {claim}", CRIT)]
+        detail.update(Content.assemble(*parts))
 
     # -- actions
     def action_sign(self) -> None:
@@ -146,15 +155,17 @@ class ChecklistScreen(Screen):
     def action_next_open(self) -> None:
         tabs = self.query_one(TabbedContent)
         phases = self.session.board.phases()
+        if not phases:
+            return
+        states = self.session.board.states
         start = phases.index(tabs.active.removeprefix("tab-"))
         for phase in phases[start:] + phases[:start]:
-            listing = self.query_one(f"#list-{phase}", ListView)
-            rows = [r for r in listing.children if isinstance(r, ItemRow) and r.display]
-            first = listing.index + 1 if phase == phases[start] and listing.index is not None else 0
-            for index, row in enumerate(rows):
-                if index >= first and not row.state.done:
+            listing = self.query_one(f"#list-{phase}", ItemList)
+            first = listing.cursor + 1 if phase == phases[start] else 0
+            for index in range(first, len(listing.keys)):
+                if not states[listing.keys[index]].done:
                     tabs.active = f"tab-{phase}"
-                    listing.index = listing.children.index(row)
+                    listing.move_to(index)
                     listing.focus()
                     return
         self.notify("every item is signed or waived", timeout=3)
@@ -173,9 +184,9 @@ class ChecklistScreen(Screen):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "filter":
             return
-        self._filter = event.value.strip().lower()
-        for row in self._rows.values():
-            row.display = not self._filter or self._filter in row.state.item.text.lower()
+        self._filter = event.value.strip()
+        for listing in self.query(ItemList):
+            listing.filter(self._filter)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
