@@ -6,15 +6,14 @@ from launchdeck.core.model import Outcome, Status
 from launchdeck.tui.screens.help import HelpScreen
 from launchdeck.tui.widgets.header import DeckHeader
 from launchdeck.tui.widgets.placeholder import PanelPlaceholder
-from launchdeck.tui.widgets.rows import CellRow
-from launchdeck.tui.widgets.services import ServiceRow
+from launchdeck.tui.widgets.rows import RowLines
 from launchdeck.tui.widgets.verdict import VerdictBar
 from tests.fakes import FakeProbe
 from tests.tui.helpers import app_with, mixed_probes, wait_until
 
 
 def row_text(app, target: str) -> str:
-    row = next(r for r in app.dashboard.query(ServiceRow) if r.target == target)
+    row = app.dashboard.query_one("#services").rows[target]
     return row.plain()
 
 
@@ -124,19 +123,22 @@ async def test_only_a_changed_cell_is_repainted(monkeypatch):
     app = app_with([web, api])
     async with app.run_test() as pilot:
         await wait_until(pilot, lambda: len(app.latest) == 2)
-        rows = {r.target: r for r in app.dashboard.query(ServiceRow)}
+        rows = app.dashboard.query_one("#services").rows
         before = {t: {name: cell.text for name, cell in r.cells.items()} for t, r in rows.items()}
         repaints = []
-        refresh = CellRow.refresh
+        refresh = RowLines.refresh
 
-        def record(row, *regions, **kwargs):  # which columns' cells each refresh asks to repaint
-            spans = row.spans()
-            names = [name for region in regions for name, (x, width, _) in spans.items()
-                     if region.x == x and region.width == width] if regions else ["whole row"]
-            repaints.extend((row.target, name) for name in names)
-            return refresh(row, *regions, **kwargs)
+        def record(lines, *regions, **kwargs):  # which rows' cells each refresh asks to repaint
+            if not regions:
+                repaints.append(("every row", "whole panel"))
+            for region in regions:
+                row, _ = lines._lines[region.y]
+                spans = row.spans(lines.size.width, lines.layout_name)
+                names = [name for name, (x, width, _) in spans.items() if (region.x, region.width) == (x, width)]
+                repaints.extend((row.target, name) for name in names or ["whole row"])
+            return refresh(lines, *regions, **kwargs)
 
-        monkeypatch.setattr(CellRow, "refresh", record)
+        monkeypatch.setattr(RowLines, "refresh", record)
         await pilot.press("r")
         await wait_until(pilot, lambda: web.calls == 2 and api.calls == 2)
         await pilot.pause()
@@ -144,7 +146,8 @@ async def test_only_a_changed_cell_is_repainted(monkeypatch):
         assert {n: t for n, t in after.items() if n != "spark"} == {n: t for n, t in before["web"].items() if n != "spark"}
         assert ("api", "badge") in repaints and ("api", "reason") in repaints
         assert {n for t, n in repaints if t == "web"} <= {"spark"}, "only the sparkline moves on an unchanged row"
-        assert ("api", "whole row") not in repaints, "a changed cell repaints its own cells, not its row"
+        assert ("api", "whole row") not in repaints and ("every row", "whole panel") not in repaints, \
+            "a changed cell repaints its own cells, not its row or the panel"
         assert ("api", "latency") not in repaints, "an unchanged cell must not repaint"
 
 
@@ -155,7 +158,7 @@ async def test_traffic_rows_show_ratio_p95_rate_and_no_data_is_not_zero():
     app = app_with_traffic()
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: len(app.latest) == 8)
-        rows = {r.target: r.plain() for r in app.dashboard.query(TrafficRow)}
+        rows = {t: r.plain() for t, r in app.dashboard.query_one("#traffic").rows.items()}
         assert "0.42%" in rows["api"] and "123ms" in rows["api"] and "41/s" in rows["api"] and "within thresholds" in rows["api"]
         assert "7.50%" in rows["payments"] and "> 5% for 6m" in rows["payments"]
         assert "no data" in rows["web"] and "0.00%" not in rows["web"] and "no traffic" in rows["web"]

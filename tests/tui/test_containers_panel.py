@@ -2,7 +2,7 @@
 
 from launchdeck.tui.app import make_app
 from launchdeck.core.model import FixedClock, Status
-from launchdeck.tui.widgets.containers import ContainerRow, ContainersPanel
+from launchdeck.tui.widgets.containers import ContainersPanel
 from tests.fakes import FakeHost, container
 from tests.tui.helpers import config_for, wait_until
 
@@ -13,7 +13,8 @@ def app_for(host: FakeHost):
 
 
 def order(app) -> list[str]:
-    return [r.target for r in app.dashboard.query(ContainerRow) if r.display]
+    """The rows the panel draws, top to bottom."""
+    return [r.target for r in app.dashboard.query_one(ContainersPanel).lines.rows]
 
 
 async def test_rows_appear_sort_filter_and_vanish_with_their_containers():
@@ -29,7 +30,7 @@ async def test_rows_appear_sort_filter_and_vanish_with_their_containers():
         await pilot.pause()
         assert order(app) == ["local/cache", "local/db", "local/web"]
         panel = app.dashboard.query_one(ContainersPanel)
-        rows = {r.target: r.plain() for r in app.dashboard.query(ContainerRow)}
+        rows = {t: r.plain() for t, r in app.dashboard.query_one(ContainersPanel).rows.items()}
         assert "unhealthy: pg_isready failed" in rows["local/db"] and "↻2" in rows["local/cache"]
         assert "50M/512M 10%" in rows["local/web"]
         panel.focus()

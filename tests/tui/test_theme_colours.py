@@ -41,8 +41,9 @@ def truecolor(color: RichColor | None) -> Color:
 
 
 def rendered(app: App, widget) -> tuple[Color, Color]:
-    """Foreground and background of the first cell of `widget`, as the screen composes it."""
-    region = widget.content_region
+    """Foreground and background of the first cell of `widget` (or of a panel's row), as the screen
+    composes it."""
+    region = widget.owner.row_region(widget) if isinstance(widget, CellRow) else widget.content_region
     style = app.screen.get_style_at(region.x, region.y)
     return truecolor(style.color), truecolor(style.bgcolor)
 

@@ -53,7 +53,9 @@ def help_text() -> Table:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
+    /* opaque: a see-through modal makes Textual dim and redraw the whole dashboard behind it on
+       every frame */
+    HelpScreen { align: center middle; background: $background; }
     HelpScreen > VerticalScroll { width: 90%; max-width: 100; height: auto; max-height: 90%;
                                   border: round $accent; background: $surface; padding: 0 1; }
     """

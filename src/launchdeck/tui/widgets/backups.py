@@ -20,10 +20,11 @@ from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_minutes, format_size
 from launchdeck.tui.palette import CRIT, MUTED, OK, UNKNOWN, WARN, styled
 from launchdeck.tui.widgets.badge import badge
-from launchdeck.tui.widgets.rows import WIDE_ENOUGH, Cell, CellRow, Column, RowsPanel, ellipsis, short_name
+from launchdeck.tui.widgets.rows import WIDE_ENOUGH, CellRow, Column, RowsPanel, ellipsis, short_name
 from launchdeck.tui.messages import BackupsListRequested, VerifyRequested
 
 RECENT_SHOWN = 2  # older backups named under each source on a wide screen; `b` lists them all
+OLDER_INDENT = 10  # under the name, past the badge
 VERIFY_STYLE = {"passed": ("✓ verified", OK), "failed": ("✗ verify", CRIT),
                 "running": ("verifying…", WARN), "error": ("? unverified", UNKNOWN)}
 
@@ -55,9 +56,10 @@ class BackupRow(CellRow):
                Column("holds", 16, pad=1, style="$text-muted", layouts=WIDE_ENOUGH),
                Column("verified", 11, pad=1, narrow_width=2), Column("reason", pad=1))
 
-    def __init__(self, target: str, layout: str = "normal") -> None:
-        super().__init__(target, layout)
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
         self.reading: Reading | None = None
+        self.older = ""  # the next older backups, shown under the row on the wall
         self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", MUTED)})
 
     def show_reading(self, reading: Reading, track: Track | None) -> None:
@@ -81,19 +83,24 @@ class BackupRow(CellRow):
         words, style = VERIFY_STYLE[state]
         self.show({"verified": styled(words, style)})
 
-
-class RecentLine(Cell):
-    """Under a source on the wall (wide layout): the next older backups, so the list is in view."""
-
-    DEFAULT_CSS = """
-    RecentLine { width: 1fr; padding-left: 10; color: $text-muted; display: none; }
-    """
-
-    def show_reading(self, reading: Reading) -> None:
+    def show_older(self, reading: Reading) -> None:
+        """Under the source on the wall (wide layout): the next older backups, so the list is in view."""
         older = (reading.values.get("backups") or [])[1:1 + RECENT_SHOWN]
-        self.set_class(not older, "-empty")
-        self.text = ellipsis("↳ " + " · ".join(f"{b['name']} {age_words(b.get('age_seconds'))}" for b in older)
-                             if older else "")
+        text = ("↳ " + " · ".join(f"{b['name']} {age_words(b.get('age_seconds'))}" for b in older)) if older else ""
+        if text == self.older:
+            return
+        had_line, self.older = bool(self.older), text
+        if self.owner is not None and had_line != bool(text):
+            self.owner.reflow()  # a line more or less: the panel's height changes
+        elif self.owner is not None:
+            self.owner.repaint(self)
+
+    def lines(self, width: int, layout: str) -> list[Content]:
+        own = [self.line(width, layout)]
+        if layout != "wide" or not self.older:
+            return own
+        return own + [Content.assemble(" " * OLDER_INDENT, styled(self.older, MUTED).truncate(
+            max(0, width - OLDER_INDENT), ellipsis=True))]
 
 
 class BackupsPanel(RowsPanel):
@@ -105,17 +112,12 @@ class BackupsPanel(RowsPanel):
     def __init__(self, targets: list[str], **kwargs) -> None:
         super().__init__(targets, **kwargs)
         self.results: dict[tuple[str, str], str] = {}  # (source, file) -> passed/failed/running/error
-        self.recent = {target: RecentLine() for target in targets}
-
-    def compose(self):
-        for target, row in self.rows.items():
-            yield row
-            yield self.recent[target]
 
     def show(self, reading: Reading, track: Track | None = None) -> None:
         super().show(reading, track)
-        if reading.target in self.recent:
-            self.recent[reading.target].show_reading(reading)
+        row = self.rows.get(reading.target)
+        if row is not None:
+            row.show_older(reading)
         self._verified(reading.target)
 
     def show_results(self, results: dict[tuple[str, str], str]) -> None:

@@ -18,7 +18,7 @@ from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_duration, format_size
 from launchdeck.tui.palette import CRIT, MUTED, OK, WARN, styled
 from launchdeck.tui.widgets.badge import badge
-from launchdeck.tui.widgets.rows import WALL, WIDE_ENOUGH, CellRow, Column, Steady, ellipsis, short_name
+from launchdeck.tui.widgets.rows import WALL, WIDE_ENOUGH, CellRow, RowLines, Column, Steady, ellipsis, short_name
 
 SORTS = ("name", "cpu", "memory", "state")
 HEALTH_STYLE = {"healthy": OK, "unhealthy": CRIT, "starting": WARN}
@@ -33,8 +33,8 @@ class ContainerRow(CellRow):
                Column("health", 11, pad=1, layouts=WALL), Column("net", 16, pad=1, layouts=WALL),
                Column("pids", 6, pad=1, layouts=WALL), Column("reason", pad=1))
 
-    def __init__(self, target: str, layout: str = "normal") -> None:
-        super().__init__(target, layout)
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
         self.reading: Reading | None = None
         self.steady = Steady()
 
@@ -96,7 +96,7 @@ class ContainersPanel(Vertical, can_focus=True):
         self.hosts = hosts
         self.rows: dict[str, ContainerRow] = {}
         self.sort = "name"
-        self.layout_name = "normal"
+        self.lines = RowLines()
         self._filter = ""
         self._newest: dict[str, datetime] = {}
         self._problems = {host: Static("", classes="-host-problem") for host in hosts}
@@ -107,6 +107,7 @@ class ContainersPanel(Vertical, can_focus=True):
     def compose(self):
         yield Input(placeholder="filter containers (escape clears)")
         yield from self._problems.values()
+        yield self.lines
 
     def show(self, reading: Reading, track: Track | None = None) -> None:
         host = reading.target.split("/", 1)[0]
@@ -116,18 +117,18 @@ class ContainersPanel(Vertical, can_focus=True):
         self._problem(host, "")
         row = self.rows.get(reading.target)
         if row is None:
-            row = self.rows[reading.target] = ContainerRow(reading.target, self.layout_name)
-            self.mount(row)
-            row.display = self._matches(reading.target)
-        row.show_reading(reading, track)
+            row = self.rows[reading.target] = ContainerRow(reading.target)
+            row.show_reading(reading, track)
+            if self._matches(reading.target):  # at the end until the host's poll settles, then in order
+                self.lines.set_rows([*self.lines.rows, row])
+        else:
+            row.show_reading(reading, track)
         if self._newest.get(host) != reading.observed_at:
             self._newest[host] = reading.observed_at
             self.call_after_refresh(self._settle, host)
 
     def set_layout(self, layout: str) -> None:
-        self.layout_name = layout
-        for row in self.rows.values():
-            row.set_layout(layout)
+        self.lines.set_layout(layout)
 
     def _problem(self, host: str, reason: str) -> None:
         line = self._problems.get(host)
@@ -141,17 +142,13 @@ class ContainersPanel(Vertical, can_focus=True):
         for target, row in list(self.rows.items()):
             if target.startswith(f"{host}/") and row.reading is not None and row.reading.observed_at < newest:
                 del self.rows[target]
-                row.remove()
         self._reorder()
         self._subtitle()
 
     def _reorder(self) -> None:
+        """The shown rows: those the filter matches, in the sort's order."""
         ordered = sorted(self.rows.values(), key=lambda r: r.sort_key(self.sort))
-        current = [c for c in self.children if isinstance(c, ContainerRow)]
-        if ordered != current:
-            anchor = list(self._problems.values())[-1] if self._problems else self.query_one(Input)
-            for row in reversed(ordered):
-                self.move_child(row, after=anchor)
+        self.lines.set_rows([row for row in ordered if self._matches(row.target)])
 
     def _subtitle(self) -> None:
         """Changes only with the sort key: a live count would repaint the whole panel (see RowsPanel)."""
@@ -176,8 +173,7 @@ class ContainersPanel(Vertical, can_focus=True):
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         self._filter = event.value.strip().lower()
-        for target, row in self.rows.items():
-            row.display = self._matches(target)
+        self._reorder()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.geometry import Region
+from textual.strip import Strip
+from textual.visual import Visual
 from textual.widget import Widget
 
 from launchdeck.core.model import Reading, Status
@@ -90,72 +92,138 @@ class Slot:
         return True
 
 
-class CellRow(Widget):
-    """A line of named columns drawn by one widget. A changed column repaints only its own cells
-    (`refresh(region)`), so over SSH the bytes stay those of the changed text (DESIGN rule 7); and one
-    widget per row instead of one per column keeps Textual's layout passes (a focus move, a resize,
-    a screen switch) cheap at 200 targets: 1,600 cell widgets cost ~0.37 s per pass, the time
-    a key press waited."""
+class CellRow:
+    """A line of named columns. Not a widget: a panel's rows are drawn by one `RowLines` widget, so
+    Textual's layout passes (a focus move, a resize, a screen switch, a toast) cost the same at 200
+    targets as at 3. With a widget per column, 1,600 widgets cost ~0.37 s per pass, the time a key
+    press waited; with a widget per row, a toast still cost 60 ms more at 200 rows than at 3."""
 
     COLUMNS: tuple[Column, ...] = ()
-    DEFAULT_CSS = """
-    CellRow { height: 1; }
-    """
 
-    def __init__(self, target: str, layout: str = "normal") -> None:
-        super().__init__()
+    def __init__(self, target: str) -> None:
         self.target = target
-        self.layout_name = layout
         self.cells = {column.name: Slot() for column in self.COLUMNS}
+        self.owner: RowLines | None = None  # the widget drawing this row, told of every change
         self._spans: tuple[tuple[int, str], dict[str, tuple[int, int, Column]]] | None = None
 
     def show(self, texts: dict[str, Content | str]) -> None:
         changed = [name for name, text in texts.items() if self.cells[name].set(text)]
-        if changed and self.is_mounted and self.size.width:
-            spans = self.spans()
-            regions = [Region(spans[name][0], 0, spans[name][1], 1) for name in changed if name in spans]
-            if regions:
-                self.refresh(*regions)
+        if changed and self.owner is not None:
+            self.owner.changed(self, changed)
 
-    def set_layout(self, layout: str) -> None:
-        if layout != self.layout_name:
-            self.layout_name = layout
-            self.refresh()
-
-    def spans(self) -> dict[str, tuple[int, int, Column]]:
-        """Each shown column's x and width at the current size and layout, computed once per both."""
-        key = (self.size.width, self.layout_name)
+    def spans(self, width: int, layout: str) -> dict[str, tuple[int, int, Column]]:
+        """Each shown column's x and width at this width and layout, computed once per both."""
+        key = (width, layout)
         if self._spans is None or self._spans[0] != key:
-            columns = [c for c in self.COLUMNS if self.layout_name in c.layouts]
-            widths = {c.name: (c.narrow_width if self.layout_name == "narrow" and c.narrow_width else c.width)
+            columns = [c for c in self.COLUMNS if layout in c.layouts]
+            widths = {c.name: (c.narrow_width if layout == "narrow" and c.narrow_width else c.width)
                       for c in columns}
-            rest = max(0, self.size.width - sum(widths.values()))
+            rest = max(0, width - sum(widths.values()))
             x, spans = 0, {}
             for column in columns:
-                width = min(widths[column.name] or rest, max(0, self.size.width - x))
-                spans[column.name] = (x, width, column)
-                x += width
+                cut = min(widths[column.name] or rest, max(0, width - x))
+                spans[column.name] = (x, cut, column)
+                x += cut
             self._spans = (key, spans)
         return self._spans[1]
 
-    def render(self) -> Content:
+    def line(self, width: int, layout: str) -> Content:
         parts = []
-        for name, (_, width, column) in self.spans().items():
-            if width <= column.pad:
-                parts.append(" " * width)
+        for name, (_, cut, column) in self.spans(width, layout).items():
+            if cut <= column.pad:
+                parts.append(" " * cut)
                 continue
             text = self.cells[name].text
             if column.style:
                 text = text.stylize_before(column.style)
-            clip = self.layout_name == "narrow" and column.narrow_width
-            parts += [" " * column.pad, text.truncate(width - column.pad, ellipsis=not clip, pad=True)]
+            clip = layout == "narrow" and column.narrow_width
+            parts += [" " * column.pad, text.truncate(cut - column.pad, ellipsis=not clip, pad=True)]
         return Content.assemble(*parts)
+
+    def lines(self, width: int, layout: str) -> list[Content]:
+        """Every line this row takes: its own; a subclass may add lines under it (on the wall)."""
+        return [self.line(width, layout)]
 
     def plain(self) -> str:
         return " ".join(cell.text.plain for cell in self.cells.values())
 
     def show_reading(self, reading: Reading, track: Track | None) -> None:
         raise NotImplementedError
+
+
+class RowLines(Widget):
+    """Draws a panel's rows, a line each (Textual's line API): only lines on screen are rendered, and
+    a changed column repaints only its own cells (`refresh(region)`), so over SSH the bytes stay those
+    of the changed text (DESIGN rule 7)."""
+
+    DEFAULT_CSS = """
+    RowLines { height: auto; }
+    """
+
+    def __init__(self, rows: list[CellRow] | None = None, layout: str = "normal") -> None:
+        super().__init__()
+        self.layout_name = layout
+        self.rows: list[CellRow] = []
+        self._at: dict[int, int] = {}  # id(row) -> its first line
+        self._lines: list[tuple[CellRow, int]] = []  # line -> (row, which of its lines)
+        self.set_rows(rows or [])
+
+    def set_rows(self, rows: list[CellRow]) -> None:
+        """The rows shown, in this order (a sort, a filter, a container gone)."""
+        if [id(r) for r in rows] == [id(r) for r in self.rows]:
+            return
+        for row in rows:
+            row.owner = self
+        self.rows = list(rows)
+        self.reflow()
+
+    def reflow(self) -> None:
+        """Lines again from the rows: after a change of rows, of layout, or of a row's line count."""
+        width = self.size.width or 80
+        lines, at = [], {}
+        for row in self.rows:
+            at[id(row)] = len(lines)
+            lines += [(row, k) for k in range(len(row.lines(width, self.layout_name)))]
+        grew = len(lines) != len(self._lines)
+        self._lines, self._at = lines, at
+        self.refresh(layout=grew)
+
+    def set_layout(self, layout: str) -> None:
+        if layout != self.layout_name:
+            self.layout_name = layout
+            self.reflow()
+
+    def changed(self, row: CellRow, names: list[str]) -> None:
+        y = self._at.get(id(row))
+        width = self.size.width
+        if y is None or not width:
+            return
+        spans = row.spans(width, self.layout_name)
+        self.refresh(*(Region(spans[n][0], y, spans[n][1], 1) for n in names if n in spans))
+
+    def repaint(self, row: CellRow) -> None:
+        """Every line of `row` (one under it changed)."""
+        y = self._at.get(id(row))
+        if y is not None and self.size.width:
+            count = len(row.lines(self.size.width, self.layout_name))
+            self.refresh(Region(0, y, self.size.width, count))
+
+    def row_region(self, row: CellRow) -> Region:
+        """Where `row`'s own line is on the screen."""
+        region = self.content_region
+        return Region(region.x, region.y + self._at[id(row)], region.width, 1)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self._lines)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if not 0 <= y < len(self._lines):
+            return Strip.blank(width, self.visual_style.rich_style)
+        row, k = self._lines[y]
+        lines = row.lines(width, self.layout_name)
+        content = lines[k] if k < len(lines) else Content("")
+        return Visual.to_strips(self, content, width, 1, self.visual_style)[0]
 
 
 class Steady:
@@ -218,13 +286,13 @@ class RowsPanel(Vertical, can_focus=True):
         self.border_title = self.TITLE
         self.border_subtitle = self.HINT
         self.rows = {target: self.ROW(target) for target in targets}
+        self.lines = RowLines(list(self.rows.values()))
 
     def compose(self):
-        yield from self.rows.values()
+        yield self.lines
 
     def set_layout(self, layout: str) -> None:
-        for row in self.rows.values():
-            row.set_layout(layout)
+        self.lines.set_layout(layout)
 
     def show(self, reading: Reading, track: Track | None = None) -> None:
         row = self.rows.get(reading.target)
@@ -232,4 +300,4 @@ class RowsPanel(Vertical, can_focus=True):
             row.show_reading(reading, track)
 
 
-__all__ = ["Shown", "Cell", "Column", "Slot", "LAYOUTS", "WIDE_ENOUGH", "WALL", "CellRow", "RowsPanel", "Steady", "since_text", "ellipsis", "short_name"]
+__all__ = ["Shown", "Cell", "Column", "Slot", "LAYOUTS", "WIDE_ENOUGH", "WALL", "CellRow", "RowLines", "RowsPanel", "Steady", "since_text", "ellipsis", "short_name"]

@@ -19,8 +19,8 @@ class ServiceRow(CellRow):
                Column("spark", 11, pad=1, style="$text-muted", layouts=WIDE_ENOUGH), Column("since", 9, pad=1),
                Column("reason", pad=1))
 
-    def __init__(self, target: str, layout: str = "normal") -> None:
-        super().__init__(target, layout)
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
         self.latencies = Buckets(SPARK_WIDTH)
         self.steady = Steady(floors={"latency": 0.005})  # 7ms vs 9ms means nothing to the on-call
         self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", MUTED)})

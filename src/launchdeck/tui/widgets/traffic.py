@@ -46,8 +46,8 @@ class TrafficRow(CellRow):
     COLUMNS = (Column("badge", 10), Column("name", 11), Column("errors", 8), Column("p95", 8), Column("rate", 9),
                Column("spark", 13, pad=1, style="$text-muted", layouts=WIDE_ENOUGH), Column("reason", pad=1))
 
-    def __init__(self, target: str, layout: str = "normal") -> None:
-        super().__init__(target, layout)
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
         self.ratios = Buckets(SPARK_WIDTH)
         self.steady = Steady(floors={"error_ratio": 0.001})  # a tenth of a point: noise at launch-day volumes
         self.show({"badge": badge(None), "name": short_name(target, 10), "reason": ellipsis("waiting for data", MUTED)})
