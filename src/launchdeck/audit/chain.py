@@ -25,6 +25,7 @@ from launchdeck.audit.records import (
 
 ANCHOR_MIN = 12  # hex digits of a kept head that `--expect-head` accepts (48 bits: no accidental match)
 _HEX = re.compile("[0-9a-f]+")
+_SET_ASIDE = "the next sign-off (or `launchdeck signoff repair`) sets it aside"  # a crash's torn line: routine
 
 
 @dataclass
@@ -73,7 +74,7 @@ def scan(data: bytes, *, after: Record | None = None, lines_before: int = 0, off
         record, why = _parse(line)
         problem = ""
         if record is None and index == len(lines) - 1 and not tail and why.startswith(_NOT_JSON):
-            problem, detail = "torn", f"the last line is not JSON ({len(line)} bytes); recover() sets it aside"
+            problem, detail = "torn", f"the last line is not JSON ({len(line)} bytes); {_SET_ASIDE}"
         elif record is None:
             problem, detail = "malformed", f"not a valid record: {why}"
         elif not _hash_ok(line, record):
@@ -91,8 +92,8 @@ def scan(data: bytes, *, after: Record | None = None, lines_before: int = 0, off
             kept.append(record)
     count = lines_before + len(lines)
     if tail:
-        result = _bad(count + 1, "torn", f"the last line is incomplete ({len(tail)} bytes, no newline); "
-                                         "recover() sets it aside", prev_hash, at)
+        result = _bad(count + 1, "torn", f"the last line is incomplete ({len(tail)} bytes, no newline); {_SET_ASIDE}",
+                      prev_hash, at)
         return Scan(result, last, last_line, at, True, kept)
     return Scan(VerifyResult(True, count, None, "", f"{count} records, chain intact", prev_hash), last, last_line,
                 at, False, kept)
