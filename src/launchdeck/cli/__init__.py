@@ -189,8 +189,11 @@ def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool,
                     click.echo(f"  {name:10} {stack.base_url(name)}")
                 if prometheus:
                     click.echo(f"  {'prometheus':10} {prometheus.url}")
-                while not stopped.wait(0.5):
-                    pass
+                from launchdeck.tui.terminal_watch import TerminalWatch  # no Textual: a poll(2) thread
+
+                with TerminalWatch(on_gone=stopped.set):  # a terminal gone without a SIGHUP stops it too
+                    while not stopped.wait(0.5):
+                        pass
                 return
             _run_tui(_load(config_path), allow_actions)
     finally:

@@ -7,7 +7,10 @@ build the app the same way, the tests with fake probes and a fixed clock.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import gc
+import threading
 from typing import Iterable
 
 from textual.app import App, SystemCommand
@@ -73,8 +76,20 @@ class LaunchdeckApp(App[None]):
         self.call_after_refresh(gc.freeze)
 
     async def on_unmount(self) -> None:
-        try:  # joined on launchdeck's daemon pool: asyncio's own executor is joined at exit
-            await self.engine.pool.run(self.engine.stop, ENGINE_STOP_SECONDS, timeout=ENGINE_STOP_SECONDS + 0.5)
+        """The engine is stopped (its command probes' process groups ended) from a thread of its own:
+        not asyncio's executor, joined at exit, and not the engine's pool, whose threads may all be
+        stuck in ledger writes on a disk that stopped answering (quitting would then never stop it)."""
+        stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def stop() -> None:
+            try:
+                self.engine.stop(ENGINE_STOP_SECONDS)
+            finally:
+                stopped.set_result(None)
+
+        threading.Thread(target=stop, name="launchdeck-engine-stop", daemon=True).start()
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(stopped), ENGINE_STOP_SECONDS + 0.5)
         except TimeoutError:
             self.log.warning("engine still stopping; left to exit with the process")
 
