@@ -209,7 +209,8 @@ def test_a_stopped_watch_ends_its_thread_and_never_calls_back():
 
 
 # ---------------------------------------------------------------- a terminal gone without SIGHUP
-@pytest.mark.parametrize("args", [("demo",), ("demo", "--prometheus")], ids=["demo", "demo-prometheus"])
+@pytest.mark.parametrize("args", [("demo",), ("demo", "--prometheus"), ("demo", "--prometheus", "--no-tui")],
+                         ids=["demo", "demo-prometheus", "demo-prometheus-no-tui"])
 def test_a_terminal_gone_without_a_hang_up_ends_launchdeck_and_everything_it_started(
         tmux, tmp_path, own_tmp, started, args):
     """Through a wrapper that does not forward SIGHUP, the tmux session is killed: before the watch,
@@ -217,7 +218,10 @@ def test_a_terminal_gone_without_a_hang_up_ends_launchdeck_and_everything_it_sta
     child (Prometheus) and its temp dir."""
     demo = start_through_wrapper(tmux, tmp_path, own_tmp, "gone", *args)
     started.append(demo)
-    wait_for_dashboard(tmux, "gone")
+    if "--no-tui" in args:  # the stack alone, printing its addresses: the terminal is watched all the same
+        wait_for(lambda: "demo stack running" in screen(tmux, "gone"), 30, lambda: screen(tmux, "gone"))
+    else:
+        wait_for_dashboard(tmux, "gone")
     children = descendants(demo)
     if "--prometheus" in args:
         assert any("prometheus" in cmdline(p) for p in children), [cmdline(p) for p in children]
