@@ -157,7 +157,8 @@ def signed_deck(tmp_path, count=3):
     from launchdeck.checklists.parser import load_checklist
     from launchdeck.checklists.state import Board
 
-    (tmp_path / "launch.md").write_text("# Launch\n## Pre-launch\n" + "".join(f"- [ ] Task {n}\n" for n in range(count)))
+    tasks = "".join(f"- [ ] Task {n}\n" for n in range(count))
+    (tmp_path / "launch.md").write_text("# Launch\n## Pre-launch\n" + tasks)
     (tmp_path / "launchdeck.toml").write_text('[checklists]\nfiles = ["launch.md"]\nledger = "signoff.jsonl"\n')
     ledger = Ledger(tmp_path / "signoff.jsonl", operator=Operator("alice", 1001, "deck-1", None))
     for (name, item_id), state in Board.build([load_checklist(tmp_path / "launch.md")]).states.items():
@@ -251,7 +252,8 @@ def test_expect_head_catches_removed_last_records_and_a_rehashed_chain(tmp_path)
     rehashed = run("signoff", "verify", str(ledger), "--expect-head", head[:16], "--json")
     assert rehashed.returncode == 1
     assert json.loads(rehashed.stdout) | {"head": None} == {
-        "ok": True, "records": 4, "head": None, "first_bad_line": None, "problem": "", "detail": "4 records, chain intact",
+        "ok": True, "records": 4, "head": None, "first_bad_line": None, "problem": "",
+        "detail": "4 records, chain intact",
         "expected_head": head[:16], "head_matches": False}
 
     ledger.write_bytes(original)  # sign-offs added since the head was kept: said so, still not that head

@@ -653,7 +653,8 @@ def test_an_unrecorded_repair_side_file_is_adopted_like_a_torn_one(tmp_path):
     orphan = tmp_path / "malformed.jsonl.set-aside-20260314T092654.000000Z"
     orphan.write_bytes(b"what was cut\n")
     warning = Ledger(path).recover()
-    assert warning.side_file == orphan and warning.record.evidence["sha256"] == hashlib.sha256(b"what was cut\n").hexdigest()
+    assert warning.side_file == orphan
+    assert warning.record.evidence["sha256"] == hashlib.sha256(b"what was cut\n").hexdigest()
     assert verify(path).ok and Ledger(path).recover() is None
 
 
