@@ -45,7 +45,7 @@ from a worktree (the run records which launchdeck/__init__.py was imported and t
     #   .venv/bin/python bench/many_targets.py --src /tmp/ld-before/src --src-commit d504037 --label before
     .venv/bin/python bench/many_targets.py --compare before now     # the saved results side by side
 
-Needs curl and pyte (`.venv/bin/pip install pyte`; a bench-only dependency, not in pyproject).
+Needs curl and pyte (the `bench` extra: `.venv/bin/pip install -e '.[bench]'`; `make bench` installs it).
 Writes bench/results/many_targets_<label>.json and prints a table. Loopback only, ~2.5 minutes.
 
 This file runs the bench (config, environment, the `check` runs, main); the rest is in bench/:
@@ -233,8 +233,8 @@ def main() -> None:
     try:
         importlib.import_module("pyte")
     except ImportError:
-        raise SystemExit("pyte is needed to read the dashboard's screen: .venv/bin/pip install pyte "
-                         "(a bench-only dependency, not in pyproject)")
+        raise SystemExit("pyte is needed to read the dashboard's screen: .venv/bin/pip install -e '.[bench]' "
+                         "(the bench extra; `make bench` installs it)")
     if not re.fullmatch(r"[\w.-]+", args.label):
         raise SystemExit("--label: letters, digits, '.', '_' or '-'")
 
