@@ -294,11 +294,10 @@ def test_a_non_record_tail_refuses_sign_offs_until_repaired_and_nothing_is_lost(
     assert run("signoff", "repair", str(ledger)).stdout.endswith("chain intact, nothing to repair\n")
 
 
-def test_checklist_show_prints_50000_items_in_well_under_a_few_seconds(tmp_path, monkeypatch):
-    """A Rich table took 102 s for 50,000 rows; plain lines take a fraction of a second (0.3 s here).
-    Timed without the parse (the parser has its own bound)."""
+def test_checklist_show_prints_50000_items_as_plain_lines(tmp_path, monkeypatch):
+    """A Rich table took 102 s for 50,000 rows; plain lines take 0.3 s (bench/big_checklist.py times
+    it: numbers come from benchmarks, tests assert behaviour). Every item, markup and escapes as text."""
     import dataclasses
-    import time
 
     from click.testing import CliRunner
 
@@ -311,10 +310,8 @@ def test_checklist_show_prints_50000_items_in_well_under_a_few_seconds(tmp_path,
     items = tuple(dataclasses.replace(nested if n % 10 == 9 else top, id=f"pre-launch/item-{n}",
                                       text=f"Item {n} [/x] \x1b[2J check") for n in range(50_000))
     monkeypatch.setattr(cli, "_checklist", lambda path: dataclasses.replace(parsed, items=items))
-    started = time.perf_counter()
     result = CliRunner().invoke(cli.checklist, ["show", str(tmp_path / "launch.md")])
-    elapsed = time.perf_counter() - started
-    assert result.exit_code == 0 and elapsed < 3.0, elapsed
+    assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "Launch (50000 items)" and len(lines) == 2 + 2 * 50_000 + 1
     assert lines[3:5] == ["  [ ] Item 0 [/x] ␛[2J check", "      id pre-launch/item-0"]
