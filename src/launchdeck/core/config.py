@@ -18,6 +18,7 @@ from pydantic import (AfterValidator, BaseModel, Discriminator, Field, PrivateAt
 
 from launchdeck.core.redact import mask_passwords
 from launchdeck.core.config_base import ConfigError, Duration, Period, Ratio, Section, Size, Timeout, http_url
+from launchdeck.core.config_actions import ActionConfig, ActionsConfig, NotifyConfig, StepConfig, action_problems  # noqa: F401
 
 CONFIG_NAME = "launchdeck.toml"
 
@@ -223,19 +224,6 @@ class ChecklistsConfig(Section):
     phases: dict[str, PhaseName] = Field(default_factory=dict)
 
 
-class ActionConfig(Section):
-    argv: list[str]
-    host: str | None = None
-    timeout: Timeout = 600.0
-
-
-class ActionsConfig(Section):
-    enabled: bool = False
-    deploy: ActionConfig | None = None
-    rollback: ActionConfig | None = None
-    restore: ActionConfig | None = None
-
-
 class Config(Section):
     deck: DeckConfig = Field(default_factory=DeckConfig)
     hosts: list[HostConfig] = Field(default_factory=list)
@@ -246,6 +234,7 @@ class Config(Section):
     backups: list[BackupConfig] = Field(default_factory=list)
     checklists: ChecklistsConfig | None = None
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    notify: NotifyConfig | None = None
 
     _source: str = PrivateAttr(default="<config>")
     _secrets: frozenset[str] = PrivateAttr(default=frozenset())
@@ -433,13 +422,10 @@ def _cross_check(config: Config) -> list[str]:
     known = ", ".join(host_names) or "none defined"
     refs = [(f"containers[{i}].host", c.host) for i, c in enumerate(config.containers) if c.host != "local"]
     refs += [(f"backups[{i}].host", b.host) for i, b in enumerate(config.backups) if b.host]
-    for action in ("deploy", "rollback", "restore"):
-        spec = getattr(config.actions, action)
-        if spec is not None and spec.host:
-            refs.append((f"actions.{action}.host", spec.host))
     for where, name in refs:
         if name not in host_names:
             problems.append(f"{where}: no [[hosts]] entry named {name!r} (known: {known})")
+    problems += action_problems(config.actions, host_names, {b.name: b for b in config.backups})
     for index, service in enumerate(config.services):
         if service.latency_warn > service.latency_crit:
             problems.append(f"services[{index}].latency_warn: must not exceed latency_crit")

@@ -1,0 +1,141 @@
+"""What an action will do, worked out before anything runs: rendered argv, hosts, parameters, the word
+to type. Every refusal (actions disabled, an unknown action, a parameter failing its pattern, no
+previous good version, the wrong confirmation word) is raised here, so a refused action has not
+touched the lock, the ledger or any host.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from launchdeck.actions.params import ParamError, check_values, needed_names, patterns_for, render
+from launchdeck.core.config import Config, HostConfig
+from launchdeck.core.config_actions import ACTION_NAMES, ActionConfig
+from launchdeck.core.errors import LaunchdeckError
+from launchdeck.core.plain import visible
+
+
+class Refused(LaunchdeckError):
+    """The action will not run; the message says why. Nothing ran."""
+    title = "refused"
+
+
+@dataclass
+class PlannedStep:
+    """One step, fully rendered. `call` is a built-in step done in Python (restore's checks)."""
+
+    name: str
+    argv: list[str]
+    host: HostConfig | None
+    timeout: float
+    env: dict[str, str] = field(default_factory=dict)
+    question: str | None = None  # optional step: runs only when the operator says yes to this
+    shown: list[str] | None = None  # argv as recorded and shown, when it differs (a DSN without password)
+    stdin: Path | None = None
+    gunzip: bool = False
+    call: Callable[[], Awaitable[Any]] | None = None
+    secret_env: frozenset[str] = frozenset()  # env names whose values are never recorded
+
+    @property
+    def display(self) -> list[str]:
+        return self.shown if self.shown is not None else self.argv
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "argv": self.display, "host": self.host.name if self.host else "local",
+                "env": sorted(self.env), "timeout": self.timeout, "optional": self.question}
+
+
+@dataclass
+class Plan:
+    action: str
+    spec: ActionConfig
+    params: dict[str, str]
+    steps: list[PlannedStep]
+    confirm: str  # "yes" | "typed"
+    word: str  # what must be typed
+    watch: float
+    backup: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def hosts(self) -> list[HostConfig]:
+        seen: dict[str, HostConfig] = {}
+        for step in self.steps:
+            if step.host is not None:
+                seen.setdefault(step.host.name, step.host)
+        return list(seen.values())
+
+    def summary(self) -> str:
+        params = " ".join(f"{k}={v}" for k, v in self.params.items())
+        return visible(f"{self.action}{' ' + params if params else ''}")
+
+
+def spec_of(config: Config, name: str, allow_actions: bool) -> ActionConfig:
+    if not (allow_actions or config.actions.enabled):
+        raise Refused("actions are not enabled: set [actions] enabled = true or pass --allow-actions")
+    if name not in ACTION_NAMES:
+        raise Refused(f"unknown action {visible(name)!r} (one of: {', '.join(ACTION_NAMES)})")
+    spec = config.actions.get(name)
+    if spec is None:
+        raise Refused(f"no [actions.{name}] in {config.source}")
+    return spec
+
+
+def plan_steps(config: Config, name: str, spec: ActionConfig, values: dict[str, str],
+               hosts: dict[str, HostConfig]) -> list[PlannedStep]:
+    """The runbook with `{name}`s replaced by the checked values."""
+    steps = []
+    for index, step in enumerate(spec.runbook()):
+        host_name = step.host or spec.host
+        env = {k: render(v, values) for k, v in {**spec.env, **step.env}.items()}
+        steps.append(PlannedStep(step.name or f"step {index + 1}", [render(w, values) for w in step.argv],
+                                 hosts[host_name] if host_name else None, step.timeout or spec.timeout,
+                                 env, step.confirm))
+    return steps
+
+
+def build_plan(config: Config, name: str, given: dict[str, str], *, allow_actions: bool,
+               records: list | None = None, backup: str | None = None) -> Plan:
+    """Everything the action will do; Refused or ParamError if it must not start."""
+    from launchdeck.probes import resolve_hosts
+
+    spec = spec_of(config, name, allow_actions)
+    hosts = resolve_hosts(config)
+    deploy = config.actions.deploy
+    patterns = patterns_for(name, spec, deploy.params if deploy and name == "rollback" else None)
+    if spec.kind == "postgres":
+        from launchdeck.actions.postgres import plan_restore
+
+        return plan_restore(config, spec, given, backup, patterns)
+    if backup is not None:
+        raise ParamError("--backup is for a restore of kind = \"postgres\"")
+    words = [w for s in spec.runbook() for w in [*s.argv, *s.env.values()]] + list(spec.env.values())
+    needed = needed_names(words)
+    values = dict(given)
+    notes = []
+    if name == "rollback" and "version" in needed:
+        if "version" in given:
+            raise ParamError("rollback's version is the previous good version from the ledger; it is not typed")
+        from launchdeck.actions.record import deployed_versions
+
+        current, previous = deployed_versions(records or [])
+        if previous is None:
+            raise Refused("no previous good version in the ledger (no earlier deploy whose watch window "
+                          f"passed{'; current is ' + visible(current) if current else ''})")
+        values["version"] = previous
+        notes.append(f"rolling back from {current} to {previous}" if current else f"rolling back to {previous}")
+    check_values(values, patterns, needed)
+    word = spec.confirm_word or (config.deck.environment if spec.confirm == "typed" else "yes")
+    return Plan(name, spec, values, plan_steps(config, name, spec, values, hosts),
+                spec.confirm, word if spec.confirm == "typed" else "yes",
+                spec.watch if name == "deploy" else 0.0, notes=notes)
+
+
+def check_confirmation(plan: Plan, typed: str | None) -> None:
+    """The typed word must be exactly the plan's (compared in constant time; case matters)."""
+    if typed is None or not hmac.compare_digest(typed.encode(), plan.word.encode()):
+        what = "type the word" if plan.confirm == "typed" else "confirm with"
+        raise Refused(f"confirmation does not match: {what} {visible(plan.word)!r} to run {plan.summary()}")

@@ -1,0 +1,78 @@
+"""The deploy's watch window: the engine's own judgement of health, error ratio and p95, for a while.
+
+A deploy is "done" only when the window passes: the services and traffic targets are polled by an
+Engine on its own thread (the same probes, thresholds and `*_for` sustain rules as the dashboard)
+and any reading judged crit during the window is a breach, named with its target and reason.
+Containers and backups are not part of the gate (a deploy does not make a backup late).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from launchdeck.core.config import Config
+from launchdeck.core.model import Status
+from launchdeck.core.plain import visible
+
+WATCHED = ("services", "traffic")
+TICK = 1.0  # s between looks at the engine's snapshot
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    passed: bool
+    seconds: float
+    breach: str | None  # "traffic shop: error ratio 7.1% > 5%", the first crit reading seen
+    watched: list[str]  # the targets that were watched
+    cancelled: bool = False
+
+    def to_json(self) -> dict:
+        return {"passed": self.passed, "seconds": round(self.seconds, 1), "breach": self.breach,
+                "watched": self.watched, "cancelled": self.cancelled}
+
+
+def watch_config(config: Config) -> Config:
+    """The config with only what the gate watches."""
+    return config.model_copy(update={"containers": [], "backups": []})
+
+
+async def watch_window(config: Config, seconds: float, cancel: asyncio.Event,
+                       say: Callable[[str], None] = lambda _text: None, tick: float = TICK) -> WatchResult:
+    """Watch for `seconds`; stop at the first crit reading (a breach) or when `cancel` is set."""
+    from launchdeck.engine.engine import Engine
+    from launchdeck.probes import build_probes
+
+    watched_config = watch_config(config)
+    probes = build_probes(watched_config)
+    names = [f"{p}" for p in _targets(watched_config)]
+    if not probes:
+        say("watch window: no [[services]] or [[traffic]] configured; nothing to watch")
+        return WatchResult(True, 0.0, None, [])
+    engine = Engine(watched_config, probes)
+    started = time.monotonic()
+    say(f"watch window: {seconds:g}s on {', '.join(names)}")
+    engine.start()
+    try:
+        while (elapsed := time.monotonic() - started) < seconds:
+            for reading in engine.snapshot().readings.values():
+                if reading.panel in WATCHED and reading.status is Status.CRIT:
+                    breach = visible(f"{reading.panel} {reading.target}: {reading.reason}")
+                    say(f"watch window breached after {elapsed:.0f}s: {breach}")
+                    return WatchResult(False, elapsed, breach, names)
+            try:
+                async with asyncio.timeout(min(tick, seconds - elapsed)):
+                    await cancel.wait()
+                return WatchResult(False, time.monotonic() - started, None, names, cancelled=True)
+            except TimeoutError:
+                pass
+    finally:
+        engine.stop()  # joins its thread for at most a couple of seconds
+    say(f"watch window passed ({seconds:g}s)")
+    return WatchResult(True, time.monotonic() - started, None, names)
+
+
+def _targets(config: Config) -> list[str]:
+    return [f"services {s.name}" for s in config.services] + [f"traffic {t.name}" for t in config.traffic]
