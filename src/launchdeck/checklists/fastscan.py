@@ -9,8 +9,8 @@ documents, so the design rule "structure comes from the CommonMark tree" still h
 
 Sections: a document is cut before each ATX heading at column 0. Such a line closes every open
 list, quote and paragraph; it can only sit inside a fenced code block or an HTML block started at
-the top level, so once a line could start one (three backticks or tildes, or `<`, indented at most
-3 spaces) the rest of the document stays one section. A document with a link reference definition
+the top level, so after a line that could start one (three backticks or tildes, or `<`, indented
+at most 3 spaces) markdown-it confirms the next cut (see `sections`). A document with a link reference definition
 (`]:`) is never cut: a definition anywhere changes how `[x]` reads everywhere.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 # Characters with a meaning inside a CommonMark paragraph (escapes, code, emphasis, links, images,
 # HTML, entities); any of them, a control character or non-space whitespace sends the section away.
@@ -29,7 +30,13 @@ _HEADING = re.compile(rf"(#{{1,6}}) +({_TEXT}) *")
 _ITEM = re.compile(rf"((?:  )*)[-*+] (?:\[([ xX])\] +)?({_TEXT})((?: +{_COMMENT})*) *")
 _LABEL = re.compile(rf"\*\*({_TEXT})\*\*( *:)? *")
 _PARAGRAPH = re.compile(rf"(?=[^\W\d_]){_TEXT} *")  # a letter first: no block starts with one
+# An item or heading whose text has inline markup (emphasis, code, links, entities): its block
+# shape is still plain (one line, content starting with a task box or a letter, which starts no
+# block), so only its text goes through markdown-it's inline parser (`rich`).
+_RICH_ITEM = re.compile(r"((?:  )*)[-*+] ((?:\[[ xX]\]|[^\W\d_])[^\x00-\x1f\x7f]*?[^\s\x00-\x1f\x7f]?) *")
+_RICH_HEADING = re.compile(r"(#{1,6}) +([^\x00-\x1f\x7f]*[^\s#\x00-\x1f\x7f]) *")
 _CUT = re.compile(r"#{1,6}(?:[ \t]|$)")
+_FENCE = re.compile(r"(`{3,})[^`]*|(~{3,}).*")
 _OPENER = re.compile(r" {0,3}(?:```|~~~|<)")
 _WHOLE_COMMENT = re.compile(r"<!--.*?-->")
 
@@ -43,6 +50,7 @@ class Line:
     text: str = ""  # heading text, label, or item text without the task marker
     mark: str | None = None  # " ", "x" or "X" for a task item; None for a plain item
     comments: tuple[str, ...] = ()  # the item's trailing <!-- ... --> comments, whole
+    rich: bool = False  # `text` is raw inline Markdown (for an item: after the bullet, box included)
 
 
 def normalise_source(text: str) -> str:
@@ -50,19 +58,41 @@ def normalise_source(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\0", "\ufffd")
 
 
-def sections(lines: list[str]) -> list[tuple[int, int]]:
-    """(start, end) line ranges, each after the first starting with a top-level ATX heading."""
+def sections(lines: list[str], confirm: Callable[[int, int], bool]) -> list[tuple[int, int]]:
+    """(start, end) line ranges, each after the first starting with a top-level ATX heading.
+
+    After a line that could open a fence or an HTML block, the next heading is a cut only if
+    `confirm(start, cut)` says markdown-it reads it as a heading (the block structure of lines up
+    to a line never depends on the lines after it); if it does not, the rest is one section.
+    """
     if any("]:" in line for line in lines):
         return [(0, len(lines))]
-    cuts, start = [], 0
-    for number, line in enumerate(lines):
-        if _OPENER.match(line):
-            break
-        if number and _CUT.match(line):
+    cuts, start, opened, number = [], 0, False, 0
+    while number < len(lines):
+        line = lines[number]
+        if number > start and _CUT.match(line):
+            if opened and not confirm(start, number):
+                break
             cuts.append((start, number))
-            start = number
+            start, opened = number, False
+        elif not opened and _FENCE.fullmatch(line):  # column 0: always a top-level fence, skipped whole
+            number = _fence_end(lines, number, len(lines))
+            if number is None:
+                break  # never closed: it runs to the end, so no heading below is one
+        elif _OPENER.match(line):
+            opened = True
+        number += 1
     cuts.append((start, len(lines)))
     return cuts
+
+
+def _fence_end(lines: list[str], number: int, end: int) -> int | None:
+    """The line closing the fence opened at `number` (same character, at least as many, indented
+    at most 3 spaces, nothing after but spaces), or None when none does before `end`."""
+    opener = _FENCE.fullmatch(lines[number])
+    marks = opener[1] or opener[2]
+    closer = re.compile(rf" {{0,3}}{re.escape(marks[0])}{{{len(marks)},}}[ \t]*")
+    return next((k for k in range(number + 1, end) if closer.fullmatch(lines[k])), None)
 
 
 def scan(lines: list[str], start: int, end: int) -> list[Line] | None:
@@ -70,23 +100,44 @@ def scan(lines: list[str], start: int, end: int) -> list[Line] | None:
     out: list[Line] = []
     depth = -1  # depth of the innermost open list item; -1 when no list is open
     previous = "blank"  # what the line before was: blank, heading, paragraph, label or item
-    for number in range(start, end):
+    number = start - 1
+    while number + 1 < end:
+        number += 1
         line = lines[number]
         if not line.strip(" "):
             out.append(Line("blank", number))
             previous = "blank"
             continue
+        if line[0] in "`~" and _FENCE.fullmatch(line):  # code: never items; it closes any open list
+            closed = _fence_end(lines, number, end)
+            if closed is None:
+                return None
+            number, depth, previous = closed, -1, "blank"
+            out.append(Line("paragraph", number))
+            previous = "fence"
+            continue
         if line[0] == "#":
             match = _HEADING.fullmatch(line)
-            if number != start or not match or match[2].endswith("#"):
+            rich = _RICH_HEADING.fullmatch(line) if not match else None
+            if number != start or not (match or rich) or (match and match[2].endswith("#")):
                 return None
-            out.append(Line("heading", number, len(match[1]), match[2]))
+            found = match or rich
+            out.append(Line("heading", number, len(found[1]), found[2], rich=rich is not None))
             depth, previous = -1, "heading"
             continue
         match = _ITEM.fullmatch(line)
+        rich = _RICH_ITEM.fullmatch(line) if not match else None
+        if rich:
+            level = len(rich[1]) // 2
+            if level > depth + 1 or previous not in ("blank", "heading", "item", "paragraph", "fence") or (
+                    previous == "paragraph" and level):
+                return None
+            out.append(Line("item", number, level, rich[2], rich=True))
+            depth, previous = level, "item"
+            continue
         if match:
             level = len(match[1]) // 2
-            if level > depth + 1 or (previous not in ("blank", "heading", "item", "paragraph")):
+            if level > depth + 1 or (previous not in ("blank", "heading", "item", "paragraph", "fence")):
                 return None
             if previous == "paragraph" and level:
                 return None  # an indented list cannot interrupt a top-level paragraph here
@@ -103,7 +154,7 @@ def scan(lines: list[str], start: int, end: int) -> list[Line] | None:
         if line.startswith("**"):
             match = _LABEL.fullmatch(line)
             if not match or previous == "paragraph":
-                return None
+                return None  # after a fence it starts a paragraph of its own, as after a blank
             following = lines[number + 1] if number + 1 < end else ""
             if following.strip(" ") and not _ITEM.fullmatch(following):
                 return None  # a second line would make it a paragraph, not a label

@@ -54,6 +54,7 @@ _WORD = re.compile(r"[^\W_]+")
 _PUNCTUATION = re.compile(r"[^\w\s]")
 _NAME = re.compile(r"<!--\s*id:\s*(.*?)\s*-->", re.DOTALL | re.IGNORECASE)
 _PARSER = MarkdownIt("commonmark")
+_BLOCKS = MarkdownIt("commonmark").disable(["inline", "text_join"])
 
 
 class ChecklistError(LaunchdeckError):
@@ -159,9 +160,17 @@ def _inline(paragraph: SyntaxTreeNode) -> SyntaxTreeNode | None:
     return next((child for child in paragraph.children if child.type == "inline"), None)
 
 
+def _inline_of(source: str) -> SyntaxTreeNode:
+    """One line of inline Markdown as the tree node markdown-it's block parse would have made."""
+    return SyntaxTreeNode(_PARSER.parseInline(source)).children[0]
+
+
 def _label(paragraph: SyntaxTreeNode) -> str | None:
     """`**Pre-Launch Tasks**:` -> "Pre-Launch Tasks": a bold-only paragraph names the list below."""
-    inline = _inline(paragraph)
+    return _label_of(_inline(paragraph))
+
+
+def _label_of(inline: SyntaxTreeNode | None) -> str | None:
     if inline is None:
         return None
     parts = [c for c in inline.children if not (c.type == "text" and not c.content.strip())]
@@ -205,6 +214,7 @@ class _Walker:
 
     def __init__(self, source: str, phase: str | None, overrides: dict[str, str]) -> None:
         self.source, self.phase, self.overrides = source, phase, overrides
+        self.key = ""  # the checklist's key, named in problems when it has one
         self.headings: list[tuple[int, str]] = []
         self.labels: list[str | None] = []  # the current bold label of each open container
         self.drafts: list[_Draft] = []
@@ -234,22 +244,28 @@ class _Walker:
     def list_item(self, node: SyntaxTreeNode, scope: _Scope) -> None:
         children = node.children
         first = children[0] if children and children[0].type == "paragraph" else None
-        inline = _inline(first) if first else None
+        if first is None:
+            self.container(children, _Scope(scope.level + 1, scope.parent, scope.phase, scope.path_extra))
+            return
+        blocks = [block.content for block in children[1:] if block.type == "html_block"]
+        line = self.offset + (node.map[0] + 1 if node.map else 0)
+        inner, task = self.inline_item(_inline(first), blocks, line, scope)
+        self.container(children[1:] if task else children, inner)  # a label paragraph still names the list
+
+    def inline_item(self, inline: SyntaxTreeNode | None, blocks: list[str] | None, line: int,
+                    scope: _Scope) -> tuple[_Scope, bool]:
+        """A list item's first paragraph: a task (`[ ] text`), a plain parent, or neither; the scope
+        its nested items get, and whether it was a task."""
         comments: list[str] = []
         text = _collapse(_plain(inline, comments)) if inline else ""
         # the raw source must start with the marker too, so `**[ ]** x` or an escaped `\[ ]` is no task
         marker = _TASK.match(text) if inline and _TASK.match(inline.content) else None
-        body = children
         if marker and text[marker.end():]:
-            comments += [block.content for block in children[1:] if block.type == "html_block"]
-            line = self.offset + (node.map[0] + 1 if node.map else 0)
-            inner = self.item(text[marker.end():], marker.group(1) != " ", comments, line, scope)
-            body = children[1:]
-        elif first is not None and _label(first) is None and _normalise(text):
-            inner = _Scope(scope.level + 1, scope.parent, scope.phase, _normalise(text))
-        else:
-            inner = _Scope(scope.level + 1, scope.parent, scope.phase, scope.path_extra)
-        self.container(body, inner)
+            return self.item(text[marker.end():], marker.group(1) != " ", comments + (blocks or []), line,
+                             scope), True
+        if _label_of(inline) is None and (normal := _normalise(text)):
+            return _Scope(scope.level + 1, scope.parent, scope.phase, normal), False
+        return _Scope(scope.level + 1, scope.parent, scope.phase, scope.path_extra), False
 
     # the events both readers produce
     def heading(self, level: int, text: str) -> None:
@@ -301,17 +317,21 @@ class _Walker:
         self.labels.append(None)
         scopes: list[_Scope] = []  # scopes[d]: what an item at depth d is nested in
         for line in scanned:
-            if line.kind == "heading":
+            if line.kind == "heading" and not line.rich:
                 self.heading(line.level, _collapse(line.text))
             elif line.kind == "label":
                 self.labels[-1] = _collapse(line.text).rstrip(":").strip() or None
+            elif line.kind == "heading" and line.rich:
+                self.heading(line.level, _collapse(_plain(_inline_of(line.text), [])))
             elif line.kind == "item":
                 del scopes[line.level + 1:]
                 if not scopes:
                     scopes.append(_Scope())
                 scope = scopes[line.level]
                 text = _collapse(line.text)
-                if line.mark is not None:
+                if line.rich:
+                    inner = self.inline_item(_inline_of(line.text), None, line.number + 1, scope)[0]
+                elif line.mark is not None:
                     inner = self.item(text, line.mark != " ", list(line.comments), line.number + 1, scope)
                 else:
                     inner = _Scope(scope.level + 1, scope.parent, scope.phase, _normalise(text))
@@ -324,7 +344,7 @@ class _Walker:
     def items(self) -> tuple[tuple[ChecklistItem, ...], tuple[str, ...]]:
         """Give every draft its id (see `item_ids`) and report ids the author gave twice."""
         ids, ambiguous, problems = item_ids(self.drafts)
-        problems = [f"{self.source}: {problem}" for problem in problems]
+        problems = [f"{self.key or self.source}: {problem}" for problem in problems]
         built: list[ChecklistItem] = []
         for index, draft in enumerate(self.drafts):
             built.append(ChecklistItem(
@@ -391,6 +411,13 @@ def parse_checklist(text: str, source: str = "<text>", *, phase: str | None = No
     return _parse(text, source, phase=phase, overrides=overrides, key=key)
 
 
+def _is_heading(lines: list[str], start: int, cut: int) -> bool:
+    """Whether markdown-it, reading lines start..cut, reads line `cut` as a top-level heading (not
+    inside a fence or an HTML block opened above it). Blocks only: no inline parsing needed."""
+    tokens = _BLOCKS.parse("\n".join(lines[start:cut + 1]))
+    return any(t.type == "heading_open" and t.level == 0 and t.map and t.map[0] == cut - start for t in tokens)
+
+
 def _parse(text: str, source: str, *, phase: str | None = None, overrides: Mapping[str, str] | None = None,
            key: str = "", fast: bool = True) -> Checklist:
     """`fast=False` reads every section with markdown-it: the reference the line scanner is tested against."""
@@ -398,9 +425,10 @@ def _parse(text: str, source: str, *, phase: str | None = None, overrides: Mappi
         _check_phase(phase, "phase")
     folded = {_words(key): _check_phase(value, key) for key, value in (overrides or {}).items() if _words(key)}
     walker = _Walker(source, phase, folded)
+    walker.key = key
     if fast:
         lines = normalise_source(text).split("\n")
-        for start, end in sections(lines):
+        for start, end in sections(lines, lambda start, cut: _is_heading(lines, start, cut)):
             scanned = scan(lines, start, end)
             if scanned is not None:
                 walker.lines(scanned)

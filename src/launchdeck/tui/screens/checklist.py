@@ -133,6 +133,9 @@ class ChecklistScreen(Screen):
             evidence = self.session.evidence.get((state.checklist, state.item.id))
             shown = f" → {evidence.state}: {evidence.detail}" if evidence else ""
             parts += ["\n", styled(f"evidence: {state.item.verify}{shown}")]
+        if state.done:
+            note = f" — {state.note}" if state.note else ""
+            parts += ["\n", styled(f"{state.status} by {state.by} at {state.at}{note}")]
         if state.changed_since_signed:
             parts += ["\n", styled(f"changed since signed: {state.changes()}; sign again to confirm", WARN)]
         for claim in state.claims:
