@@ -254,3 +254,60 @@ async def test_an_edited_ledger_is_reported_and_the_checklist_still_shows(deck):
         await wait_until(pilot, lambda: any("NOT SIGNED" in (n.title or "") for n in app._notifications))
         assert rows(app)["Security review done"].state.status == "open"
     assert "forged" in ledger_file.read_text() and len(ledger_file.read_text().splitlines()) == 1
+
+
+async def test_a_5000_item_phase_is_one_list_and_the_keys_reach_every_item(tmp_path):
+    items = "".join(f"- [ ] Check host {n} answers\n" for n in range(5000))
+    (tmp_path / "launch.md").write_text(f"# Launch\n## Launch day\n{items}- [ ] Last [red]one[/red] \x1b[2J\n")
+    config = parse_config('[deck]\nname = "shop"\n[checklists]\nfiles = ["launch.md"]\nledger = "signoff.jsonl"\n',
+                          str(tmp_path / "launchdeck.toml"), {})
+    app = make_app(config, probes=[], clock=FixedClock())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChecklistScreen))
+        await pilot.pause()
+        assert len(app.screen.query(ItemList)) == 1  # not a widget per item
+        listing = app.screen._list()
+        assert len(listing.keys) == 5001
+        await pilot.press("end")
+        assert app.screen.selected().item.text == "Last [red]one[/red] \x1b[2J"
+        assert listing.plain(listing.cursor) == "[ ] Last [red]one[/red] ␛[2J"  # no markup, no escape obeyed
+        await pilot.press("pageup", "down", "down")
+        assert listing.cursor == 5000 - (listing.scrollable_content_region.height - 1) + 2
+        await pilot.press("end", "space")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReasonModal))
+        await type_and_submit(pilot, "checked")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChecklistScreen) and
+                         app.screen.selected().status == "signed")
+        assert str(app.screen.query_one("#phases").get_tab("tab-launch-day").label) == "Launch day 1/5001"
+        await pilot.press("slash", *"host 4999")
+        assert shown(app) == ["Check host 4999 answers"]
+    assert [r.item_text for r in Ledger(tmp_path / "signoff.jsonl").records()] == ["Last [red]one[/red] \x1b[2J"]
+
+
+async def test_a_twin_added_above_a_signed_item_shows_a_claim_not_a_sign_off(deck):
+    tmp, _ = deck
+    (tmp / "launch.md").write_text(CHECKLIST)
+    first = app_for(deck)
+    async with first.run_test(size=(100, 30)) as pilot:
+        await open_checklists(pilot, first)
+        await pilot.press("right_square_bracket")
+        await select(pilot, first, "Deploy to production")
+        await pilot.press("space")
+        await wait_until(pilot, lambda: isinstance(first.screen, ReasonModal))
+        await type_and_submit(pilot, "v2")
+        await wait_until(pilot, lambda: rows(first)["Deploy to production"].state.status == "signed")
+    (tmp / "launch.md").write_text(CHECKLIST.replace("- [ ] Deploy to production\n",
+                                                     "- [ ] Deploy to production\n- [ ] Deploy to production\n"))
+    second = app_for(deck)
+    async with second.run_test(size=(100, 30)) as pilot:
+        await open_checklists(pilot, second)
+        await pilot.press("right_square_bracket")
+        states = [second.screen._list().state_at(i) for i in range(2)]
+        assert [s.status for s in states] == ["open", "open"] and all(s.claims for s in states)
+        assert "which one?" in second.screen._list().plain(0)
+        assert "could be for several identical items" in str(second.screen.query_one("#problems").render())
+        await pilot.press("space")  # an ambiguous twin cannot be signed: said, nothing written
+        await wait_until(pilot, lambda: any("identical twin" in n.message for n in second._notifications))
+    assert len(Ledger(tmp / "signoff.jsonl").records()) == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from launchdeck.checklists.parser import (
+    _parse,
     PHASES,
     Checklist,
     ChecklistError,
@@ -352,3 +353,32 @@ def test_default_checklists_are_one_per_phase_with_known_verify_forms():
     sizes = [len(c.items) for c in checklists]
     assert 15 <= sizes[0] <= 25 and 10 <= sizes[1] <= 15 and 8 <= sizes[2] <= 12
     assert {i.verify for c in checklists for i in c.items if i.verify} == VERIFY_FORMS
+
+
+def big_checklist(items: int) -> str:
+    lines = ["# Big launch"]
+    for n in range(items):
+        if n % 40 == 0:
+            lines += ["", f"## {('Pre-launch', 'Launch day', 'Post-launch')[n // 40 % 3]} block {n // 40}", ""]
+            if n % 400 == 0:
+                lines += ["```", "- [ ] not an item", "```"]
+        if n % 40 == 39:
+            lines.append(f"  - [x] Step {n} with `code` and *emphasis*")
+        else:
+            lines.append(f"- [ ] Check host-{n % 997} answers")  # repeats: twins in other blocks only
+    return "\n".join(lines) + "\n"
+
+
+def test_a_50000_item_checklist_gives_every_item_one_unique_id():
+    text = big_checklist(50_000)
+    checklist = parse_checklist(text, "big.md")
+    assert len(checklist.items) == 50_000 and checklist.problems == ()
+    assert len({item.id for item in checklist.items}) == 50_000
+    first, last = checklist.items[0], checklist.items[-1]
+    assert first.id == "pre-launch/big-launch.pre-launch-block-0/check-host0-answers" and first.line == 8
+    assert (last.text, last.level, last.checked) == ("Step 49999 with code and emphasis", 1, True)
+    assert last.parent == checklist.items[-2].id
+    assert [item.phase for item in checklist.items[38:42]] == ["pre-launch"] * 2 + ["launch-day"] * 2
+    # the same file read by markdown-it alone (a slice: it takes ~0.3 ms an item) gives the same items
+    head = "\n".join(text.splitlines()[:2500]) + "\n"
+    assert _parse(head, "big.md") == _parse(head, "big.md", fast=False)
