@@ -1,0 +1,194 @@
+"""`launchdeck act` end to end on this machine: real commands, the real ledger, the real lock file.
+
+Every refusal is proved to run nothing: the step would create a file, and the file is not there.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from launchdeck.audit.chain import verify
+from launchdeck.audit.ledger import Ledger
+from launchdeck.cli.act import act
+
+PY = sys.executable
+# writes its argv (after the file name) as JSON into the file: what the command really received
+ECHO_ARGV = "import json, sys; open(sys.argv[1], 'w').write(json.dumps(sys.argv[2:]))"
+ANY = r'(?s).*'
+
+
+def write_config(tmp_path: Path, actions: str, enabled: bool = True, environment: str = "staging") -> Path:
+    path = tmp_path / "launchdeck.toml"
+    path.write_text(f'[deck]\nenvironment = "{environment}"\n\n[actions]\nenabled = {str(enabled).lower()}\n'
+                    f'{actions}\n', encoding="utf-8")
+    return path
+
+
+def run(config: Path, *args: str):
+    result = CliRunner().invoke(act, [*args, "--config", str(config)], catch_exceptions=False)
+    return result
+
+
+def action_records(tmp_path: Path) -> list[dict]:
+    return [r.evidence for r in Ledger(tmp_path / "launch-signoff.jsonl").records() if r.kind == "action"]
+
+
+def toml_str(value: object) -> str:
+    return json.dumps(str(value))
+
+
+def deploy_writing(tmp_path: Path, marker: Path, params: str = "version = '^v[0-9.]+$'", extra: str = "") -> Path:
+    return write_config(tmp_path, f'''
+[actions.deploy]
+argv = [{toml_str(PY)}, "-c", {toml_str(ECHO_ARGV)}, {toml_str(marker)}, "{{version}}"]
+params = {{ {params} }}
+watch = "0s"
+{extra}''')
+
+
+@pytest.mark.parametrize("value", ["; rm -rf /", "$(id)", "`id`", "a\nb", "x' \"y\" && touch /tmp/pwned-ld",
+                                   "--help", "{version}", "-rf *"])
+def test_injection_attempts_reach_the_command_as_one_literal_word(tmp_path: Path, value: str):
+    marker = tmp_path / "argv.json"
+    config = deploy_writing(tmp_path, marker, params=f"version = {toml_str(ANY)}")
+    result = run(config, "deploy", "--param", f"version={value}", "--confirm", "staging")
+    assert result.exit_code == 0, result.output
+    assert json.loads(marker.read_text()) == [value]
+    assert not Path("/tmp/pwned-ld").exists()
+
+
+def test_done_writes_start_step_finish_with_log_and_its_sha256(tmp_path: Path):
+    marker = tmp_path / "argv.json"
+    config = deploy_writing(tmp_path, marker)
+    result = run(config, "deploy", "--param", "version=v1.2", "--confirm", "staging", "--reason", "launch")
+    assert result.exit_code == 0, result.output
+    events = action_records(tmp_path)
+    assert [e["event"] for e in events] == ["start", "step", "finish"]
+    start, step, finish = events
+    assert start["params"] == {"version": "v1.2"} and start["steps"][0]["argv"][-1] == "v1.2"
+    assert step["exit_status"] == 0 and step["outcome"] == "ok"
+    log = Path(finish["log"])
+    import hashlib
+    assert finish["log_sha256"] == hashlib.sha256(log.read_bytes()).hexdigest()
+    assert finish["outcome"] == "done" and finish["exit_code"] == 0
+    assert verify(tmp_path / "launch-signoff.jsonl").ok
+    assert not (tmp_path / "launch-signoff.jsonl.action.lock").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--param", "version=v1", "--confirm", "production"], "confirmation does not match: type the word 'staging'"),
+    (["--param", "version=v1"], "confirmation does not match"),
+    (["--param", "version=v1", "--confirm", "STAGING"], "confirmation does not match"),
+    (["--param", "version=1; touch x", "--confirm", "staging"], "does not match its pattern"),
+    (["--param", "version=v1\n", "--confirm", "staging"], "does not match its pattern"),
+    (["--confirm", "staging"], "missing parameter version"),
+    (["--param", "version=v1", "--param", "other=1", "--confirm", "staging"], "unknown parameter other"),
+    (["--param", "version", "--confirm", "staging"], "expected NAME=VALUE"),
+    (["--param", "version=v1", "--confirm", "staging", "--backup", "x.dump"], "--backup is for a restore"),
+    (["--param", "version=v1", "--confirm", "staging", "--step", "nope"], "no optional step of that name"),
+])
+def test_refusals_exit_2_and_run_nothing(tmp_path: Path, args: list[str], words: str):
+    marker = tmp_path / "ran"
+    config = deploy_writing(tmp_path, marker)
+    result = run(config, "deploy", *args)
+    assert result.exit_code == 2 and words in result.output
+    assert not marker.exists() and not (tmp_path / "launch-signoff.jsonl").exists()
+
+
+def test_actions_not_enabled_refuses_and_allow_actions_enables(tmp_path: Path):
+    marker = tmp_path / "ran"
+    config = write_config(tmp_path, f'[actions.deploy]\nargv = ["touch", {toml_str(marker)}]\nconfirm = "yes"\n',
+                          enabled=False)
+    result = run(config, "deploy", "--confirm", "yes")
+    assert result.exit_code == 2 and "actions are not enabled" in result.output and not marker.exists()
+    assert run(config, "deploy", "--confirm", "yes", "--allow-actions").exit_code == 0 and marker.exists()
+
+
+def test_an_unknown_or_unconfigured_action_is_refused(tmp_path: Path):
+    config = write_config(tmp_path, "")
+    assert "unknown action 'launch'" in run(config, "launch", "--confirm", "yes").output
+    assert "no [actions.restore]" in run(config, "restore", "--confirm", "yes").output
+
+
+def test_a_held_lock_names_its_holder_and_nothing_runs(tmp_path: Path):
+    import os
+    import socket
+
+    marker = tmp_path / "ran"
+    config = deploy_writing(tmp_path, marker)
+    holder = {"login": "alice", "host": socket.gethostname(), "pid": os.getppid(), "action": "restore",
+              "params": {}, "reason": "nightly", "started": 0, "token": "t"}
+    (tmp_path / "launch-signoff.jsonl.action.lock").write_text(json.dumps(holder))
+    result = run(config, "deploy", "--param", "version=v1", "--confirm", "staging")
+    assert result.exit_code == 2 and "held by alice@" in result.output and "running restore" in result.output
+    assert not marker.exists() and action_records(tmp_path) == []
+    assert json.loads((tmp_path / "launch-signoff.jsonl.action.lock").read_text()) == holder  # left alone
+
+
+def test_an_optional_step_runs_only_when_said_yes_to(tmp_path: Path):
+    db = tmp_path / "db-rolled-back"
+    config = write_config(tmp_path, f'''
+[actions.deploy]
+confirm = "yes"
+watch = "0s"
+steps = [{{ name = "app", argv = ["true"] }},
+         {{ name = "database", argv = ["touch", {toml_str(db)}], confirm = "rollback database?" }}]
+''')
+    result = run(config, "deploy", "--confirm", "yes")
+    assert result.exit_code == 0 and "skipped" in result.output and not db.exists()
+    assert [e["event"] for e in action_records(tmp_path)] == ["start", "step", "skipped", "finish"]
+    assert run(config, "deploy", "--confirm", "yes", "--step", "database").exit_code == 0 and db.exists()
+
+
+def test_a_failed_step_stops_the_runbook_and_exits_2(tmp_path: Path):
+    after = tmp_path / "after"
+    config = write_config(tmp_path, f'''
+[actions.deploy]
+confirm = "yes"
+steps = [{{ name = "fails", argv = ["sh", "-c", "echo about to fail; exit 3"] }},
+         {{ name = "after", argv = ["touch", {toml_str(after)}] }}]
+''')
+    result = run(config, "deploy", "--confirm", "yes", "--json")
+    assert result.exit_code == 2 and not after.exists()
+    document = json.loads(result.stdout)
+    assert document["outcome"] == "failed" and document["steps"][0]["exit_status"] == 3
+    assert "about to fail" in result.stderr if hasattr(result, "stderr") else True
+    finish = action_records(tmp_path)[-1]
+    assert finish["event"] == "finish" and finish["outcome"] == "failed" and "step fails" in finish["message"]
+
+
+def test_command_not_found_is_a_clear_failure(tmp_path: Path):
+    config = write_config(tmp_path, '[actions.deploy]\nconfirm = "yes"\nargv = ["no-such-launchdeck-tool", "x"]\n')
+    result = run(config, "deploy", "--confirm", "yes")
+    assert result.exit_code == 2 and "`no-such-launchdeck-tool`: command not found" in result.output
+
+
+def test_rollback_targets_the_previous_good_version_from_the_ledger(tmp_path: Path):
+    marker = tmp_path / "argv.json"
+    config = deploy_writing(tmp_path, marker, extra=f'''
+[actions.rollback]
+confirm = "yes"
+argv = [{toml_str(PY)}, "-c", {toml_str(ECHO_ARGV)}, {toml_str(marker)}, "{{version}}"]
+''')
+    assert "no previous good version" in run(config, "rollback", "--confirm", "yes").output
+    for version in ("v1", "v2"):
+        assert run(config, "deploy", "--param", f"version={version}", "--confirm", "staging").exit_code == 0
+    assert "not typed" in run(config, "rollback", "--param", "version=v9", "--confirm", "yes").output
+    result = run(config, "rollback", "--confirm", "yes")
+    assert result.exit_code == 0 and "rolling back from v2 to v1" in result.output
+    assert json.loads(marker.read_text()) == ["v1"]
+
+
+def test_output_is_printed_as_text_never_as_escape_sequences(tmp_path: Path):
+    config = write_config(tmp_path, '[actions.deploy]\nconfirm = "yes"\n'
+                                    'argv = ["printf", "\\u001b[2J\\u001b]0;owned\\u0007bytes:\\\\377\\\\n"]\n')
+    result = run(config, "deploy", "--confirm", "yes")
+    assert result.exit_code == 0 and "\x1b" not in result.output and "␛[2J" in result.output
+    assert "bytes:\ufffd" in result.output
+    log = Path(action_records(tmp_path)[-1]["log"]).read_bytes()
+    assert b"\x1b[2J" in log and b"bytes:\xff" in log  # the log file keeps every byte
