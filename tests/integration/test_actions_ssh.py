@@ -32,8 +32,8 @@ ECHO_ARGV = "import json, sys; open(sys.argv[1], 'w').write(json.dumps(sys.argv[
 
 
 def host_for(target: SSHTarget, **overrides: Any) -> HostConfig:
-    values = dict(name="sshd", address=target.host, port=target.port, user=target.username,
-                  key=target.client_key, known_hosts=target.known_hosts, connect_timeout=10, keepalive=5)
+    values = {"name": "sshd", "address": target.host, "port": target.port, "user": target.username,
+                  "key": target.client_key, "known_hosts": target.known_hosts, "connect_timeout": 10, "keepalive": 5}
     return HostConfig(**{**values, **overrides})
 
 
@@ -250,5 +250,5 @@ def test_sigterm_during_a_remote_step_kills_it_and_releases_both_locks(ssh_targe
             proc.kill()
     assert proc.returncode == 2 and "cancelled" in out
     assert not clean_host_lock.exists() and not (tmp_path / "launch-signoff.jsonl.action.lock").exists()
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert f"sleep {marker}" not in ps

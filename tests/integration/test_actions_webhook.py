@@ -21,17 +21,17 @@ pytestmark = pytest.mark.integration
 
 
 class Recorder(BaseHTTPRequestHandler):
-    received: list = []
+    received: list = []  # noqa: RUF012 - each test's handler class gets its own
     health_status = 200
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         type(self).received.append((self.path, self.headers.get("Content-Type"), json.loads(body)))
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b"ok")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(type(self).health_status)
         self.end_headers()
         self.wfile.write(b"{}")
@@ -96,7 +96,7 @@ def test_a_failed_webhook_is_reported_and_does_not_block(server, tmp_path: Path)
 
 
 def test_the_watch_window_passes_and_only_then_is_done(server, tmp_path: Path):
-    httpd, handler = server
+    httpd, _handler = server
     config = write_config(tmp_path, httpd.server_address[1], watch="2s")
     result = CliRunner().invoke(act, ["deploy", "--config", str(config), "--param", "version=v3", "--confirm", "staging"])
     assert result.exit_code == 0, result.output
@@ -120,3 +120,23 @@ def test_a_breach_ends_with_exit_1_and_says_what_breached(server, tmp_path: Path
     from launchdeck.actions.record import deployed_versions
 
     assert deployed_versions(Ledger(tmp_path / "launch-signoff.jsonl").records()) == ("v3", None)
+
+
+def test_auto_rollback_goes_back_to_the_previous_good_version_by_itself(server, tmp_path: Path):
+    httpd, handler = server
+    marker = tmp_path / "rolled-back-to"
+    config = write_config(tmp_path, httpd.server_address[1], watch="3s")
+    config.write_text(config.read_text().replace('watch = "3s"', 'watch = "3s"\nauto_rollback = true') + f'''
+[actions.rollback]
+confirm = "yes"
+argv = ["sh", "-c", "printf %s \\"$1\\" > {marker}", "rollback", "{{version}}"]
+''')
+    args = ["deploy", "--config", str(config), "--confirm", "staging", "--param"]
+    assert CliRunner().invoke(act, [*args, "version=v1"]).exit_code == 0
+    handler.health_status = 503
+    result = CliRunner().invoke(act, [*args, "version=v2"])
+    assert result.exit_code == 1, result.output
+    assert marker.read_text() == "v1" and "automatic rollback to v1: done" in result.output
+    finishes = [r.evidence for r in Ledger(tmp_path / "launch-signoff.jsonl").records() if r.evidence.get("event") == "finish"]
+    assert [(f["action"], f["outcome"]) for f in finishes] == [("deploy", "done"), ("deploy", "breached"),
+                                                               ("rollback", "done")]

@@ -137,3 +137,16 @@ def test_a_secret_in_a_bad_action_value_is_not_echoed():
 
 def test_notify_needs_an_http_url():
     assert "notify.webhook: expected an http:// or https:// URL" in problems('[notify]\nwebhook = "hooks.example.com"\n')
+
+
+def test_the_starter_templates_actions_block_loads_when_uncommented():
+    import re
+    from importlib import resources
+
+    text = resources.files("launchdeck").joinpath("templates/starter.toml").read_text(encoding="utf-8")
+    block = text[text.index("# [actions]"):]
+    setting = re.compile(r"^# (\[|[a-z_]+ = |  \{|\])")
+    body = "\n".join(line[2:] for line in block.splitlines() if setting.match(line))
+    config = load(body.replace("${SLACK_WEBHOOK_PATH}", "T0/B0/x"))
+    assert [s.name for s in config.actions.rollback.runbook()][2] == "rollback database"
+    assert config.actions.deploy.watch == 300 and config.actions.restore.backups == "main_db"

@@ -103,7 +103,7 @@ def test_a_second_process_is_refused_naming_the_holder_then_sigterm_releases(tmp
         assert f"held by {who} (pid {first.pid}) running deploy" in second.output
         assert len([e for e in events(tmp_path) if e["event"] == "start"]) == 1
         first.send_signal(signal.SIGTERM)
-        out, err = first.communicate(timeout=15)
+        out, _err = first.communicate(timeout=15)
     finally:
         if first.poll() is None:
             first.kill()

@@ -15,7 +15,7 @@ import secrets
 import shlex
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,7 +146,7 @@ async def _lock_hosts(plan: Plan, opts: Options, recorder: Recorder, line: str, 
 async def run_action(config: Config, plan: Plan, opts: Options) -> ActionResult:
     """Run the plan (already confirmed); the result says how it ended. Never leaves a lock behind."""
     operator = opts.operator or Operator.current()
-    run = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    run = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
     recorder = Recorder(Ledger(opts.ledger, operator=operator), plan.action, run)
     result = ActionResult("refused", "", run)
     try:
@@ -181,7 +181,7 @@ async def run_action(config: Config, plan: Plan, opts: Options) -> ActionResult:
             result.outcome, result.message = "cancelled", "cancelled; nothing further ran"
             await asyncio.shield(_finish(plan, recorder, log, result, started))
             raise
-        except Exception as error:  # a bug or a lost disk: still recorded, still unlocked
+        except Exception as error:  # noqa: BLE001 - a bug or a lost disk: still recorded, still unlocked
             result.outcome, result.message = "failed", f"{type(error).__name__}: {visible(str(error))}"
         await _finish(plan, recorder, log, result, started)
         problem = await _notify(config, plan, operator, result.outcome, result)

@@ -6,9 +6,9 @@ or fails an action: it is bounded by its own timeout and every error is caught.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from launchdeck.core.config_actions import NotifyConfig
-from urllib.parse import urlsplit
 
 
 def _where(url: str) -> str:

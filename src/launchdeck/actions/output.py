@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from launchdeck.core.plain import visible
 from launchdeck.core.redact import Scrubber, mask_passwords
@@ -61,7 +62,7 @@ class ActionLog:
         if self.on_line is not None:
             try:
                 self.on_line(stream, shown)
-            except Exception:  # a view's failure must not end the action
+            except Exception:  # noqa: BLE001, S110 - a view's failure must not end the action
                 pass
 
     def close(self) -> str:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import re
 
-from launchdeck.core.config_actions import BUILTIN_PARAMS, DEFAULT_BUILTIN_PATTERN, PLACEHOLDER, ActionConfig
+from launchdeck.core.config_actions import (
+    BUILTIN_PARAMS,
+    DEFAULT_BUILTIN_PATTERN,
+    PLACEHOLDER,
+    ActionConfig,
+)
 from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.plain import visible
 

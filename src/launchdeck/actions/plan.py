@@ -7,11 +7,18 @@ touched the lock, the ledger or any host.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-from launchdeck.actions.params import ParamError, check_values, needed_names, patterns_for, render
+from launchdeck.actions.params import (
+    ParamError,
+    check_values,
+    needed_names,
+    patterns_for,
+    render,
+)
 from launchdeck.core.config import Config, HostConfig
 from launchdeck.core.config_actions import ACTION_NAMES, ActionConfig
 from launchdeck.core.errors import LaunchdeckError

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from launchdeck.actions.local import StepResult
@@ -37,7 +37,7 @@ def split_dsn(dsn: str) -> tuple[str, str | None, str]:
 
     try:
         parts = {k: v for k, v in conninfo_to_dict(dsn).items() if v is not None}
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - psycopg's parse errors vary; all are the DSN's fault
         raise Refused(f"actions.restore.dsn: cannot parse it ({mask_passwords(str(error))})") from None
     password = parts.pop("password", None)
     database = str(parts.get("dbname") or parts.get("user") or "")
@@ -52,7 +52,7 @@ def list_backups(source: BackupConfig) -> list:
 
     path = str(source.path)
     try:
-        done = subprocess.run(list_argv(path, source.pattern), capture_output=True, timeout=source.timeout,
+        done = subprocess.run(list_argv(path, source.pattern), capture_output=True, timeout=source.timeout, check=False,
                               stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise Refused(f"cannot list backups in {visible(path)}: {error}") from None
@@ -60,7 +60,7 @@ def list_backups(source: BackupConfig) -> list:
     listing = parse_listing(run, path, source.pattern, source.name_time, source.name_timezone)
     if listing.problem is not None:
         raise Refused(f"backups {source.name!r}: {visible(listing.problem[1])}")
-    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    epoch = datetime.min.replace(tzinfo=UTC)
     return sorted(listing.backups, key=lambda b: b.taken_at or epoch, reverse=True)
 
 
@@ -111,12 +111,12 @@ def plan_restore(config: Config, spec: ActionConfig, given: dict[str, str], back
                  patterns: dict[str, str]) -> Plan:
     source = next(b for b in config.backups if b.name == spec.backups)
     if given:
-        raise ParamError(f"the built-in restore takes no --param (got {visible(sorted(given)[0])}); "
+        raise ParamError(f"the built-in restore takes no --param (got {visible(min(given))}); "
                          "choose the dump with --backup")
     safe_dsn, password, database = split_dsn(str(spec.dsn))
     chosen = choose_backup(config, source, backup)
     values = check_values({"backup": chosen.name, "database": database}, patterns, {"backup", "database"})
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = config.resolve(spec.safety_dir) if spec.safety_dir else chosen.parent
     safety = folder / f"{database}_safety_{stamp}.dump"
     env = {"PGPASSWORD": password} if password is not None else {}

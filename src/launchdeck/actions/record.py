@@ -9,8 +9,9 @@ action before anything runs: an action nobody can see in the ledger does not hap
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from launchdeck.audit.ledger import IO_TIMEOUT, Ledger
 from launchdeck.core.pool import run_blocking

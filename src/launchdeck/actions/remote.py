@@ -81,14 +81,13 @@ async def run_remote_step(connections: Connections, host: HostConfig, argv: list
         return StepResult("error", None, time.monotonic() - started,
                           f"{what}: cannot start: {getattr(error, 'reason', None) or error}")
     out, err = log.stream("out"), log.stream("err")
-    pid: int | None = None
     ending = "done"
     cancelled = asyncio.ensure_future(cancel.wait())
     body = asyncio.ensure_future(_body(proc, out, err))
     try:
         done, _ = await asyncio.wait({body, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if body in done:
-            pid = body.result()
+            body.result()
         else:
             ending = "cancelled" if cancelled in done else "timeout"
             body.cancel()
@@ -172,10 +171,9 @@ async def acquire_host_lock(connections: Connections, host: HostConfig, line: st
     raw = run.stdout.strip()
     try:
         holder = json.loads(raw)
-        if not isinstance(holder, dict):
-            raise ValueError
     except ValueError:
         holder = {}
+    holder = holder if isinstance(holder, dict) else {}
     return HostLockHeld(host.name, holder, _holder_stale(holder, hostname, pid_alive), raw)
 
 

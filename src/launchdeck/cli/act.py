@@ -19,7 +19,13 @@ from pathlib import Path
 
 import click
 
-from launchdeck.core.config import CONFIG_NAME, Config, ConfigError, find_config, load_config
+from launchdeck.core.config import (
+    CONFIG_NAME,
+    Config,
+    ConfigError,
+    find_config,
+    load_config,
+)
 from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.plain import visible
 
@@ -129,7 +135,7 @@ def _auto_rollback(config: Config, allow: bool, ledger: Path, opts, breached, as
     from launchdeck.actions.flow import Options
     from launchdeck.actions.plan import build_plan
 
-    _say(as_json, f"watch window breached: rolling back by itself (auto_rollback = true)")
+    _say(as_json, "watch window breached: rolling back by itself (auto_rollback = true)")
     try:
         plan = build_plan(config, "rollback", {}, allow_actions=allow, records=_records(ledger))
     except LaunchdeckError as error:

@@ -196,9 +196,9 @@ def _postgres_problems(name: str, spec: ActionConfig, backups: dict[str, Any]) -
         known = ", ".join(backups) or "none defined"
         return [f"{where}.backups: no [[backups]] entry named {spec.backups!r} (known: {known})"]
     if source.kind != "directory":
-        return [f'{where}.backups: {spec.backups!r} is kind = "{source.kind}"; the built-in restore '
-                'reads dump files from a kind = "directory" source']
+        return [(f'{where}.backups: {spec.backups!r} is kind = "{source.kind}"; the built-in restore '
+                'reads dump files from a kind = "directory" source')]
     if source.host:
-        return [f"{where}.backups: {spec.backups!r} is on host {source.host!r}; the built-in restore reads "
-                "dumps from this machine (run launchdeck there, or use steps)"]
+        return [(f"{where}.backups: {spec.backups!r} is on host {source.host!r}; the built-in restore reads "
+                "dumps from this machine (run launchdeck there, or use steps)")]
     return []
