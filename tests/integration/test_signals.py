@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from launchdeck.core.pool import DEFAULT_MAX_THREADS
-from launchdeck.tui.terminal_watch import TerminalWatch
+from launchdeck.tui.terminal_watch import TerminalWatch, terminal_fds
 
 pytestmark = pytest.mark.integration
 
@@ -194,6 +194,24 @@ def test_the_watch_sleeps_on_a_live_terminal_and_wakes_when_it_is_hung_up():
         os.close(slave)
 
 
+def test_a_terminal_already_gone_when_the_watch_starts_is_noticed_at_once():
+    """The demo can take seconds to start (Prometheus): the terminal may be gone before the watch is."""
+    master, slave = os.openpty()
+    os.close(master)
+    assert not os.isatty(slave)  # a hung-up terminal answers no ioctl: isatty() alone would miss it
+    gone = threading.Event()
+    watch = TerminalWatch(on_gone=gone.set, fds=terminal_fds([slave])).start()
+    try:
+        assert gone.wait(1.0)
+    finally:
+        watch.stop()
+        os.close(slave)
+    pipe_read, pipe_write = os.pipe()
+    os.close(pipe_write)  # a pipe at end-of-file reports a hang-up too, but it is no terminal
+    assert terminal_fds([pipe_read]) == []
+    os.close(pipe_read)
+
+
 def test_a_stopped_watch_ends_its_thread_and_never_calls_back():
     master, slave = os.openpty()
     called = threading.Event()
@@ -235,9 +253,10 @@ def test_a_terminal_gone_without_a_hang_up_ends_launchdeck_and_everything_it_sta
     print(f"terminal gone -> {' '.join(args)} and its children gone in {took:.2f} s")
 
 
-def test_a_command_probes_process_group_ends_with_the_dashboard_when_the_terminal_goes(
-        tmux, tmp_path, own_tmp, started):
-    """A command probe's child and grandchild (its own process group) do not outlive the dashboard."""
+@pytest.mark.parametrize("how", ["terminal-gone", "sigterm", "sighup"])
+def test_a_command_probes_process_group_ends_with_the_dashboard(tmux, tmp_path, own_tmp, started, how):
+    """A command probe's child and grandchild (its own process group) do not outlive the dashboard,
+    however it is ended (a stop signal's exit once skipped the app's unmount, and with it the engine's stop)."""
     marker = f"{uuid.uuid4().int % 1000}.{os.getpid()}"  # a unique sleep length, to know our sleeps
     config = tmp_path / "launchdeck.toml"
     config.write_text('[deck]\nname = "signals"\nrefresh = "1s"\n'
@@ -256,10 +275,13 @@ def test_a_command_probes_process_group_ends_with_the_dashboard_when_the_termina
     started.groups |= groups
     assert launchdeck not in groups, "the probe's command runs in a process group of its own"
 
-    subprocess.run([*tmux, "kill-session", "-t", "cmd"], check=True)
+    if how == "terminal-gone":
+        subprocess.run([*tmux, "kill-session", "-t", "cmd"], check=True)
+    else:
+        os.kill(launchdeck, signal.SIGTERM if how == "sigterm" else signal.SIGHUP)
     took = wait_for(lambda: not alive(launchdeck) and not in_groups(groups), 2.0,
                     lambda: f"left: launchdeck={alive(launchdeck)}, group members={in_groups(groups)}")
-    print(f"terminal gone -> dashboard and its command's process group gone in {took:.2f} s")
+    print(f"{how} -> dashboard and its command's process group gone in {took:.2f} s")
 
 
 # ---------------------------------------------------------------- SIGTERM and demo --prometheus

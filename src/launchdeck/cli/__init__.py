@@ -62,7 +62,7 @@ def _hang_up_main_thread() -> None:
 
 
 def _run_tui(config: Config, allow_actions: bool) -> None:
-    from launchdeck.tui.app import make_app
+    from launchdeck.tui.app import ENGINE_STOP_SECONDS, make_app
     from launchdeck.tui.terminal_watch import TerminalWatch
 
     _quiet_logging()
@@ -71,8 +71,14 @@ def _run_tui(config: Config, allow_actions: bool) -> None:
     # Installed even when SIGHUP came in ignored (nohup, a wrapper): the watch below relies on it.
     _exit_cleanly_on_stop_signals()
     app = make_app(config, allow_actions=allow_actions)
-    with TerminalWatch(on_gone=_hang_up_main_thread):
-        app.run()
+    try:
+        with TerminalWatch(on_gone=_hang_up_main_thread):
+            app.run()
+    finally:
+        # the app stops the engine when it unmounts, but a stop signal's SystemExit can land where
+        # Textual never dispatches Unmount (seen in 1 run of 4, and 2 of 4: the process ended with a
+        # command probe's `sh` and its children still running); stopping twice is harmless
+        app.engine.stop(ENGINE_STOP_SECONDS)
 
 
 def _load(config_path: Path | None) -> Config:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import select
+import stat
 import threading
 from typing import Callable, Iterable
 
@@ -25,11 +26,12 @@ GONE = select.POLLHUP | select.POLLERR
 
 
 def terminal_fds(candidates: Iterable[int] = (0, 1, 2)) -> list[int]:
-    """The standard descriptors that are terminals: Textual reads fd 0 and writes fd 2."""
+    """The standard descriptors that are terminals (Textual reads fd 0 and writes fd 2), including one
+    already hung up before the watch began (isatty() is False for it: it no longer answers ioctls)."""
     found = []
     for fd in candidates:
         try:
-            if os.isatty(fd):
+            if os.isatty(fd) or (stat.S_ISCHR(os.fstat(fd).st_mode) and _hung_up(fd)):
                 found.append(fd)
         except OSError:
             continue
