@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from launchdeck import __version__
+from launchdeck.cli.act import act
 from launchdeck.cli.backups import backups
 from launchdeck.cli.checklists import checklist, report, signoff
 from launchdeck.core.errors import LaunchdeckError
@@ -212,3 +213,4 @@ main.add_command(checklist)
 main.add_command(signoff)
 main.add_command(report)
 main.add_command(backups)
+main.add_command(act)
