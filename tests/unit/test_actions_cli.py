@@ -192,3 +192,34 @@ def test_output_is_printed_as_text_never_as_escape_sequences(tmp_path: Path):
     assert "bytes:\ufffd" in result.output
     log = Path(action_records(tmp_path)[-1]["log"]).read_bytes()
     assert b"\x1b[2J" in log and b"bytes:\xff" in log  # the log file keeps every byte
+
+
+def test_a_secret_in_an_argv_is_masked_in_output_log_and_ledger_but_reaches_the_command(tmp_path: Path,
+                                                                                        monkeypatch):
+    marker = tmp_path / "argv.json"
+    monkeypatch.setenv("LD_DEPLOY_TOKEN", "tok-very-secret-123")
+    config = write_config(tmp_path, f'''
+[actions.deploy]
+confirm = "yes"
+argv = [{toml_str(PY)}, "-c", {toml_str(ECHO_ARGV)}, {toml_str(marker)}, "--token=${{LD_DEPLOY_TOKEN}}"]
+''')
+    result = run(config, "deploy", "--confirm", "yes")
+    assert result.exit_code == 0, result.output
+    assert json.loads(marker.read_text()) == ["--token=tok-very-secret-123"]
+    log = Path(action_records(tmp_path)[-1]["log"])
+    for text in (result.output, log.read_text(), (tmp_path / "launch-signoff.jsonl").read_text()):
+        assert "tok-very-secret-123" not in text
+    assert "--token=***" in result.output
+
+
+def test_launchdeck_act_is_registered_and_honours_the_groups_allow_actions(tmp_path: Path):
+    from launchdeck.cli import main
+
+    marker = tmp_path / "ran"
+    config = write_config(tmp_path, f'[actions.deploy]\nargv = ["touch", {toml_str(marker)}]\nconfirm = "yes"\n',
+                          enabled=False)
+    refused = CliRunner().invoke(main, ["act", "deploy", "--config", str(config), "--confirm", "yes"])
+    assert refused.exit_code == 2 and "actions are not enabled" in refused.output and not marker.exists()
+    done = CliRunner().invoke(main, ["--allow-actions", "act", "deploy", "--config", str(config), "--confirm", "yes"])
+    assert done.exit_code == 0, done.output
+    assert marker.exists()

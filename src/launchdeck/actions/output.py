@@ -44,7 +44,7 @@ class ActionLog:
 
     def note(self, text: str) -> None:
         """A line of launchdeck's own (a step starting, its exit status): in the file and the tail."""
-        self._write(f"[launchdeck] {text}\n".encode())
+        self._write(f"[launchdeck] {mask_passwords(self.scrub(text))}\n".encode())
         self._emit("launchdeck", text)
 
     def _write(self, data: bytes) -> None:

@@ -23,6 +23,7 @@ from launchdeck.core.config import Config, HostConfig
 from launchdeck.core.config_actions import ACTION_NAMES, ActionConfig
 from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.plain import visible
+from launchdeck.core.redact import Scrubber
 
 
 class Refused(LaunchdeckError):
@@ -93,14 +94,18 @@ def spec_of(config: Config, name: str, allow_actions: bool) -> ActionConfig:
 
 def plan_steps(config: Config, name: str, spec: ActionConfig, values: dict[str, str],
                hosts: dict[str, HostConfig]) -> list[PlannedStep]:
-    """The runbook with `{name}`s replaced by the checked values."""
+    """The runbook with `{name}`s replaced by the checked values; `shown` (what is printed, logged and
+    recorded) has every ${ENV} value of the config masked."""
+    scrub = Scrubber(config.secrets)
     steps = []
     for index, step in enumerate(spec.runbook()):
         host_name = step.host or spec.host
         env = {k: render(v, values) for k, v in {**spec.env, **step.env}.items()}
-        steps.append(PlannedStep(step.name or f"step {index + 1}", [render(w, values) for w in step.argv],
-                                 hosts[host_name] if host_name else None, step.timeout or spec.timeout,
-                                 env, step.confirm))
+        argv = [render(w, values) for w in step.argv]
+        shown = [scrub(w) for w in argv]
+        steps.append(PlannedStep(step.name or f"step {index + 1}", argv, hosts[host_name] if host_name else None,
+                                 step.timeout or spec.timeout, env, step.confirm,
+                                 shown=shown if shown != argv else None))
     return steps
 
 
