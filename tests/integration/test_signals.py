@@ -103,7 +103,7 @@ def tmux():
         pytest.fail("tmux is not installed: run scripts/services.sh up")
     socket_name = f"launchdeck-signals-{uuid.uuid4().hex[:8]}"
     yield ["tmux", "-L", socket_name]
-    subprocess.run(["tmux", "-L", socket_name, "kill-server"], capture_output=True)
+    subprocess.run(["tmux", "-L", socket_name, "kill-server"], capture_output=True, check=False)
 
 
 @pytest.fixture
@@ -145,7 +145,8 @@ def pane(tmux, session: str, fmt: str) -> str:
 
 
 def screen(tmux, session: str) -> str:
-    return subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+    return subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
+                          check=False).stdout
 
 
 def launchdeck_under(parent: int) -> int:

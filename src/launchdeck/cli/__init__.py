@@ -165,6 +165,7 @@ def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool,
     _exit_cleanly_on_stop_signals()  # from the start: a stop during start-up cleans up too
     from launchdeck.demo.prometheus import DemoPrometheus
     from launchdeck.demo.stack import DemoStack
+    from launchdeck.tui.terminal_watch import TerminalWatch  # no Textual in it: a poll(2) thread
 
     stack = DemoStack()
     for service in stack.services.values():
@@ -196,8 +197,6 @@ def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool,
                     click.echo(f"  {name:10} {stack.base_url(name)}")
                 if prometheus:
                     click.echo(f"  {'prometheus':10} {prometheus.url}")
-                from launchdeck.tui.terminal_watch import TerminalWatch  # no Textual: a poll(2) thread
-
                 with TerminalWatch(on_gone=stopped.set):  # a terminal gone without a SIGHUP stops it too
                     while not stopped.wait(0.5):
                         pass

@@ -20,7 +20,8 @@ import os
 import select
 import stat
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Self
 
 GONE = select.POLLHUP | select.POLLERR
 
@@ -49,7 +50,7 @@ class TerminalWatch:
         self._wake_read, self._wake_write = os.pipe()  # stop() wakes the poll through this
         self._thread = threading.Thread(target=self._watch, name="launchdeck-terminal-watch", daemon=True)
 
-    def start(self) -> TerminalWatch:
+    def start(self) -> Self:
         if self.fds:
             self._thread.start()
         return self
@@ -66,7 +67,7 @@ class TerminalWatch:
         if not self._thread.is_alive():
             os.close(self._wake_read)
 
-    def __enter__(self) -> TerminalWatch:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
