@@ -131,3 +131,19 @@ def test_a_backup_file_name_with_markup_and_escapes_is_listed_and_verified_as_te
     assert not NO_CONTROLS.search(verified.stdout) and f"nightly [/x] ␛[2J: {shown} FAILED" in verified.stdout
     as_json = json.loads(launchdeck("backups", "list", "--json", "--config", str(config)).stdout)
     assert as_json[0]["backups"][0]["name"] == name
+
+
+def test_error_lines_show_control_characters_in_paths_and_config_values(tmp_path):
+    """A path or a config value people wrote reaches the terminal as visible text, never as an
+    escape sequence (here: one that would clear the screen and one that would set the title)."""
+    hostile = tmp_path / "x\x1b[2Jy\x1b]0;owned\x07"
+    hostile.mkdir()
+    result = launchdeck("init", str(hostile / "missing" / "launchdeck.toml"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "x␛[2Jy␛]0;owned␇" in result.stderr
+    config = tmp_path / "bad.toml"
+    config.write_text('[deck]\nname = "x"\nrefresh = "\\u001b[31mfast"\n')  # TOML's escape: the value holds ESC
+    bad = launchdeck("check", "--config", str(config))
+    assert bad.returncode == 2 and "deck.refresh" in bad.stderr
+    assert "\x1b" not in bad.stderr and "[31mfast" in bad.stderr  # the value shown, its escape not sent

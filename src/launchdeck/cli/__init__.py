@@ -21,6 +21,7 @@ from launchdeck.cli.backups import backups
 from launchdeck.cli.checklists import checklist, report, signoff
 from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.config import CONFIG_NAME, Config, ConfigError, find_config, load_config
+from launchdeck.core.plain import visible, visible_lines
 
 CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
                              help=f"config file (default: ./{CONFIG_NAME}, then the user config directory)")
@@ -86,23 +87,24 @@ def _load(config_path: Path | None) -> Config:
     try:
         return load_config(find_config(config_path))
     except ConfigError as error:
-        click.secho(f"launchdeck: config error: {error}", fg="red", err=True)
+        click.secho(f"launchdeck: config error: {visible_lines(error)}", fg="red", err=True)
         sys.exit(2)
 
 
 class _Launchdeck(click.Group):
     """Every command's deliberate errors end as one line and exit 2, never a traceback: a crashed
-    `check` exiting 1 would read as "warn" to the CI that runs it."""
+    `check` exiting 1 would read as "warn" to the CI that runs it. Messages carry paths and ids
+    people wrote: their control characters are shown, not sent to the terminal."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except LaunchdeckError as error:
-            click.secho(f"launchdeck: {error.title}: {error}", fg="red", err=True)
+            click.secho(f"launchdeck: {error.title}: {visible_lines(error)}", fg="red", err=True)
             ctx.exit(2)
         except OSError as error:  # a path that cannot be written or read: the path and the reason
-            where = f"{error.filename}: " if error.filename else ""
-            click.secho(f"launchdeck: {where}{error.strerror or error}", fg="red", err=True)
+            where = f"{visible(error.filename)}: " if error.filename else ""
+            click.secho(f"launchdeck: {where}{visible(error.strerror or error)}", fg="red", err=True)
             ctx.exit(2)
 
 
