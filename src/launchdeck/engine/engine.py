@@ -22,7 +22,7 @@ import threading
 from typing import Any, Callable, Coroutine
 
 from launchdeck.audit.ledger import IO_TIMEOUT
-from launchdeck.checklists.session import ChecklistSession
+from launchdeck.checklists.session import ChecklistSession, loader_for
 from launchdeck.core.config import Config
 from launchdeck.core.errors import title_of
 from launchdeck.core.model import Clock, Reading, Status, SystemClock
@@ -76,6 +76,11 @@ class Engine:
         self.retakes = 0  # samples re-taken because the engine stalled during them (benches report it)
         self.unjudged = 0  # rounds not judged because every re-take stalled too
         self._unjudged_in_a_row: dict[tuple[str, str], int] = {}
+        self._ledger_lock: asyncio.Lock | None = None  # created on the engine's loop
+        self._integrity_told = ""  # the ledger integrity problem last told (once per new problem)
+        self._ledger_shown: tuple = ()  # what the checklist screen's warning area last had to show
+        if checklists is not None and config.checklists is not None and config.checklists.files:
+            checklists.watch(loader_for(config))  # edits to configured files are noticed; templates never change
 
     # ------------------------------------------------------------------ what views use
     def subscribe(self, listener: Callable[[Notice], None]) -> None:
@@ -282,36 +287,53 @@ class Engine:
         board = session.board
         open_keys = {k for k, s in board.states.items() if not s.done}
         live = [e.state for k, e in session.evidence.items() if k in open_keys]
-        summary = (tuple((p, *board.progress(p)) for p in board.phases()), live.count("fail"), live.count("unknown"))
-        return ChecklistNotice(tuple(keys), summary)
+        summary = (tuple((p, *board.progress(p)) for p in board.phases()), live.count("fail"),
+                   live.count("unknown"), session.integrity_short())
+        return ChecklistNotice(tuple(keys), summary, session.generation)
 
-    async def _sync_ledger(self) -> list:
-        records = await self.pool.run(self.checklists.read_new, timeout=IO_TIMEOUT)
-        keys = self.checklists.board.apply_all(records)
-        for record in records:
+    async def _read_disk(self, read: Callable[[], Any]) -> tuple[list, bool]:
+        """One look at the ledger and the checklist files on the pool, applied here; the keys that changed.
+        One at a time (the watcher's and a sign-off's), so a rebuilt board is never overtaken by an older read."""
+        if self._ledger_lock is None:
+            self._ledger_lock = asyncio.Lock()
+        async with self._ledger_lock:
+            poll = await self.pool.run(read, timeout=IO_TIMEOUT)
+            keys, fresh, messages = self.checklists.apply(poll, self.clock.now())
+        if poll.warning:
+            self._problem("ledger", poll.warning, "warning")
+        for severity, text in messages:
+            self._problem("checklists", text, severity)
+        problem = self.checklists.integrity_problem()
+        if problem != self._integrity_told:  # told once per new problem; the screen shows it while it lasts
+            self._integrity_told = problem
+            if problem:
+                self._problem("ledger integrity", problem, "error")
+        for record in fresh:
             self.state.ledger_record(record)
         if self.verifications.absorb(self.checklists.board):
             self._publish(self.verifications.notice())
-        return keys
+        shown = (problem, self.checklists.torn_tail(), tuple(self.checklists.notes), tuple(self.checklists.gone))
+        changed = bool(keys) or poll.board is not None or shown != self._ledger_shown
+        self._ledger_shown = shown
+        return keys, changed
 
     async def _watch_ledger(self) -> None:
-        """Records from this and other terminals, read back from the file: the board shows what is on disk."""
-        warning = await self.pool.run(self.checklists.open, timeout=IO_TIMEOUT)
-        if warning:
-            self._problem("ledger", str(warning), "warning")
-        first = True
+        """Records from this and other terminals, read back from the file: the board shows what is on
+        disk. Twice a second: a stat per checklist file, and only new ledger lines are read and verified."""
+        keys, _ = await self._read_disk(self.checklists.open)
+        self._publish(self._checklist_notice(keys))
         while True:
-            keys = await self._sync_ledger()
-            if keys or first:  # twice a second: only a new record costs more than a stat and a read
-                self._publish(self._checklist_notice(keys))
-                first = False
             await asyncio.sleep(LEDGER_POLL_SECONDS)
+            keys, changed = await self._read_disk(self.checklists.poll)
+            if changed:  # only a new record, an edited file or a new problem costs more than a stat and a read
+                self._publish(self._checklist_notice(keys))
 
     async def _sign(self, request: Any) -> Any:
         entry = self.checklists.prepare(request, self.clock.now())  # reads the history: engine loop only
-        # flock + write + fsync can stall on a busy disk: on launchdeck's daemon pool, never a loop
+        # flock + write + fsync can stall on a busy disk: on launchdeck's daemon pool, never a loop.
+        # A torn tail this append set aside comes back as its recovery record and is told from there.
         record = await self.pool.run(entry.append_to, self.checklists.ledger, timeout=IO_TIMEOUT)
-        keys = await self._sync_ledger()
+        keys, _ = await self._read_disk(self.checklists.poll)
         self._publish(self._checklist_notice(keys))
         return record
 

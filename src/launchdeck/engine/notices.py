@@ -27,10 +27,13 @@ class ReadingNotice:
 
 @dataclass(frozen=True)
 class ChecklistNotice:
-    """Items whose state or live evidence changed (read the session's board for their new values)."""
+    """Items whose state or live evidence changed (read the session's board for their new values).
+    A new `generation` means the board was rebuilt (a repaired ledger, an edited file): re-read it all."""
 
     keys: tuple[Key, ...]
-    summary: tuple[tuple[tuple[str, int, int], ...], int, int]  # ((phase, done, total), ...), failing, no data
+    # ((phase, done, total), ...), failing, no data, the ledger's integrity problem ("" when intact)
+    summary: tuple[tuple[tuple[str, int, int], ...], int, int, str]
+    generation: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The checklist screen: phases as tabs with progress, keys to sign, unsign, waive, filter, jump.
 
 The screen never writes the ledger itself: it asks the app, which signs through the session and
-shows an item as signed only once the record is on disk.
+shows an item as signed only once the record is on disk. Its warning area says what the board
+cannot show as items: a ledger whose chain breaks (from which line, and the repair command), a
+torn tail set aside, a file gone, the author's problems, records placed on no item or on several.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class ChecklistScreen(Screen):
     DEFAULT_CSS = """
     ChecklistScreen #filter { display: none; height: 3; }
     ChecklistScreen #filter.-shown { display: block; }
-    ChecklistScreen #problems { display: none; height: auto; max-height: 4; padding: 0 1; }
+    ChecklistScreen #problems { display: none; height: auto; max-height: 8; padding: 0 1; overflow-y: auto; }
     ChecklistScreen #problems.-shown { display: block; }
     ChecklistScreen ProgressBar { padding: 0 1; height: 1; }
     ChecklistScreen TabbedContent { height: 1fr; }
@@ -51,6 +53,7 @@ class ChecklistScreen(Screen):
         self.session = session
         self._header = header
         self._filter = ""
+        self._generation = session.generation
 
     def compose(self) -> ComposeResult:
         yield self._header
@@ -78,6 +81,10 @@ class ChecklistScreen(Screen):
 
     # -- updates pushed by the app
     def refresh_items(self, keys: list[Key]) -> None:
+        if self.session.generation != self._generation:
+            self._generation = self.session.generation
+            self._rebuild()
+            return
         states = self.session.board.states
         phases = {states[key].item.phase for key in keys if key in states}
         for phase in phases:
@@ -85,6 +92,40 @@ class ChecklistScreen(Screen):
             self.query_one(f"#list-{phase}", ItemList).refresh_keys(keys)
         self._show_problems()
         self._show_detail()
+
+    def _rebuild(self) -> None:
+        """A new board (a repaired ledger read from its start, an edited file reloaded): every list
+        takes its items again; new or vanished phases rebuild the tabs."""
+        shown = [pane.id.removeprefix("tab-") for pane in self.query(TabPane) if pane.id]
+        if shown != self.session.board.phases():
+            self.run_worker(self._replace_tabs(), group="checklist-tabs", exclusive=True)
+            return
+        for listing in self.query(ItemList):
+            listing.reload()
+        for phase in shown:
+            self._update_progress(phase)
+        self._show_problems()
+        self._show_detail()
+
+    async def _replace_tabs(self) -> None:
+        old = self.query_one(TabbedContent)
+        active = old.active
+        await old.remove()
+        tabs = TabbedContent(id="phases")
+        await self.mount(tabs, before=self.query_one("#detail"))
+        for phase in self.session.board.phases():
+            listing = ItemList(self.session, phase, id=f"list-{phase}")
+            await tabs.add_pane(TabPane(self._tab_title(phase),
+                                        Vertical(ProgressBar(total=1, show_eta=False, id=f"progress-{phase}"), listing),
+                                        id=f"tab-{phase}"))
+            listing.filter(self._filter)
+            self._update_progress(phase)
+        if active and tabs.query(f"#{active}"):
+            tabs.active = active
+        self._show_problems()
+        self._show_detail()
+        if self.session.board.phases():
+            self._list().focus()
 
     def _update_progress(self, phase: str) -> None:
         done, total = self.session.board.progress(phase)
@@ -94,16 +135,20 @@ class ChecklistScreen(Screen):
 
     def _show_problems(self) -> None:
         """What the author should fix and records that found no item or several: said, never hidden."""
-        board = self.session.board
-        lines = [problem for checklist in board.checklists for problem in checklist.problems]
+        session = self.session
+        board = session.board
+        lines = [styled(line, CRIT) for line in (session.integrity_problem(),) if line]
+        lines += [styled(line, WARN) for line in (session.torn_tail(), *session.notes, *session.gone.values()) if line]
+        texts = [problem for checklist in board.checklists for problem in checklist.problems]
         if board.ambiguous:
-            lines.append(f"{len(board.ambiguous)} ledger record(s) could be for several identical items: "
+            texts.append(f"{len(board.ambiguous)} ledger record(s) could be for several identical items: "
                          "shown on each as a claim, counted on none")
         if board.orphans:
-            lines.append(f"{len(board.orphans)} ledger record(s) match no item any more (the item was removed "
+            texts.append(f"{len(board.orphans)} ledger record(s) match no item any more (the item was removed "
                          "or reworded beyond recognition): see `launchdeck report`")
         box = self.query_one("#problems", Static)
-        box.update(Content("\n").join([styled(line, WARN) for line in lines]))
+        lines += [styled(line, WARN) for line in texts]
+        box.update(Content("\n").join(lines))
         box.set_class(bool(lines), "-shown")
 
     # -- selection
@@ -160,13 +205,12 @@ class ChecklistScreen(Screen):
         phases = self.session.board.phases()
         if not phases:
             return
-        states = self.session.board.states
         start = phases.index(tabs.active.removeprefix("tab-"))
         for phase in phases[start:] + phases[:start]:
             listing = self.query_one(f"#list-{phase}", ItemList)
             first = listing.cursor + 1 if phase == phases[start] else 0
             for index in range(first, len(listing.keys)):
-                if not states[listing.keys[index]].done:
+                if not listing.state_at(index).done:
                     tabs.active = f"tab-{phase}"
                     listing.move_to(index)
                     listing.focus()

@@ -4,6 +4,8 @@ A widget per item cost ~4 ms to mount and as much to remove: 9 s to open and 15 
 2,000 items, minutes at 50,000. `ItemList` is one Line-API widget (ScrollView): it keeps the keys
 of its items, draws the ~40 lines on screen from the board's states, and caches each drawn line
 until that item's state or evidence object changes (the board replaces, never mutates, them).
+A list reads the board it was built from until `reload()`: the engine may swap in a new board
+(a repaired ledger, an edited file) while a frame is drawn, and its keys are not this list's.
 """
 
 from __future__ import annotations
@@ -83,16 +85,36 @@ class ItemList(ScrollView, can_focus=True):
     def __init__(self, session: ChecklistSession, phase: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.session, self.phase = session, phase
-        self.all_keys: list[Key] = [(s.checklist, s.item.id) for s in session.board.phase(phase)]
-        self._folded = [session.board.states[key].item.text.casefold() for key in self.all_keys]
-        self.keys: list[Key] = list(self.all_keys)
         self.cursor = 0
+        self._needle = ""
         self._lines: dict[Key, tuple[ItemState, LiveEvidence | None, int, bool, Strip]] = {}
+        self._read_board()
+
+    def _read_board(self) -> None:
+        self.board = self.session.board
+        self.all_keys: list[Key] = [(s.checklist, s.item.id) for s in self.board.phase(self.phase)]
+        self._folded = [self.board.states[key].item.text.casefold() for key in self.all_keys]
+        self.keys: list[Key] = self._matching()
         self.virtual_size = Size(0, len(self.keys))
+
+    def _matching(self) -> list[Key]:
+        if not self._needle:
+            return list(self.all_keys)
+        return [k for k, folded in zip(self.all_keys, self._folded) if self._needle in folded]
+
+    def reload(self) -> None:
+        """The session has a new board: take its items, keep the filter and, where it still is, the item."""
+        current = self.keys[self.cursor] if 0 <= self.cursor < len(self.keys) else None
+        self._lines.clear()
+        self._read_board()
+        index = self.keys.index(current) if current in self.keys else min(self.cursor, max(len(self.keys) - 1, 0))
+        self.cursor = index
+        self.refresh()
+        self.post_message(self.Highlighted(self))
 
     # -- what is shown
     def state_at(self, index: int) -> ItemState | None:
-        return self.session.board.states[self.keys[index]] if 0 <= index < len(self.keys) else None
+        return self.board.states[self.keys[index]] if 0 <= index < len(self.keys) else None
 
     def selected(self) -> ItemState | None:
         return self.state_at(self.cursor)
@@ -104,9 +126,8 @@ class ItemList(ScrollView, can_focus=True):
 
     def filter(self, text: str) -> None:
         """Show only items whose text contains `text` (case-insensitive); an empty text shows all."""
-        needle = text.casefold()
-        self.keys = [k for k, folded in zip(self.all_keys, self._folded) if needle in folded] if needle \
-            else list(self.all_keys)
+        self._needle = text.casefold()
+        self.keys = self._matching()
         self.virtual_size = Size(0, len(self.keys))
         self.cursor = 0
         self.scroll_to(y=0, animate=False)
@@ -157,7 +178,7 @@ class ItemList(ScrollView, can_focus=True):
         if not 0 <= index < len(self.keys):
             return Strip.blank(width, self.rich_style)
         key = self.keys[index]
-        state, evidence = self.session.board.states[key], self.session.evidence.get(key)
+        state, evidence = self.board.states[key], self.session.evidence.get(key)
         cursor = index == self.cursor
         cached = self._lines.get(key)
         if cached and cached[0] is state and cached[1] is evidence and cached[2] == width and cached[3] == cursor:

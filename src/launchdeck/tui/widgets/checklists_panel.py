@@ -1,4 +1,5 @@
-"""Dashboard summary of the checklists: progress per phase and evidence that is failing now."""
+"""Dashboard summary of the checklists: progress per phase, evidence that is failing now, and a
+ledger whose chain is broken (its sign-offs are not all counted: said here, not only in a toast)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def progress_bar(done: int, total: int) -> Content:
 
 
 class ChecklistsPanel(Static, can_focus=True):
-    """`summary` = ((phase, done, total), ...), failing, without data; an equal summary does not repaint."""
+    """`summary` = ((phase, done, total), ...), failing, without data, the ledger's integrity problem;
+    an equal summary does not repaint."""
 
     DEFAULT_CSS = """
     ChecklistsPanel { height: auto; }
@@ -34,7 +36,8 @@ class ChecklistsPanel(Static, can_focus=True):
     def watch_summary(self, summary: tuple) -> None:
         if not summary:
             return
-        phases, failing, no_data = summary
+        phases, failing, no_data, *rest = summary
+        problem = rest[0] if rest else ""
         parts: list[Content | str] = []
         for phase, done, total in phases:
             if parts:
@@ -48,4 +51,6 @@ class ChecklistsPanel(Static, can_focus=True):
             evidence.append(styled(f"{no_data} waiting for live data", UNKNOWN))
         if evidence:
             parts += ["\n", Content("  ·  ").join(evidence)]
+        if problem:
+            parts += ["\n", styled(f"{problem}; c: details and the repair command", CRIT)]
         self.update(Content.assemble(*parts))
