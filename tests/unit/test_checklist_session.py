@@ -120,7 +120,7 @@ def test_after_a_repair_the_board_is_rebuilt_not_added_to(files):
     assert session.generation == generation + 1 and len(keys) == 3
     assert session.board.states[("launch.md", review)].notes == ("pen test booked",)  # once, not twice
     assert session.integrity_problem() == ""
-    assert [s for s, text in messages if "repair: 1 line(s) from line 3" in text] == ["warning"]
+    assert [s for s, _, text in messages if "repair: 1 line(s) from line 3" in text] == ["warning"]
     assert any("repair: 1 line(s)" in note for note in session.notes)
 
 
@@ -137,7 +137,7 @@ def test_a_torn_tail_set_aside_while_running_is_told_with_the_ledgers_own_words(
     other = Ledger(ledger_path)  # another terminal signs: its append sets the tail aside
     sign(other, session, "Deploy to production")
     _, _, messages = step(session, session.poll)
-    assert [text for _, text in messages] == [str(other.last_warning)]
+    assert [text for _, _, text in messages] == [str(other.last_warning)]
     assert session.notes == [str(other.last_warning)] and session.torn_tail() == ""
     deploy = item_id(session, "Deploy to production")
     assert session.board.states[("launch.md", deploy)].status == "signed"
@@ -151,7 +151,7 @@ def test_a_checklist_edited_on_disk_is_reloaded_and_the_signatures_placed_again(
     checklist_path.write_text(TEXT + "- [ ] Run smoke tests\n")
     os.utime(checklist_path, ns=(1, 1))  # an edit within the same mtime tick is seen too: size and mtime
     poll, keys, messages = step(session, session.poll)
-    assert messages == [("information", "launch.md changed on disk: reloaded")]
+    assert messages == [("information", "checklist", "launch.md changed on disk: reloaded")]
     texts = {s.item.text: s.status for s in session.board.states.values()}
     assert texts == {"Security review done": "open", "Backups verified": "open", "Deploy to production": "signed",
                      "Run smoke tests": "open"}
@@ -165,12 +165,12 @@ def test_a_checklist_deleted_on_disk_keeps_the_last_version_and_says_so(files):
     board = session.board
     checklist_path.unlink()
     _, _, messages = step(session, session.poll)
-    assert messages == [("warning", "launch.md is gone: showing the last version read")]
+    assert messages == [("warning", "checklist", "launch.md is gone: showing the last version read")]
     assert session.board is board and len(board.states) == 3
     assert list(session.gone) == ["launch.md"]
     checklist_path.write_text(TEXT)
     _, _, messages = step(session, session.poll)
-    assert messages == [("information", "launch.md changed on disk: reloaded")] and session.gone == {}
+    assert messages == [("information", "checklist", "launch.md changed on disk: reloaded")] and session.gone == {}
 
 
 def test_an_unreadable_edit_keeps_the_last_version(files):
@@ -179,8 +179,8 @@ def test_an_unreadable_edit_keeps_the_last_version(files):
     step(session, session.open)
     checklist_path.write_bytes(b"# Launch\n- [ ] \xff\xfe broken\n")
     _, _, messages = step(session, session.poll)
-    assert len(messages) == 1 and "changed on disk but cannot be read" in messages[0][1]
-    assert "not UTF-8" in messages[0][1] and len(session.board.states) == 3
+    assert len(messages) == 1 and "changed on disk but cannot be read" in messages[0][2]
+    assert "not UTF-8" in messages[0][2] and len(session.board.states) == 3
 
 
 def test_the_reader_reads_only_whole_lines_and_starts_over_on_a_new_file(tmp_path):

@@ -42,7 +42,7 @@ class Poll:
 
     read: Read
     checklists: list[Checklist] | None = None  # the new set when a file was edited: rebuild the board
-    messages: tuple[tuple[str, str], ...] = ()  # (severity, text) to tell the user once
+    messages: tuple[tuple[str, str, str], ...] = ()  # (severity, title, text) to tell the user once
     warning: str = ""  # what opening the ledger set aside, or why it could not
     board: Board | None = None  # built on the pool from every record: replaces the board
 
@@ -134,7 +134,7 @@ class ChecklistSession:
             return self._built(records, warning=str(warning) if warning else "")
 
     def _built(self, records: list[Record], checklists: list[Checklist] | None = None,
-               messages: tuple[tuple[str, str], ...] = (), warning: str = "") -> Poll:
+               messages: tuple[tuple[str, str, str], ...] = (), warning: str = "") -> Poll:
         """A whole new board from every record (here, on the pool: 50,000 items take a while)."""
         board = Board.build(self.checklists if checklists is None else checklists, records)
         return Poll(Read(records, restarted=True), checklists, messages, warning, board)
@@ -150,7 +150,7 @@ class ChecklistSession:
             self.reader = VerifiedReader(self.ledger.path)
             return self._built(self.reader.read().records, checklists, messages)
 
-    def _look_at_files(self) -> tuple[list[Checklist] | None, tuple[tuple[str, str], ...]]:
+    def _look_at_files(self) -> tuple[list[Checklist] | None, tuple[tuple[str, str, str], ...]]:
         messages, changed = [], False
         for key, watched in self._watched.items():
             now = _identity(watched.checklist.source)
@@ -159,23 +159,23 @@ class ChecklistSession:
             watched.identity = now
             if now is None:
                 watched.gone = True
-                messages.append(("warning", f"{key} is gone: showing the last version read"))
+                messages.append(("warning", "checklist", f"{key} is gone: showing the last version read"))
                 continue
             try:
                 watched.checklist = self._loader(watched.checklist)
             except ChecklistError as error:
-                messages.append(("warning", f"{key} changed on disk but cannot be read ({error}): "
+                messages.append(("warning", "checklist", f"{key} changed on disk but cannot be read ({error}): "
                                             "showing the last version read"))
                 watched.gone = True
                 continue
             watched.gone, changed = False, True
-            messages.append(("information", f"{key} changed on disk: reloaded"))
+            messages.append(("information", "checklist", f"{key} changed on disk: reloaded"))
         if not changed:
             return None, tuple(messages)
         return [w.checklist for w in self._watched.values()], tuple(messages)
 
     # ------------------------------------------------------------------ on the engine's loop
-    def apply(self, poll: Poll, now: datetime) -> tuple[list[Key], list[Record], list[tuple[str, str]]]:
+    def apply(self, poll: Poll, now: datetime) -> tuple[list[Key], list[Record], list[tuple[str, str, str]]]:
         """Fold what a poll read into the board: the board built anew on the pool when the ledger was
         rewritten or a file reloaded (never records applied twice), else the new records on top.
         Returns the keys that changed, the records not seen before (events) and what to tell the user."""
@@ -193,7 +193,7 @@ class ChecklistSession:
         else:
             keys = self.board.apply_all(read.records)
         if read.gone:
-            messages.append(("warning", f"{self.ledger.path} is gone: nothing shows as signed until it is back"))
+            messages.append(("warning", "ledger", f"{self.ledger.path} is gone: nothing shows as signed until it is back"))
         self.gone = {key: f"{key} is gone or unreadable: showing the last version read"
                      for key, w in self._watched.items() if w.gone}
         if self._opened:  # a recovery from before this view opened was reported by `open`
@@ -201,7 +201,7 @@ class ChecklistSession:
                 if record.kind == "recovery":
                     text = f"{self.ledger.path}: {record.reason}; recorded as seq {record.seq}"
                     self.notes = (self.notes + [text])[-NOTES_KEPT:]
-                    messages.append(("warning", text))
+                    messages.append(("warning", "ledger", text))
         self._opened = True
         self._seen = max([self._seen, *(r.seq for r in fresh)])
         return keys, fresh, messages

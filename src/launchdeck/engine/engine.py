@@ -301,8 +301,8 @@ class Engine:
             keys, fresh, messages = self.checklists.apply(poll, self.clock.now())
         if poll.warning:
             self._problem("ledger", poll.warning, "warning")
-        for severity, text in messages:
-            self._problem("checklists", text, severity)
+        for severity, title, text in messages:
+            self._problem(title, text, severity)
         problem = self.checklists.integrity_problem()
         if problem != self._integrity_told:  # told once per new problem; the screen shows it while it lasts
             self._integrity_told = problem

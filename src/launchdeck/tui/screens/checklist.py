@@ -11,6 +11,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Input, ProgressBar, Static, TabbedContent, TabPane
@@ -108,6 +109,13 @@ class ChecklistScreen(Screen):
         self._show_detail()
 
     async def _replace_tabs(self) -> None:
+        try:
+            await self._build_tabs()
+        except NoMatches:  # the screen was closed (or the app quit) while the tabs were being built
+            if self.is_attached and self.query("#problems"):
+                raise
+
+    async def _build_tabs(self) -> None:
         old = self.query_one(TabbedContent)
         active = old.active
         await old.remove()
@@ -115,11 +123,11 @@ class ChecklistScreen(Screen):
         await self.mount(tabs, before=self.query_one("#detail"))
         for phase in self.session.board.phases():
             listing = ItemList(self.session, phase, id=f"list-{phase}")
-            await tabs.add_pane(TabPane(self._tab_title(phase),
-                                        Vertical(ProgressBar(total=1, show_eta=False, id=f"progress-{phase}"), listing),
-                                        id=f"tab-{phase}"))
+            done, total = self.session.board.progress(phase)
+            progress = ProgressBar(total=max(total, 1), show_eta=False, id=f"progress-{phase}")
+            progress.progress = done
+            await tabs.add_pane(TabPane(self._tab_title(phase), Vertical(progress, listing), id=f"tab-{phase}"))
             listing.filter(self._filter)
-            self._update_progress(phase)
         if active and tabs.query(f"#{active}"):
             tabs.active = active
         self._show_problems()
