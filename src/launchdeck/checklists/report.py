@@ -4,7 +4,8 @@ People's text (items, notes, reasons, names) is data: in Markdown it is escaped 
 line (a note with a line break once forged a "- [x] Security review — signed by ciso" line), with
 control characters shown as stand-ins (core/plain.py). JSON carries it exactly. When the ledger
 fails its check, the report says so first, counts only the records before the first bad line, and
-lists the rest apart as unverified.
+lists the rest apart as unverified. An item signed as another text shows the text that was signed;
+identical twins (which cannot be signed) and records that could be for several items are listed.
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ def _item_json(state: ItemState) -> dict[str, Any]:
     return {"checklist": state.checklist, "id": state.item.id, "text": state.item.text,
             "section": list(state.item.section), "status": state.status, "by": state.by, "at": state.at,
             "note": state.note, "evidence": state.evidence, "changed_since_signed": state.changed_since_signed,
-            "notes": list(state.notes)}
+            "signed_text": state.signed_text, "signed_id": state.signed_id,
+            "changes": state.changes() if state.changed_since_signed else None,
+            "ambiguous": state.item.ambiguous, "claims": list(state.claims), "notes": list(state.notes)}
+
+
+def _record_json(record, candidates: tuple = ()) -> dict[str, Any]:
+    found = {"checklist": record.checklist, "item_id": record.item_id, "item_text": record.item_text,
+             "kind": record.kind, "by": operator_label(record), "at": record.time}
+    return found | ({"candidates": [list(key) for key in candidates]} if candidates else {})
 
 
 def _ledger_json(path: Path | None, checked: Checked) -> dict[str, Any]:
@@ -46,9 +55,9 @@ def report_json(board: Board, title: str, checked: Checked | None = None, ledger
         done, total = board.progress(phase)
         phases.append({"phase": phase, "done": done, "total": total,
                        "items": [_item_json(s) for s in board.phase(phase)]})
-    orphans = [{"checklist": r.checklist, "item_id": r.item_id, "item_text": r.item_text, "kind": r.kind,
-                "by": operator_label(r), "at": r.time} for r in board.orphans]
-    document: dict[str, Any] = {"title": title, "phases": phases, "orphans": orphans}
+    orphans = [_record_json(r) for r in board.orphans]
+    ambiguous = [_record_json(r, keys) for r, keys in board.ambiguous]
+    document: dict[str, Any] = {"title": title, "phases": phases, "orphans": orphans, "ambiguous": ambiguous}
     if checked is not None:
         document["ledger"] = _ledger_json(ledger, checked)
         document["unverified"] = [{"line": u.line, "record": u.record.to_json() if u.record else None, "why": u.why}
@@ -75,6 +84,24 @@ def _unverified_line(entry: Unverified) -> str:
             f"{md(operator_label(r))} at {md(r.time)}" + (f" ({md(r.reason)})" if r.reason else "") + " — UNVERIFIED")
 
 
+def _twins(board: Board) -> list[str]:
+    """Items nothing tells apart (signing them is refused) and records placed on none of their candidates."""
+    twins = [s for s in board.states.values() if s.item.ambiguous]
+    lines = []
+    if twins:
+        lines += ["## Identical items that cannot be signed", "",
+                  "Give each its own `<!-- id: name -->` in the checklist, then sign.", ""]
+        lines += [f"- {md(s.checklist)}:{s.item.line} “{md(s.item.text)}” ({md(s.item.id)})" for s in twins]
+        lines.append("")
+    if board.ambiguous:
+        lines += ["## Records that could be for several items (counted on none)", ""]
+        lines += [f"- {md(r.kind)} {md(r.checklist)}:{md(r.item_id)} “{md(r.item_text)}” by {md(operator_label(r))} "
+                  f"at {md(r.time)}: could be {', '.join(md(f'{c}:{i}') for c, i in keys)}"
+                  for r, keys in board.ambiguous]
+        lines.append("")
+    return lines
+
+
 def report_markdown(board: Board, title: str, checked: Checked | None = None, ledger: Path | None = None) -> str:
     lines = [f"# Launch report: {md(title)}", ""]
     if checked is not None:
@@ -93,9 +120,14 @@ def report_markdown(board: Board, title: str, checked: Checked | None = None, le
             if state.evidence:
                 line += f" [evidence {md(state.evidence.get('expr'))}: {md(state.evidence.get('state'))}]"
             if state.changed_since_signed:
-                line += " **changed since signed**"
+                line += f" **changed since signed** ({md(state.changes())})"
+            if state.claims:
+                line += f" **claimed by {len(state.claims)} sign-off(s) that could be for an identical item**"
+            elif state.item.ambiguous:
+                line += " **identical twin: cannot be signed until given its own id**"
             lines.append(line)
         lines.append("")
+    lines += _twins(board)
     if board.orphans:
         lines += ["## Records for items no longer in the checklists", ""]
         lines += [f"- {md(r.kind)} {md(r.checklist)}:{md(r.item_id)} “{md(r.item_text)}” by {md(operator_label(r))} "

@@ -44,13 +44,27 @@ def _columns(rows: list[tuple[str, ...]], caps: tuple[int, ...]) -> list[str]:
             for row in rows]
 
 
-def _checklist(path: Path):
+def _checklist(path: Path, config=None):
+    """The file as `checklist show` reads it; with a config, exactly as the dashboard loads it: keyed by
+    its path relative to the config (teamA/launch.md and teamB/launch.md stay two files), with the
+    config's phases, so the ids and the key a sign-off records are the ones the TUI and `report` read."""
     from launchdeck.checklists.parser import ChecklistError, load_checklist
+    from launchdeck.checklists.signing import checklist_key
 
     try:
-        return load_checklist(path)
+        if config is None:
+            return load_checklist(path)
+        section, target = config.checklists, path.resolve()
+        for configured in section.files if section else ():
+            if config.resolve(configured).resolve() == target:
+                return load_checklist(path, phase=section.phases.get(configured.name), overrides=section.phases,
+                                      key=checklist_key(config, configured))
+        return load_checklist(path, key=checklist_key(config, target))
     except ChecklistError as error:
         fail(str(error))
+
+
+TWIN = "identical twin: cannot be signed until given its own <!-- id: name -->"
 
 
 @click.group()
@@ -67,17 +81,18 @@ def checklist_show(path: Path, as_json: bool) -> None:
 
     parsed = _checklist(path)
     if as_json:
-        click.echo(dumps({"source": str(path), "title": parsed.title,
-                          "items": [item_to_json(i) for i in parsed.items]}))
+        click.echo(dumps({"source": str(path), "title": parsed.title, "problems": list(parsed.problems),
+                          "items": [item_to_json(i) | {"ambiguous": i.ambiguous} for i in parsed.items]}))
         return
     lines, phase = [f"{visible(parsed.title)} ({len(parsed.items)} items)"], None
+    lines += [f"!! {visible(problem)}" for problem in parsed.problems]
     for item in parsed.items:
         if item.phase != phase:
             phase = item.phase
             lines += ["", visible(phase)]
         indent = "  " * item.level
         lines.append(f"  {'[x]' if item.checked else '[ ]'} {indent}{visible(item.text)}")
-        lines.append(f"      {indent}id {visible(item.id)}")
+        lines.append(f"      {indent}id {visible(item.id)}" + (f"  !! {TWIN}" if item.ambiguous else ""))
     _write(lines)
 
 
@@ -86,17 +101,25 @@ def signoff() -> None:
     """Sign checklist items and check the ledger."""
 
 
-def _live_history(config_path: Path | None):
+def _config(config_path: Path):
+    try:
+        return load_config(find_config(config_path))
+    except ConfigError as error:
+        fail(f"config error: {error}")
+
+
+def _live_history(config_path: Path | None, config=None):
     """One round of every configured probe, as history for evidence (None without a config)."""
     from launchdeck.cli.oneshot import run_check
     from launchdeck.core.history import ReadingHistory
 
-    try:
-        config = load_config(find_config(config_path))
-    except ConfigError as error:
-        if config_path is not None:
-            fail(f"config error: {error}")
-        return None
+    if config is None:
+        try:
+            config = load_config(find_config(config_path))
+        except ConfigError as error:
+            if config_path is not None:
+                fail(f"config error: {error}")
+            return None
     _, readings = asyncio.run(run_check(config))
     history = ReadingHistory()
     for reading in readings:
@@ -113,7 +136,9 @@ def _live_history(config_path: Path | None):
 @click.option("--unsign", is_flag=True, help="withdraw a sign-off (needs --reason)")
 @click.option("--reason", default=None, help="why: required to waive, unsign or override evidence")
 @click.option("--override", is_flag=True, help="sign although the item's live evidence is not passing")
-@click.option("--config", "config_path", type=FILE, default=None, help="config whose probes give live evidence")
+@click.option("--config", "config_path", type=FILE, default=None,
+              help="the deck's config: its probes give live evidence, and the item is recorded under the file's "
+                   "path relative to it (as the dashboard reads it)")
 def signoff_add(ledger: Path, item_id: str, checklist_path: Path, note: str | None, waive: bool, unsign: bool,
                 reason: str | None, override: bool, config_path: Path | None) -> None:
     """Record a sign-off (or waiver, or withdrawal) of ITEM_ID, durably, in LEDGER."""
@@ -124,7 +149,8 @@ def signoff_add(ledger: Path, item_id: str, checklist_path: Path, note: str | No
 
     if waive and unsign:
         fail("choose one of --waive and --unsign")
-    parsed = _checklist(checklist_path)
+    config = _config(config_path) if config_path is not None else None
+    parsed = _checklist(checklist_path, config)
     item = parsed.get(item_id)
     if item is None:
         close = difflib.get_close_matches(item_id, [i.id for i in parsed.items], n=3, cutoff=0.4)
@@ -132,7 +158,7 @@ def signoff_add(ledger: Path, item_id: str, checklist_path: Path, note: str | No
         fail(f"{checklist_path}: no item {item_id!r}{hint}")
     kind = "waive" if waive else "unsign" if unsign else "sign"
     text = reason if kind != "sign" else note
-    history = _live_history(config_path) if kind == "sign" and item.verify else None
+    history = _live_history(config_path, config) if kind == "sign" and item.verify else None
     request = Request(checklist_name(parsed), item, kind, text, reason if override else None)
     try:
         record = sign(Ledger(ledger), request, history, SystemClock().now())
