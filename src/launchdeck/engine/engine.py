@@ -68,6 +68,7 @@ class Engine:
         self._jitter = jitter
         self._listeners: list[Callable[[Notice], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: threading.Event | None = None
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
         self._wakes: list[asyncio.Event] = []
@@ -114,18 +115,23 @@ class Engine:
         return len(names)
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> None:
-        """Run the engine on its own thread until stop()."""
-        ready = threading.Event()
+    def start(self, wait: bool = True) -> None:
+        """Run the engine on its own thread until stop(). `wait=False` returns at once (the TUI: its
+        first key press must not wait for the probes' preparation); calls made before the engine is
+        ready are queued on its loop, and stop() waits for readiness first."""
+        self._ready = ready = threading.Event()
         self._thread = threading.Thread(target=self._thread_main, args=(ready,), name="launchdeck-engine",
                                         daemon=True)
         if sys.getswitchinterval() > SWITCH_INTERVAL:
             sys.setswitchinterval(SWITCH_INTERVAL)
         self._thread.start()
-        ready.wait(5)
+        if wait:
+            ready.wait(5)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop polling, close the probes and end the thread; never waits longer than `timeout`."""
+        if self._thread is not None and self._ready is not None:
+            self._ready.wait(timeout)  # a quit during start-up: stop what has started, not nothing
         loop, stopping = self._loop, self._stopping
         if loop is None or stopping is None or self._thread is None:
             return
