@@ -44,7 +44,7 @@ def make_session(files, watch=True):
 def step(session, read):
     """What the engine does: read on the pool (here: inline), apply on its loop."""
     poll = read()
-    keys, fresh, messages = session.apply(poll, NOW)
+    keys, _, messages = session.apply(poll, NOW)
     return poll, keys, messages
 
 
@@ -150,7 +150,7 @@ def test_a_checklist_edited_on_disk_is_reloaded_and_the_signatures_placed_again(
     step(session, session.open)
     checklist_path.write_text(TEXT + "- [ ] Run smoke tests\n")
     os.utime(checklist_path, ns=(1, 1))  # an edit within the same mtime tick is seen too: size and mtime
-    poll, keys, messages = step(session, session.poll)
+    _, _, messages = step(session, session.poll)
     assert messages == [("information", "checklist", "launch.md changed on disk: reloaded")]
     texts = {s.item.text: s.status for s in session.board.states.values()}
     assert texts == {"Security review done": "open", "Backups verified": "open", "Deploy to production": "signed",
@@ -159,7 +159,7 @@ def test_a_checklist_edited_on_disk_is_reloaded_and_the_signatures_placed_again(
 
 
 def test_a_checklist_deleted_on_disk_keeps_the_last_version_and_says_so(files):
-    checklist_path, ledger_path = files
+    checklist_path, _ = files
     session = make_session(files)
     step(session, session.open)
     board = session.board

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from launchdeck.audit.chain import scan
-from launchdeck.audit.records import LedgerError, Record, VerifyResult, _link_words, _open_regular
+from launchdeck.audit.records import (
+    LedgerError,
+    Record,
+    VerifyResult,
+    _link_words,
+    _open_regular,
+)
 
 
 @dataclass(frozen=True)

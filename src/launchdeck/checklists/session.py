@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 from launchdeck.audit.ledger import Ledger, LedgerError, Record
-from launchdeck.checklists.evidence import EvidenceSyntaxError, evaluate, parse_condition
+from launchdeck.checklists.evidence import (
+    EvidenceSyntaxError,
+    evaluate,
+    parse_condition,
+)
 from launchdeck.checklists.ledger_reader import Read, VerifiedReader
 from launchdeck.checklists.parser import Checklist, ChecklistError, load_checklist
 from launchdeck.checklists.signing import Entry, Request, checklist_key, prepare
@@ -164,8 +168,8 @@ class ChecklistSession:
             try:
                 watched.checklist = self._loader(watched.checklist)
             except ChecklistError as error:
-                messages.append(("warning", "checklist", f"{key} changed on disk but cannot be read ({error}): "
-                                            "showing the last version read"))
+                why = f"{key} changed on disk but cannot be read ({error}): showing the last version read"
+                messages.append(("warning", "checklist", why))
                 watched.gone = True
                 continue
             watched.gone, changed = False, True
