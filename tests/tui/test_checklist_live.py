@@ -158,3 +158,16 @@ async def test_a_checklist_deleted_while_open_keeps_the_last_version_and_says_so
         assert "Deploy to production" in rows(app)
         await pilot.pause(0.6)
         assert len(told(app, "launch.md is gone")) == 1
+
+
+async def test_a_ledger_that_is_a_symbolic_link_is_said_once_and_the_board_still_shows(deck):
+    tmp, _ = deck
+    (tmp / "elsewhere.jsonl").write_text("")
+    (tmp / "signoff.jsonl").symlink_to(tmp / "elsewhere.jsonl")
+    app = app_for(deck)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: told(app, "symbolic link"))
+        panel = app.dashboard.query_one(ChecklistsPanel)
+        await wait_until(pilot, lambda: "pre-launch" in str(panel.render()))
+        await pilot.pause(1.2)  # polls go on; the same problem is not told again
+        assert len(told(app, "symbolic link")) == 1

@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import Any, Callable, Coroutine
 
-from launchdeck.audit.ledger import IO_TIMEOUT
+from launchdeck.audit.ledger import IO_TIMEOUT, LedgerError
 from launchdeck.checklists.session import ChecklistSession, loader_for
 from launchdeck.core.config import Config
 from launchdeck.core.errors import title_of
@@ -326,13 +326,20 @@ class Engine:
     async def _watch_ledger(self) -> None:
         """Records from this and other terminals, read back from the file: the board shows what is on
         disk. Twice a second: a stat per checklist file, and only new ledger lines are read and verified."""
-        keys, _ = await self._read_disk(self.checklists.open)
-        self._publish(self._checklist_notice(keys))
+        read, told, first = self.checklists.open, "", True
         while True:
-            await asyncio.sleep(LEDGER_POLL_SECONDS)
-            keys, changed = await self._read_disk(self.checklists.poll)
-            if changed:  # only a new record, an edited file or a new problem costs more than a stat and a read
+            try:
+                keys, changed = await self._read_disk(read)
+                read, told = self.checklists.poll, ""
+            except LedgerError as error:  # not a regular file, a symbolic link, no permission: said once, kept polling
+                keys, changed = [], False
+                if str(error) != told:
+                    told = str(error)
+                    self._problem("ledger", told)
+            if changed or first:  # else a stat and a read cost nothing more
                 self._publish(self._checklist_notice(keys))
+                first = False
+            await asyncio.sleep(LEDGER_POLL_SECONDS)
 
     async def _sign(self, request: Any) -> Any:
         entry = self.checklists.prepare(request, self.clock.now())  # reads the history: engine loop only

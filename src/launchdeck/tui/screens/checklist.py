@@ -80,6 +80,13 @@ class ChecklistScreen(Screen):
         if self.session.board.phases():
             self._list().focus()
 
+    def on_screen_resume(self) -> None:
+        """Back from a modal: notices that came meanwhile went to the dashboard only."""
+        if self.session.generation != self._generation:
+            self.refresh_items([])
+        else:
+            self._show_problems()
+
     # -- updates pushed by the app
     def refresh_items(self, keys: list[Key]) -> None:
         if self.session.generation != self._generation:
