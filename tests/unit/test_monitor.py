@@ -94,3 +94,31 @@ async def test_a_fan_out_probe_yields_one_reading_per_target_and_failures_stay_s
         ("vps1", Status.UNKNOWN, "probe error: OSError: ssh: host down")]
     snapshot = await _engine([FakeProbe("api")] + [Host("vps1", panel="containers")]).run_once()
     assert sorted(snapshot.readings) == [("containers", "vps1/db"), ("containers", "vps1/web"), ("services", "api")]
+
+
+def test_a_held_engine_prepares_but_polls_only_after_release():
+    """The TUI starts the engine while it composes its first screen and releases it after the first
+    paint: nothing is polled before, and everything is polled after."""
+    probes = [FakeProbe("web", interval=3600), FakeProbe("api", interval=3600)]
+    engine = _engine(probes)
+    engine.start(wait=True, hold=True)  # returns once prepared
+    try:
+        time.sleep(0.3)
+        assert [p.calls for p in probes] == [0, 0], "polled before release()"
+        engine.release()
+        deadline = time.monotonic() + 5
+        while any(p.calls == 0 for p in probes) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [p.calls for p in probes] == [1, 1]
+    finally:
+        engine.stop()
+    assert all(p.closed for p in probes)
+
+
+def test_stopping_a_held_engine_polls_nothing_and_ends_its_thread():
+    probes = [FakeProbe("web", interval=3600)]
+    engine = _engine(probes)
+    engine.start(wait=False, hold=True)  # and quit before the first paint
+    engine.stop(2.0)
+    assert not engine._thread.is_alive(), "the engine thread outlived stop()"
+    assert probes[0].calls == 0 and probes[0].closed

@@ -70,10 +70,9 @@ class LaunchdeckApp(App[None]):
     def on_mount(self) -> None:
         self.push_screen(self.dashboard)
         self.engine.subscribe(self._inbox.put)  # called on the engine's thread; post_message is thread-safe
-        # after the first paint: composing and styling the first screen holds the GIL for up to a
-        # second at 200 targets, which spread the first cycle's requests over 1.2 s (a 2 s timeout
-        # then showed 3.3-3.9 s after the first request) and stalled samples into re-takes
-        self.call_after_refresh(self.engine.start, wait=False)
+        # prepared now (imports, clients) but polling only after the first paint: see Engine.start
+        self.engine.start(wait=False, hold=True)
+        self.call_after_refresh(self.engine.release)
         # start-up's objects (imports, the first screen) never become garbage: freezing them keeps full
         # collections short, and a full collection pauses the engine's thread too
         self.call_after_refresh(gc.freeze)
