@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.segment import Segment
 from textual.containers import Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.visual import Visual
 from textual.widget import Widget
 
 from launchdeck.core.model import Reading, Status
@@ -223,7 +223,13 @@ class RowLines(Widget):
         row, k = self._lines[y]
         lines = row.lines(width, self.layout_name)
         content = lines[k] if k < len(lines) else Content("")
-        return Visual.to_strips(self, content, width, 1, self.visual_style)[0]
+        if content.cell_length < width:
+            content = content.pad_right(width - content.cell_length)
+        # one line, already cut to width: its segments directly (a third of Visual.to_strips' cost,
+        # which wraps, aligns and tags every segment with offsets for text selection)
+        base = self.visual_style
+        return Strip([Segment(text, style.rich_style if style else None)
+                      for text, style in content.render(base, "", self._get_style)], width)
 
 
 class Steady:
