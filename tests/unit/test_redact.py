@@ -24,3 +24,12 @@ def test_scrubber_masks_every_known_secret_longest_first():
     scrub = Scrubber(["abc", "abcdef", ""])
     assert scrub("token abcdef and abc") == f"token {MASK} and {MASK}"
     assert Scrubber()("nothing to hide") == "nothing to hide"
+
+
+def test_session_values_and_fragment_tokens_are_masked_and_anchors_kept():
+    from launchdeck.core.redact import redact_url
+
+    assert redact_url("https://u:pw@h/x?session=abc&ok=1#token=zzz") == "https://u:***@h/x?session=***&ok=1#token=***"
+    assert redact_url("https://h/cb#access_token=zzz&state=1") == "https://h/cb#access_token=***&state=1"
+    assert redact_url("https://h/x?PHPSESSID=1&sid=2") == "https://h/x?PHPSESSID=***&sid=***"
+    assert redact_url("https://h/docs#install") == "https://h/docs#install"

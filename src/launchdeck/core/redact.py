@@ -11,7 +11,8 @@ from typing import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
-_SECRET_PARAM = re.compile(r"(pass|pwd|secret|token|key|signature|sig|auth|credential)", re.I)
+_SECRET_PARAM = re.compile(r"(pass|pwd|secret|token|key|signature|sig|auth|credential|session|sid|cookie|code)",
+                           re.I)
 _DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
 _MIN_SECRET_LEN = 3  # shorter values would mask innocent text everywhere
 
@@ -27,7 +28,8 @@ def mask_passwords(text: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """Mask the password in user:pass@host and the value of secret-looking query parameters."""
+    """Mask the password in user:pass@host and the value of secret-looking query parameters, in the
+    query and in a `#key=value` fragment (OAuth's implicit flow puts access tokens there)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -38,11 +40,15 @@ def redact_url(url: str) -> str:
         if ":" in userinfo:
             userinfo = userinfo.split(":", 1)[0] + ":" + MASK
         netloc = f"{userinfo}@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, MASK if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, _mask_pairs(parts.query), _mask_pairs(parts.fragment)))
+
+
+def _mask_pairs(text: str) -> str:
+    """`a=1&token=x` with secret-looking values masked; a plain anchor (`#install`) as it is."""
+    if "=" not in text:
+        return text
+    pairs = parse_qsl(text, keep_blank_values=True)
+    return urlencode([(k, MASK if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
 
 
 def redact_dsn(dsn: str) -> str:
