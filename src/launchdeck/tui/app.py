@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import gc
 import threading
+from functools import partial
 from typing import Iterable
 
 from textual.app import App, SystemCommand
@@ -28,6 +29,7 @@ from launchdeck.engine.notices import (BackfillNotice, ChecklistNotice, ProblemN
                                        VerificationNotice)
 from launchdeck.probes import build_probes
 from launchdeck.probes.base import Probe
+from launchdeck.tui.flows.actions import KEYS as ACTION_KEYS, MEANING as ACTION_MEANING, ActionsFlow
 from launchdeck.tui.flows.signoff import SignoffFlow
 from launchdeck.tui.palette import register_themes
 from launchdeck.tui.messages import (BackupsListRequested, EngineNotices, NoticeInbox, SignoffRequested,
@@ -65,6 +67,10 @@ class LaunchdeckApp(App[None]):
         self._inbox = NoticeInbox(self.post_message)
         self.dashboard = DashboardScreen(config, actions_enabled, checklist_problem)
         self.signoffs = SignoffFlow(self) if self.checklists else None
+        # deploy / rollback / restore: keys exist only when actions are enabled and configured
+        self.actions = ActionsFlow(self)
+        for name in self.actions.names:
+            self.bind(ACTION_KEYS[name], f"start_action('{name}')", description=name.capitalize())
         self.title = f"launchdeck · {config.deck.name}"
 
     def on_mount(self) -> None:
@@ -78,9 +84,11 @@ class LaunchdeckApp(App[None]):
         self.call_after_refresh(gc.freeze)
 
     async def on_unmount(self) -> None:
-        """The engine is stopped (its command probes' process groups ended) from a thread of its own:
+        """A running action is cancelled first (its step's group killed, its finish recorded, the lock
+        released: its thread is not a daemon, so the process waits for that). The engine is stopped (its command probes' process groups ended) from a thread of its own:
         not asyncio's executor, joined at exit, and not the engine's pool, whose threads may all be
         stuck in ledger writes on a disk that stopped answering (quitting would then never stop it)."""
+        self.actions.stop_for_exit(0)
         stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
 
         def stop() -> None:
@@ -183,7 +191,23 @@ class LaunchdeckApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.actions.keys_help()))
+
+    def action_start_action(self, name: str) -> None:
+        """D, R, S and the palette: the confirmation first; refused unless enabled and configured."""
+        self.actions.start(name)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start_action":  # read-only: no key, no palette entry, no markup link reaches one
+            return bool(parameters) and parameters[0] in self.actions.names
+        return True
+
+    async def action_quit(self) -> None:
+        if self.actions.running:
+            self.notify("an action is running: x on its screen cancels it; quit when it has ended",
+                        severity="warning", timeout=6)
+            return
+        await super().action_quit()
 
     def action_refresh(self) -> None:
         self.engine.refresh()
@@ -194,6 +218,9 @@ class LaunchdeckApp(App[None]):
         yield SystemCommand("Help", "Keys and what each panel means", self.action_help)
         yield SystemCommand("Checklists", "Sign, unsign and waive launch checklist items", self.action_checklists)
         yield SystemCommand("Backups", "Recent backups of every source; verify a dump", self.action_backups)
+        for name in self.actions.names:
+            yield SystemCommand(name.capitalize(), f"{ACTION_MEANING[name]} ({ACTION_KEYS[name]})",
+                                partial(self.action_start_action, name))
         yield from super().get_system_commands(screen)
 
 

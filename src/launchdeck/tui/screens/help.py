@@ -1,4 +1,7 @@
-"""`?`: the keys, and what each panel means, without leaving the keyboard."""
+"""`?`: the keys, and what each panel means, without leaving the keyboard.
+
+The action keys are listed only when actions are enabled: a read-only dashboard has none to list.
+"""
 
 from __future__ import annotations
 
@@ -34,13 +37,18 @@ PANELS = [
 ]
 
 
-def help_text() -> Table:
+def help_text(actions: list[tuple[str, str]] | tuple = ()) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(no_wrap=True)
     table.add_column()
     table.add_row(TableText.styled("Keys", f"{KEY} underline"), "")
     for key, meaning in KEYS:
         table.add_row(TableText.styled(key, KEY), meaning)
+    if actions:
+        table.add_row("", "")
+        table.add_row(TableText.styled("Actions (enabled)", f"{KEY} underline"), "")
+        for key, meaning in actions:
+            table.add_row(TableText.styled(key, KEY), meaning + " (confirmed first)")
     table.add_row("", "")
     table.add_row(TableText.styled("Panels", f"{KEY} underline"), "")
     for name, meaning in PANELS:
@@ -60,10 +68,14 @@ class HelpScreen(ModalScreen[None]):
                                   border: round $accent; background: $surface; padding: 0 1; }
     """
 
+    def __init__(self, actions: list[tuple[str, str]] | tuple = ()) -> None:
+        super().__init__()
+        self.actions = actions
+
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
             box.border_title = "launchdeck help"
-            yield Static(help_text())
+            yield Static(help_text(self.actions))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -1,0 +1,294 @@
+"""Deploy, rollback and restore from the dashboard, driven by keys at 80x24 against real commands.
+
+Each action's step is a small real program (a python one-liner writing a marker file, `sleep`),
+the ledger a temporary file: a confirmed action leaves its marker and its `kind: "action"` records,
+and every "no" (escape, Cancel, a wrong word, a value failing its pattern) leaves neither.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from textual.widgets import Input, Log, OptionList, Static
+
+from launchdeck.audit.ledger import Ledger
+from launchdeck.core.config import parse_config
+from launchdeck.core.model import FixedClock, Outcome, Status
+from launchdeck.tui.app import make_app
+from launchdeck.tui.screens.action_confirm import ActionConfirm
+from launchdeck.tui.screens.action_run import ActionRunScreen
+from launchdeck.tui.screens.help import HelpScreen, help_text
+from tests.fakes import FakeProbe
+from tests.tui.helpers import wait_until
+
+WRITE = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])"
+
+
+def deploy_writing(marker: Path, confirm: str = "typed") -> str:
+    argv = [sys.executable, "-c", WRITE, str(marker), "{version}"]
+    return (f"[actions.deploy]\nargv = {json.dumps(argv)}\nparams = {{ version = '^v[0-9]+$' }}\n"
+            f'confirm = "{confirm}"\nwatch = "0s"\n')
+
+
+def build(tmp_path: Path, actions: str, enabled: bool = True, allow: bool = False, probes=None):
+    text = (f'[deck]\nname = "shop"\nenvironment = "staging"\n'
+            f'[[services]]\nname = "web"\nurl = "http://127.0.0.1:9/health"\n'
+            f"[actions]\nenabled = {'true' if enabled else 'false'}\n{actions}")
+    config = parse_config(text, str(tmp_path / "launchdeck.toml"), {})
+    probes = probes if probes is not None else [FakeProbe("web")]
+    return make_app(config, probes=probes, clock=FixedClock(), allow_actions=allow)
+
+
+def ledger_of(tmp_path: Path) -> Path:
+    return tmp_path / "launch-signoff.jsonl"
+
+
+def action_records(tmp_path: Path) -> list:
+    return [r for r in Ledger(ledger_of(tmp_path)).records() if r.kind == "action"]
+
+
+def lock_file(tmp_path: Path) -> Path:
+    return tmp_path / "launch-signoff.jsonl.action.lock"
+
+
+async def type_into(pilot, screen, selector: str, text: str) -> None:
+    screen.query_one(selector, Input).focus()
+    await pilot.pause()
+    await pilot.press(*text)
+
+
+def help_words(screen: HelpScreen) -> str:
+    console = Console(width=200, color_system=None)
+    with console.capture() as captured:
+        console.print(help_text(screen.actions))
+    return captured.get()
+
+
+async def open_confirm(pilot, app, key: str = "D") -> ActionConfirm:
+    await pilot.press(key)
+    await wait_until(pilot, lambda: isinstance(app.screen, ActionConfirm))
+    return app.screen
+
+
+async def test_read_only_without_the_flag_no_key_no_palette_entry_reaches_an_action(tmp_path):
+    marker = tmp_path / "marker"
+    app = build(tmp_path, deploy_writing(marker) + '[actions.rollback]\nargv = ["true"]\n', enabled=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.actions.names == []
+        assert not [b for b in app.active_bindings.values() if b.binding.action.startswith("start_action")]
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert not {"Deploy", "Rollback", "Restore"} & set(titles)
+        for key in ("D", "R", "S"):
+            await pilot.press(key)
+        await app.run_action("start_action('deploy')")  # what a stray markup link or a script could ask
+        app.actions.start("deploy")  # and the flow itself refuses too
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, ActionConfirm)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "Actions" not in help_words(app.screen) and "deploy" not in help_words(app.screen)
+    assert not marker.exists() and not ledger_of(tmp_path).exists()
+
+
+async def test_enabled_keys_palette_and_help_list_only_the_configured_actions(tmp_path):
+    app = build(tmp_path, deploy_writing(tmp_path / "m") + '[actions.rollback]\nargv = ["true"]\n', enabled=False,
+                allow=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.actions.names == ["deploy", "rollback"]
+        keys = {b.binding.key: b.binding.action for b in app.active_bindings.values()}
+        assert keys.get("D") == "start_action('deploy')" and keys.get("R") == "start_action('rollback')"
+        assert "S" not in keys  # no [actions.restore]: no key
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Deploy" in titles and "Rollback" in titles and "Restore" not in titles
+        await pilot.press("question_mark")
+        words = help_words(app.screen)
+        assert "Actions (enabled)" in words and "previous good version" in words and "restore a" not in words
+
+
+async def test_confirmed_deploy_runs_its_step_and_records_it(tmp_path):
+    marker = tmp_path / "marker"
+    app = build(tmp_path, deploy_writing(marker))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_confirm(pilot, app)
+        assert app.focused is not None and app.focused.id == "cancel"
+        assert "staging" in str(screen.query_one("#word-label").render())
+        await type_into(pilot, screen, "#param-version", "v2")
+        await wait_until(pilot, lambda: screen.plan is not None)
+        steps = str(screen.query_one("#steps", Static).render())
+        assert marker.name in steps and "v2" in steps and "on local" in steps
+        await type_into(pilot, screen, "#word", "staging")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+        run = app.screen
+        await wait_until(pilot, lambda: run.result is not None, timeout=20)
+        assert run.result.outcome == "done", run.result.message
+        assert "done" in str(run.query_one("#status", Static).render())
+    assert marker.read_text() == "v2"
+    records = action_records(tmp_path)
+    events = [r.evidence["event"] for r in records]
+    assert events == ["start", "step", "finish"]
+    assert records[0].evidence["params"] == {"version": "v2"} and records[-1].evidence["outcome"] == "done"
+    assert not lock_file(tmp_path).exists()
+
+
+async def test_every_no_runs_nothing(tmp_path):
+    marker = tmp_path / "marker"
+    app = build(tmp_path, deploy_writing(marker))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_confirm(pilot, app)  # escape
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.dashboard)
+
+        await open_confirm(pilot, app)  # Cancel, where the focus starts: enter presses it
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is app.dashboard)
+
+        screen = await open_confirm(pilot, app)  # the wrong word
+        await type_into(pilot, screen, "#param-version", "v3")
+        await type_into(pilot, screen, "#word", "production")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "type staging exactly" in str(screen.query_one("#problem").render()))
+        assert app.screen is screen
+        await pilot.press("escape")
+
+        screen = await open_confirm(pilot, app)  # a value failing its pattern
+        await type_into(pilot, screen, "#param-version", "x1")
+        await type_into(pilot, screen, "#word", "staging")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "^v[0-9]+$" in str(screen.query_one("#problem").render()))
+        assert "x1" in str(screen.query_one("#problem").render()) and app.screen is screen
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.dashboard)
+        await pilot.pause(0.5)
+    assert not marker.exists()
+    assert action_records(tmp_path) == []
+    assert not lock_file(tmp_path).exists()
+
+
+async def test_cancel_ends_a_long_step_releases_the_lock_and_runs_nothing_further(tmp_path):
+    marker, pidfile = tmp_path / "marker", tmp_path / "pid"
+    # `$$$$`: the config reads `$$` as a literal `$`, so the shell sees its own `$$` (its pid)
+    steps = [["sh", "-c", f'echo $$$$ > "{pidfile}"; echo started; exec sleep 30'],
+             [sys.executable, "-c", WRITE, str(marker), "after"]]
+    actions = ('[actions.deploy]\nconfirm = "yes"\nwatch = "0s"\n'
+               + "".join(f"[[actions.deploy.steps]]\nargv = {json.dumps(s)}\n" for s in steps))
+    app = build(tmp_path, actions)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_confirm(pilot, app)
+        await pilot.press("tab")  # from Cancel to the Run button: keyboard only
+        assert app.focused is not None and app.focused.id == "confirm"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+        run = app.screen
+        await wait_until(pilot, lambda: "started" in run.query_one(Log).lines, timeout=10)
+        assert lock_file(tmp_path).exists()
+        pid = int(pidfile.read_text())
+        started = time.monotonic()
+        await pilot.press("x")
+        await wait_until(pilot, lambda: run.result is not None, timeout=10)
+        assert time.monotonic() - started < 8
+        assert run.result.outcome == "cancelled"
+    try:
+        os.kill(pid, 0)
+        raise AssertionError("the step's process is still running")
+    except ProcessLookupError:
+        pass
+    assert not lock_file(tmp_path).exists() and not marker.exists()
+    finish = action_records(tmp_path)[-1].evidence
+    assert finish["event"] == "finish" and finish["outcome"] == "cancelled"
+
+
+async def test_output_with_markup_and_escape_sequences_shows_as_text(tmp_path):
+    script = "print('[bold red]alert[/] \\x1b[2J\\x1b]0;owned\\x07 end')"
+    actions = (f'[actions.deploy]\nargv = {json.dumps([sys.executable, "-c", script])}\nconfirm = "yes"\n'
+               'watch = "0s"\n')
+    app = build(tmp_path, actions)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_confirm(pilot, app)
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+        run = app.screen
+        await wait_until(pilot, lambda: run.result is not None, timeout=20)
+        lines = run.query_one(Log).lines
+        assert "[bold red]alert[/] ␛[2J␛]0;owned␇ end" in lines
+        assert not any("\x1b" in line or "\x07" in line for line in lines)
+
+
+async def test_a_held_lock_names_its_holder_instead_of_running(tmp_path):
+    marker = tmp_path / "marker"
+    holder = {"login": "alice", "host": "elsewhere-" + socket.gethostname(), "pid": 4242, "action": "deploy",
+              "params": {"version": "v9"}, "started": time.time() - 180, "token": "x"}
+    lock_file(tmp_path).write_text(json.dumps(holder))
+    app = build(tmp_path, deploy_writing(marker))
+    said: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, **kw: (said.append(message), notify(message, **kw))  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("D")
+        await wait_until(pilot, lambda: any("held by alice@" in s for s in said))
+        assert not isinstance(app.screen, ActionConfirm)
+        assert any("deploy version=v9 for 3m" in s for s in said)
+    assert not marker.exists() and action_records(tmp_path) == []
+    assert json.loads(lock_file(tmp_path).read_text())["login"] == "alice"  # never touched
+
+
+async def test_rollback_shows_the_previous_good_version_and_does_not_ask_for_it(tmp_path):
+    marker = tmp_path / "marker"
+    ledger = Ledger(ledger_of(tmp_path))
+    for version in ("v1", "v2"):
+        ledger.append(checklist="actions", item_id="deploy", item_text=f"deploy version={version}", kind="action",
+                      evidence={"event": "finish", "action": "deploy", "run": version,
+                                "params": {"version": version}, "outcome": "done"})
+    argv = [sys.executable, "-c", WRITE, str(marker), "{version}"]
+    app = build(tmp_path, deploy_writing(tmp_path / "unused")
+                + f'[actions.rollback]\nargv = {json.dumps(argv)}\nconfirm = "yes"\n')
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_confirm(pilot, app, "R")
+        steps = str(screen.query_one("#steps", Static).render())
+        assert "rolling back from v2 to v1" in steps
+        assert not screen.query(Input).filter("#param-version")
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+        await wait_until(pilot, lambda: app.screen.result is not None, timeout=20)
+    assert marker.read_text() == "v1"
+
+
+async def test_the_confirmation_shows_what_the_dashboard_says_now(tmp_path):
+    down = FakeProbe("web", [Outcome(Status.CRIT, "HTTP 503, expected 200")])
+    app = build(tmp_path, deploy_writing(tmp_path / "marker"), probes=[down])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 1)
+        screen = await open_confirm(pilot, app)
+        assert "services web: crit HTTP 503" in str(screen.query_one("#state", Static).render())
+        await pilot.press("escape")
+
+
+async def test_restore_offers_the_backups_of_its_source(tmp_path):
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    for index, name in enumerate(("shop_1.dump", "shop_2.dump")):
+        (dumps / name).write_bytes(b"PGDMP" + b"\0" * 10)
+        os.utime(dumps / name, (time.time() - 3600 + index * 60,) * 2)
+    actions = ('[actions.restore]\nkind = "postgres"\ndsn = "postgresql://r@127.0.0.1:9/shop"\n'
+               'backups = "main_db"\n')
+    backups = f'[[backups]]\nname = "main_db"\npath = "{dumps}"\npattern = "*.dump"\n'
+    text = (f'[deck]\nname = "shop"\nenvironment = "staging"\n{backups}'
+            f"[actions]\nenabled = true\n{actions}")
+    config = parse_config(text, str(tmp_path / "launchdeck.toml"), {})
+    app = make_app(config, probes=[], clock=FixedClock())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_confirm(pilot, app, "S")
+        options = screen.query_one(OptionList)
+        assert [options.get_option_at_index(i).id for i in range(options.option_count)] == ["shop_2.dump",
+                                                                                             "shop_1.dump"]
+        assert "type shop" in str(screen.query_one("#word-label").render())
+        await wait_until(pilot, lambda: screen.plan is not None)
+        assert "shop_2.dump" in str(screen.query_one("#steps", Static).render())
+        await pilot.press("escape")
+    assert action_records(tmp_path) == []
