@@ -76,6 +76,14 @@ class ChecklistItem:
     ambiguous: bool = False  # a twin nothing tells apart (see item_ids): shown, never signed
 
 
+def _item(**fields) -> ChecklistItem:
+    """A ChecklistItem with every field given, without the frozen dataclass's per-field
+    `object.__setattr__` (0.23 s of a 50,000-item parse, against 0.04 s): equal and hashing alike."""
+    item = object.__new__(ChecklistItem)
+    item.__dict__.update(fields)
+    return item
+
+
 @dataclass(frozen=True)
 class Checklist:
     source: str
@@ -137,7 +145,19 @@ def _slug(text: str) -> str:
     """Lowercase ascii-ish words joined by '-', capped so ids stay readable; a hash keeps cuts unique."""
     folded = text if text.isascii() else "".join(
         c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    slug = "-".join(_WORD.findall(folded.lower()))
+    return _capped("-".join(_WORD.findall(folded.lower())))
+
+
+def _slug_of_normal(normal: str) -> str:
+    """`_slug` of a `_normalise`d text, which holds only word characters and single spaces: for
+    ascii its words are the runs between spaces and underscores (a third of the regex's cost,
+    50,000 times per big checklist)."""
+    if not normal.isascii():
+        return _slug(normal)
+    return _capped("-".join(normal.replace("_", " ").split()))
+
+
+def _capped(slug: str) -> str:
     if len(slug) <= _SLUG_CAP:
         return slug
     digest = hashlib.sha256(slug.encode()).hexdigest()[:6]
@@ -296,7 +316,7 @@ class _Walker:
             verify, name = (_collapse(verifies[0]) if verifies else None), (names[0] if names else None)
         normal = _normalise(text)
         self.drafts.append(_Draft(text, checked, verify, name, line, scope.level, scope.parent, phase, section,
-                                  self.place(phase, path), _slug(normal) or "item"))
+                                  self.place(phase, path), _slug_of_normal(normal) or "item"))
         return _Scope(scope.level + 1, len(self.drafts) - 1, phase, normal)
 
     def phase_for(self, section: tuple[str, ...]) -> str:
@@ -347,7 +367,7 @@ class _Walker:
         problems = [f"{self.key or self.source}: {problem}" for problem in problems]
         built: list[ChecklistItem] = []
         for index, draft in enumerate(self.drafts):
-            built.append(ChecklistItem(
+            built.append(_item(
                 id=ids[index], text=draft.text, phase=draft.phase, section=draft.section, level=draft.level,
                 checked=draft.checked, verify=draft.verify, line=draft.line,
                 parent=ids[draft.parent] if draft.parent is not None else None, ambiguous=index in ambiguous))
