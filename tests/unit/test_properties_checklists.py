@@ -66,3 +66,13 @@ def test_control_characters_in_item_text_are_kept_but_never_shown_raw():
     assert [i.text for i in checklist.items] == ["Deploy \x1b[2J now", "\u202eevil"]
     assert [visible(i.text) for i in checklist.items] == ["Deploy ␛[2J now", "\\u202eevil"]
     assert all(unicodedata.category(c) != "Cc" for i in checklist.items for c in styled(i.text).plain)
+
+
+@SETTINGS
+@given(st.text())
+def test_the_slug_fast_path_gives_the_regex_slug_of_any_normalised_text(text):
+    """Ids must not move with an optimisation: the ascii fast path agrees with the regex."""
+    from launchdeck.checklists.parser import _normalise, _slug, _slug_of_normal
+
+    normal = _normalise(text)
+    assert _slug_of_normal(normal) == _slug(normal)
