@@ -170,7 +170,8 @@ async def run_action(config: Config, plan: Plan, opts: Options) -> ActionResult:
             await recorder.append("start", f"{plan.summary()} started", {
                 "params": plan.params, "steps": [s.to_json() for s in plan.steps], "confirm": plan.confirm,
                 "hosts": [h.name for h in plan.hosts], "watch_seconds": plan.watch, "notes": plan.notes,
-                "log": str(log.path), "backup": str(plan.backup) if plan.backup else None}, reason=opts.reason)
+                "log": str(log.path), "backup": str(plan.backup) if plan.backup else None,
+                "gate": plan.gate, "warnings": plan.warnings}, reason=opts.reason)
         except LedgerError as error:
             result.outcome, result.message = "failed", f"not started (nothing ran): {error}"
             return result

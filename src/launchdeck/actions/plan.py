@@ -67,6 +67,8 @@ class Plan:
     watch: float
     backup: Path | None = None
     notes: list[str] = field(default_factory=list)
+    gate: dict | None = None  # the phase gate as it stood (actions/gates.py): recorded in the start record
+    warnings: list[str] = field(default_factory=list)  # what the dashboard said before the confirmation
 
     @property
     def hosts(self) -> list[HostConfig]:

@@ -6,6 +6,8 @@ control characters shown as stand-ins (core/plain.py). JSON carries it exactly. 
 fails its check, the report says so first, counts only the records before the first bad line, and
 lists the rest apart as unverified. An item signed as another text shows the text that was signed;
 identical twins (which cannot be signed) and records that could be for several items are listed.
+Deploys, rollbacks and restores (the ledger's action records) follow, one run each: who, when, the
+parameters, every step's exit status and duration, the outcome, the log file and its SHA-256.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def report_json(board: Board, title: str, checked: Checked | None = None, ledger
     ambiguous = [_record_json(r, keys) for r, keys in board.ambiguous]
     document: dict[str, Any] = {"title": title, "phases": phases, "orphans": orphans, "ambiguous": ambiguous}
     if checked is not None:
+        document["actions"] = action_runs(checked.records)
         document["ledger"] = _ledger_json(ledger, checked)
         document["unverified"] = [{"line": u.line, "record": u.record.to_json() if u.record else None, "why": u.why}
                                   for u in checked.unverified]
@@ -82,6 +85,80 @@ def _unverified_line(entry: Unverified) -> str:
         return f"- line {entry.line}: not a record ({md(entry.why)})"
     return (f"- line {entry.line}: {md(r.kind)} {md(r.checklist)}:{md(r.item_id)} “{md(r.item_text)}” by "
             f"{md(operator_label(r))} at {md(r.time)}" + (f" ({md(r.reason)})" if r.reason else "") + " — UNVERIFIED")
+
+
+def action_runs(records) -> list[dict[str, Any]]:
+    """The ledger's action records (kind "action", checklist "actions") gathered per run, oldest first:
+    who started it and when, its parameters, each step, how it ended. Values exactly as recorded; a run
+    with no finish record (still running, or its process killed) has outcome None."""
+    runs: dict[str, dict[str, Any]] = {}
+    for record in records:
+        evidence = record.evidence if isinstance(record.evidence, dict) else {}
+        if record.kind != "action" or record.checklist != "actions" or not isinstance(evidence.get("run"), str):
+            continue
+        run = runs.setdefault(evidence["run"], {
+            "run": evidence["run"], "action": record.item_id, "by": operator_label(record), "at": record.time,
+            "reason": None, "params": {}, "gate": None, "warnings": [], "steps": [], "outcome": None,
+            "exit_code": None, "message": None, "finished_at": None, "duration_seconds": None, "watch": None,
+            "log": None, "log_sha256": None, "log_bytes": None, "lock_broken": []})
+        event = evidence.get("event")
+        if event == "start":
+            run.update(by=operator_label(record), at=record.time, reason=record.reason,
+                       params=evidence.get("params") or {}, gate=evidence.get("gate"),
+                       warnings=evidence.get("warnings") or [], log=evidence.get("log"))
+        elif event in ("step", "skipped"):
+            step = evidence.get("step") if isinstance(evidence.get("step"), dict) else {}
+            run["steps"].append({"name": step.get("name"), "argv": step.get("argv"), "host": step.get("host"),
+                                 "outcome": evidence.get("outcome", "skipped" if event == "skipped" else None),
+                                 "exit_status": evidence.get("exit_status"), "signal": evidence.get("signal"),
+                                 "duration_seconds": evidence.get("duration_seconds"),
+                                 "message": evidence.get("message")})
+        elif event == "finish":
+            run.update({key: evidence.get(key) for key in ("outcome", "exit_code", "message", "duration_seconds",
+                                                            "watch", "log", "log_sha256", "log_bytes")})
+            run["finished_at"] = record.time
+        elif event == "lock-broken":
+            run["lock_broken"].append({"by": operator_label(record), "at": record.time, "reason": record.reason,
+                                       "what": record.item_text})
+    return list(runs.values())
+
+
+def _seconds(value: object) -> str:
+    return f"{value:g}s" if isinstance(value, (int, float)) and not isinstance(value, bool) else "?"
+
+
+def _run_lines(run: dict[str, Any]) -> list[str]:
+    """One run as Markdown: a headline, then its parameters, reason, gate, warnings, steps and log."""
+    params = " ".join(f"{k}={v}" for k, v in run["params"].items()) if isinstance(run["params"], dict) else ""
+    outcome = (f"{md(run['outcome'])} (exit {md(run['exit_code'])}) after {_seconds(run['duration_seconds'])}: "
+               f"{md(run['message'])}" if run["outcome"] is not None
+               else "**no finish record** (still running, or its process was killed)")
+    lines = [f"- **{md(run['action'])}**{' ' + md(params) if params else ''} by {md(run['by'])} at {md(run['at'])}: "
+             f"{outcome}",
+             f"  - run {md(run['run'])}"]
+    if run["reason"]:
+        lines.append(f"  - reason: {md(run['reason'])}")
+    gate = run["gate"] if isinstance(run["gate"], dict) else None
+    if gate and gate.get("overridden"):
+        opened = gate.get("open") or []
+        lines.append(f"  - **phase gate overridden**: {len(opened)} pre-launch item(s) open "
+                     f"(reason: {md(gate.get('override_reason'))})")
+        lines += [f"    - open: {md(i.get('checklist'))}: {md(i.get('text'))}" for i in opened if isinstance(i, dict)]
+    for warning in run["warnings"] if isinstance(run["warnings"], list) else ():
+        lines.append(f"  - warning at start: {md(warning)}")
+    for broken in run["lock_broken"]:
+        lines.append(f"  - lock broken by {md(broken['by'])} at {md(broken['at'])}: {md(broken['what'])} "
+                     f"(reason: {md(broken['reason'])})")
+    for number, step in enumerate(run["steps"], 1):
+        exit_words = f", exit {md(step['exit_status'])}" if step["exit_status"] is not None else ""
+        signal = f", signal {md(step['signal'])}" if step["signal"] else ""
+        took = f", {_seconds(step['duration_seconds'])}" if step["duration_seconds"] is not None else ""
+        lines.append(f"  - step {number} {md(step['name'])} on {md(step['host'] or 'local')}: "
+                     f"{md(step['outcome'])}{exit_words}{signal}{took}")
+    if run["log"]:
+        digest = f" (sha256 {md(run['log_sha256'])})" if run["log_sha256"] else ""
+        lines.append(f"  - log: {md(run['log'])}{digest}")
+    return lines
 
 
 def _twins(board: Board) -> list[str]:
@@ -132,6 +209,12 @@ def report_markdown(board: Board, title: str, checked: Checked | None = None, le
         lines += ["## Records for items no longer in the checklists", ""]
         lines += [f"- {md(r.kind)} {md(r.checklist)}:{md(r.item_id)} “{md(r.item_text)}” by {md(operator_label(r))} "
                   f"at {md(r.time)}" for r in board.orphans]
+        lines.append("")
+    runs = action_runs(checked.records) if checked is not None else []
+    if runs:
+        lines += [f"## Actions ({len(runs)} run(s))", ""]
+        for run in runs:
+            lines += _run_lines(run)
         lines.append("")
     if checked is not None and checked.unverified:
         first = checked.unverified[0].line

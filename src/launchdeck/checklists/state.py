@@ -16,6 +16,8 @@ from launchdeck.checklists.parser import PHASES, Checklist, ChecklistItem
 from launchdeck.checklists.placing import Placer
 
 OPEN, SIGNED, WAIVED = "open", "signed", "waived"
+# records the ledger keeps for others (actions/record.py, probes/backups/integrity.py): not about items
+NOT_CHECKLISTS = frozenset({"actions", "backups"})
 Key = tuple[str, str]
 
 
@@ -120,8 +122,8 @@ class Board:
             if record.kind == "verify":  # a backup verification: not an item, kept for the Backups panel
                 self.verifications[(record.item_id, record.item_text)] = record
                 continue
-            if record.kind in ("action", "recovery"):
-                continue
+            if record.kind in ("action", "recovery") or record.checklist in NOT_CHECKLISTS:
+                continue  # the ledger's own and the actions' records: never an item, never an orphan
             place = placer.place(record)
             if place.key is not None:
                 state = self.states[place.key]

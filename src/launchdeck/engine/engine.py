@@ -30,7 +30,7 @@ from launchdeck.core.model import Clock, Reading, Status, SystemClock
 from launchdeck.core.pool import BlockingPool, default_pool
 from launchdeck.core.redact import Scrubber
 from launchdeck.engine import verifications as verify
-from launchdeck.engine.events import EventLog
+from launchdeck.engine.events import EventLog, action_event
 from launchdeck.engine.notices import (BackfillNotice, ChecklistNotice, Notice, ProblemNotice, ReadingNotice,
                                        VerificationNotice)
 from launchdeck.engine.pacing import SHARE, Gate, LagMonitor
@@ -337,7 +337,11 @@ class Engine:
             if problem:
                 self._problem("ledger integrity", problem, "error")
         for record in fresh:
-            self.state.ledger_record(record)
+            if record.kind == "action":  # this or another terminal's deploy, rollback or restore
+                panel, target, kind, severity, text = action_event(record)
+                self.events.add(_record_time(record, self.clock), panel, target, kind, severity, text)
+            else:
+                self.state.ledger_record(record)
         if self.verifications.absorb(self.checklists.board):
             self._publish(self.verifications.notice())
         shown = (problem, self.checklists.torn_tail(), tuple(self.checklists.notes), tuple(self.checklists.gone))
@@ -417,6 +421,16 @@ class Engine:
             future.set_exception(RuntimeError("the engine is not running"))
             return future
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+
+def _record_time(record: Any, clock: Clock) -> Any:
+    """When the record says it was written; now, for a time that does not parse (the event is still told)."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(record.time)
+    except (TypeError, ValueError):
+        return clock.now()
 
 
 __all__ = ["Engine", "Snapshot", "VerificationNotice"]
