@@ -189,6 +189,9 @@ async def test_cancel_ends_a_long_step_releases_the_lock_and_runs_nothing_furthe
         await wait_until(pilot, lambda: "started" in run.query_one(Log).lines, timeout=10)
         assert lock_file(tmp_path).exists()
         pid = int(pidfile.read_text())
+        await pilot.press("q")  # quitting is refused while it runs: x cancels first
+        await pilot.pause(0.2)
+        assert app.is_running and app.screen is run
         started = time.monotonic()
         await pilot.press("x")
         await wait_until(pilot, lambda: run.result is not None, timeout=10)
@@ -292,3 +295,33 @@ async def test_restore_offers_the_backups_of_its_source(tmp_path):
         assert "shop_2.dump" in str(screen.query_one("#steps", Static).render())
         await pilot.press("escape")
     assert action_records(tmp_path) == []
+
+
+async def test_a_breached_watch_window_offers_the_rollback(tmp_path):
+    """The deploy's step succeeds, then the watch window (real probes: nothing answers on port 9) sees
+    web crit: breached, and R on the run screen opens the rollback's confirmation, to v1."""
+    ledger = Ledger(ledger_of(tmp_path))
+    ledger.append(checklist="actions", item_id="deploy", item_text="deploy version=v1", kind="action",
+                  evidence={"event": "finish", "action": "deploy", "run": "r1", "params": {"version": "v1"},
+                            "outcome": "done"})
+    actions = deploy_writing(tmp_path / "marker", confirm="yes").replace('watch = "0s"', 'watch = "30s"')
+    app = build(tmp_path, actions + '[actions.rollback]\nargv = ["true", "{version}"]\nconfirm = "yes"\n')
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_confirm(pilot, app)
+        await type_into(pilot, screen, "#param-version", "v2")
+        screen.query_one("#confirm").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+        run = app.screen
+        await wait_until(pilot, lambda: run.watch_started is not None, timeout=10)
+        await wait_until(pilot, lambda: run.result is not None, timeout=25)
+        assert run.result.outcome == "breached" and "services web" in run.result.message
+        status = str(run.query_one("#status", Static).render())
+        assert "R rolls back" in status and "␤" not in status
+        await pilot.press("R")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionConfirm))
+        assert "rolling back from v2 to v1" in str(app.screen.query_one("#steps", Static).render())
+        await pilot.press("escape")
+    assert (tmp_path / "marker").read_text() == "v2"
+    finish = action_records(tmp_path)[-1].evidence
+    assert finish["outcome"] == "breached" and finish["watch"]["passed"] is False

@@ -65,6 +65,7 @@ class Draft:
     records: list = field(default_factory=list)  # the ledger, for rollback's previous good version
     backups: list[BackupChoice] = field(default_factory=list)  # restore chooses from these
     lock: str | None = None  # the action lock's holder and age, when held
+    lock_stale: bool = False  # its holder ran here and is gone: `launchdeck act --break-lock REASON` breaks it
     problem: str | None = None  # why the plan cannot be built as it stands
 
 
@@ -101,7 +102,8 @@ def gather(config: Config, name: str, enabled: bool) -> Draft:
     templates = [] if spec.kind == "postgres" else [
         (step.name or f"step {i + 1}", step.host or spec.host or "local", shlex.join(step.argv))
         for i, step in enumerate(spec.runbook())]
-    draft = Draft(name, spec, asked, "yes", templates, records=records, lock=lock)
+    draft = Draft(name, spec, asked, "yes", templates, records=records, lock=lock,
+                  lock_stale=holder is not None and locks.is_stale(holder))
     if spec.kind == "postgres":
         draft.backups = _backups(config, spec)
     draft.word = spec.confirm_word or config.deck.environment if spec.confirm == "typed" else "yes"
@@ -323,7 +325,9 @@ class ActionsFlow:
             self.app.notify(str(error), title=f"{name}: refused", severity="warning", timeout=10)
             return
         if draft.lock is not None:  # shown instead of a screen that could only be refused
-            self.app.notify(f"{name} not started: action lock {draft.lock}", title="locked", severity="warning",
+            fix = (f"; break it with: launchdeck act {name} --break-lock REASON (recorded)" if draft.lock_stale
+                   else "")
+            self.app.notify(f"{name} not started: action lock {draft.lock}{fix}", title="locked", severity="warning",
                             timeout=15)
             return
 

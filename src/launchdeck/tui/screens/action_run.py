@@ -132,21 +132,20 @@ class ActionRunScreen(Screen):
         self.refresh_bindings()
 
     def _show_result(self, result: ActionResult) -> None:
-        parts = [styled(f"{result.outcome}: ", "bold " + OUTCOME_STYLE.get(result.outcome, CRIT)),
-                 styled(result.message)]
+        lines = [styled(f"{result.outcome}: ", "bold " + OUTCOME_STYLE.get(result.outcome, CRIT))
+                 + styled(result.message)]
         if result.watch:
             watch = result.watch
             said = "passed" if watch.get("passed") else f"breached: {watch.get('breach')}" if watch.get("breach") \
                 else "not passed"
-            parts.append(styled(f"\nwatch window {watch.get('seconds')}s: {said}", MUTED))
-        for problem in result.problems:
-            parts.append(styled(f"\nwarning: {problem}", WARN))
+            lines.append(styled(f"watch window {watch.get('seconds')}s: {said}", MUTED))
+        lines += [styled(f"warning: {problem}", WARN) for problem in result.problems]
         if result.log:
-            parts.append(styled(f"\nlog: {result.log} (sha256 {result.log_sha256})", MUTED))
+            lines.append(styled(f"log: {result.log} (sha256 {result.log_sha256})", MUTED))
         if result.outcome == "breached" and "rollback" in self.actions:
-            parts.append(styled("\nR rolls back to the previous good version (confirmed first)", "bold"))
-        parts.append(styled("\nescape: back to the dashboard", MUTED))
-        self.query_one("#status", Static).update(Content("").join(parts))
+            lines.append(styled("R rolls back to the previous good version (confirmed first)", "bold"))
+        lines.append(styled("escape: back to the dashboard", MUTED))
+        self.query_one("#status", Static).update(Content("\n").join(lines))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_action":
@@ -163,6 +162,7 @@ class ActionRunScreen(Screen):
     def action_back(self) -> None:
         self.app.pop_screen()
 
-    def action_rollback(self) -> None:
+    async def action_rollback(self) -> None:
+        """Through the app's own action: refused there too unless rollback is enabled and configured."""
         self.app.pop_screen()
-        self.app.run_action("start_action('rollback')")
+        await self.app.run_action("start_action('rollback')")
