@@ -14,7 +14,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from launchdeck.actions.gates import phase_gate, pre_launch_open, state_warnings
+from launchdeck.actions.gates import lock_holder, phase_gate, pre_launch_open, state_warnings
 from launchdeck.audit.chain import verify
 from launchdeck.audit.ledger import Ledger
 from launchdeck.checklists.parser import load_checklist
@@ -232,3 +232,14 @@ def test_the_tui_calls_the_same_functions_with_its_live_board_and_snapshot(tmp_p
                 Reading("services", "api", Status.UNKNOWN, "", {}, now, 0.0)]
     assert state_warnings(readings) == ["traffic shop: crit: error ratio 7% > 5%", "services api: unknown",
                                         "backups db: warn: newest dump 2h old"]
+
+
+def test_the_lock_holder_is_named_for_the_confirmation(tmp_path: Path):
+    import socket
+
+    assert lock_holder(ledger(tmp_path)) == ""
+    holder = {"login": "alice", "host": socket.gethostname(), "pid": os.getpid(), "action": "restore",
+              "params": {"backup": "x.dump"}, "reason": "nightly", "started": time.time() - 120, "token": "t"}
+    Path(f"{ledger(tmp_path)}.action.lock").write_text(json.dumps(holder))
+    words = lock_holder(ledger(tmp_path))
+    assert words.startswith("held by alice@") and "running restore backup=x.dump for 2m" in words, words

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from launchdeck.actions.plan import Plan, Refused
@@ -138,6 +139,19 @@ async def gather_warnings(config: Config) -> list[str]:
     except Exception as error:  # noqa: BLE001 - warnings never block: say the state is unknown instead
         return [f"the current state could not be read: {type(error).__name__}: {error}"]
     return state_warnings(snapshot)
+
+
+def lock_holder(ledger: Path) -> str:
+    """Who holds the action lock now, in printable words ("" when nobody does): the confirmation shows
+    it before anyone types a word, though taking the lock stays the run's own check."""
+    from launchdeck.actions import lock as locks
+
+    path = locks.lock_path_for(ledger)
+    try:
+        holder = locks.read_holder(path)
+    except locks.LockError as error:
+        return visible(str(error))
+    return "" if holder is None else locks.describe(holder, path)
 
 
 def settle(plan: Plan, gate: Gate, warnings: Iterable[str], override: str | None) -> None:
