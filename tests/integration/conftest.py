@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -497,3 +498,13 @@ def prometheus_factory(
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+
+
+@pytest.fixture
+def tmux():
+    """A tmux server of the test's own (its own socket): killed with everything in it at the end."""
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed: run scripts/services.sh up")
+    socket_name = f"launchdeck-test-{uuid.uuid4().hex[:8]}"
+    yield ["tmux", "-L", socket_name]
+    subprocess.run(["tmux", "-L", socket_name, "kill-server"], capture_output=True, check=False)

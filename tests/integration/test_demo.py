@@ -5,11 +5,9 @@ import json
 import os
 import signal
 import re
-import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -47,15 +45,6 @@ def test_metrics_follow_the_tuned_error_ratio(tmp_path):
     assert total > 500
     assert errors / total == pytest.approx(0.25, abs=0.05)
     assert "http_request_duration_seconds_bucket" in text
-
-
-@pytest.fixture
-def tmux():
-    if shutil.which("tmux") is None:
-        pytest.fail("tmux is not installed: run scripts/services.sh up")
-    socket_name = f"launchdeck-test-{uuid.uuid4().hex[:8]}"
-    yield ["tmux", "-L", socket_name]
-    subprocess.run(["tmux", "-L", socket_name, "kill-server"], capture_output=True)
 
 
 def test_launchdeck_demo_shows_live_rows_in_a_real_terminal(tmux):

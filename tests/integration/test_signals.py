@@ -5,7 +5,6 @@ left as it was found (no alternate screen, no mouse tracking). Real processes, a
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -97,15 +96,6 @@ def wait_for(condition, within: float, what) -> float:
 
 
 # ---------------------------------------------------------------- tmux
-@pytest.fixture
-def tmux():
-    if shutil.which("tmux") is None:
-        pytest.fail("tmux is not installed: run scripts/services.sh up")
-    socket_name = f"launchdeck-signals-{uuid.uuid4().hex[:8]}"
-    yield ["tmux", "-L", socket_name]
-    subprocess.run(["tmux", "-L", socket_name, "kill-server"], capture_output=True, check=False)
-
-
 @pytest.fixture
 def own_tmp(tmp_path):
     """launchdeck's temp dirs land here (TMPDIR), so the test sees them made and removed."""

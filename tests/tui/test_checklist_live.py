@@ -2,30 +2,19 @@
 a torn tail set aside by a sign-off, a checklist file edited or deleted. Each is said on screen and
 told once; nothing after a bad line shows as signed."""
 
-import pytest
-
 from launchdeck.audit.ledger import Ledger, Operator
-from launchdeck.core.config import parse_config
 from launchdeck.tui.screens.checklist import ChecklistScreen
 from launchdeck.tui.screens.reason import ReasonModal
 from launchdeck.tui.widgets.checklists_panel import ChecklistsPanel
 from tests.tui.helpers import wait_until
+from tests.tui.conftest import CHECKLIST
 from tests.tui.test_checklist_screen import (
-    CHECKLIST,
     app_for,
     open_checklists,
     rows,
     select,
     type_and_submit,
 )
-
-
-@pytest.fixture
-def deck(tmp_path):
-    (tmp_path / "launch.md").write_text(CHECKLIST)
-    text = ('[deck]\nname = "shop"\n[[services]]\nname = "web"\nurl = "http://127.0.0.1:9/"\n'
-            '[checklists]\nfiles = ["launch.md"]\nledger = "signoff.jsonl"\n')
-    return tmp_path, parse_config(text, str(tmp_path / "launchdeck.toml"), {})
 
 
 SIGNED = ("All services healthy", "Security review done", "Deploy to production")

@@ -3,8 +3,6 @@
 import resource
 import signal
 
-import pytest
-
 from launchdeck.tui.app import make_app
 from launchdeck.audit.ledger import Ledger, verify
 from launchdeck.core.config import parse_config
@@ -14,26 +12,8 @@ from launchdeck.tui.screens.reason import ReasonModal
 from launchdeck.tui.widgets.checklist_items import ItemList
 from launchdeck.tui.widgets.checklists_panel import ChecklistsPanel
 from tests.fakes import FakeProbe
+from tests.tui.conftest import CHECKLIST  # what the `deck` fixture writes
 from tests.tui.helpers import wait_until
-
-CHECKLIST = """# Launch
-## Pre-launch
-- [ ] All services healthy <!-- verify: services.all_ok -->
-- [ ] Security review done
-## Launch day
-- [ ] Deploy to production
-- [ ] Run smoke tests
-## Post-launch
-- [ ] Monitor for 24 hours
-"""
-
-
-@pytest.fixture
-def deck(tmp_path):
-    (tmp_path / "launch.md").write_text(CHECKLIST)
-    text = ('[deck]\nname = "shop"\n[[services]]\nname = "web"\nurl = "http://127.0.0.1:9/"\n'
-            '[checklists]\nfiles = ["launch.md"]\nledger = "signoff.jsonl"\n')
-    return tmp_path, parse_config(text, str(tmp_path / "launchdeck.toml"), {})
 
 
 def app_for(deck, status=Status.OK):
