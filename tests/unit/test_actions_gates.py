@@ -14,7 +14,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from launchdeck.actions.gates import lock_holder, phase_gate, pre_launch_open, state_warnings
+from launchdeck.actions.gates import (
+    lock_holder,
+    phase_gate,
+    pre_launch_open,
+    state_warnings,
+)
 from launchdeck.audit.chain import verify
 from launchdeck.audit.ledger import Ledger
 from launchdeck.checklists.parser import load_checklist

@@ -133,9 +133,8 @@ def _run_lines(run: dict[str, Any]) -> list[str]:
     outcome = (f"{md(run['outcome'])} (exit {md(run['exit_code'])}) after {_seconds(run['duration_seconds'])}: "
                f"{md(run['message'])}" if run["outcome"] is not None
                else "**no finish record** (still running, or its process was killed)")
-    lines = [f"- **{md(run['action'])}**{' ' + md(params) if params else ''} by {md(run['by'])} at {md(run['at'])}: "
-             f"{outcome}",
-             f"  - run {md(run['run'])}"]
+    headline = f"- **{md(run['action'])}**{' ' + md(params) if params else ''} by {md(run['by'])} at {md(run['at'])}"
+    lines = [f"{headline}: {outcome}", f"  - run {md(run['run'])}"]
     if run["reason"]:
         lines.append(f"  - reason: {md(run['reason'])}")
     gate = run["gate"] if isinstance(run["gate"], dict) else None
