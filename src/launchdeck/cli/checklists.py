@@ -275,7 +275,8 @@ def signoff_repair(ledger: Path, dry_run: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md")
 @click.pass_context
 def report(ctx: click.Context, config_path: Path | None, fmt: str) -> None:
-    """Per phase and item: status, who, when, evidence, waivers with reasons; the ledger's record count
+    """Per phase and item: status, who, when, evidence, waivers with reasons; then every deploy, rollback
+    and restore run (who, when, parameters, steps, outcome, log and its sha256); the ledger's record count
     and head. Exit 1 when the ledger fails its check: only the records before the bad line count."""
     from launchdeck.audit.chain import check_ledger
     from launchdeck.checklists.parser import ChecklistError
