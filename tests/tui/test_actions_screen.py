@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -325,3 +326,35 @@ async def test_a_breached_watch_window_offers_the_rollback(tmp_path):
     assert (tmp_path / "marker").read_text() == "v2"
     finish = action_records(tmp_path)[-1].evidence
     assert finish["outcome"] == "breached" and finish["watch"]["passed"] is False
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended: a holder on this host that is gone (a SIGKILLed `act`)."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return gone.pid
+
+
+async def test_a_stale_lock_is_broken_only_with_a_reason_which_is_recorded(tmp_path):
+    holder = {"login": "bob", "host": socket.gethostname(), "pid": dead_pid(), "action": "deploy", "params": {},
+              "started": time.time() - 600, "token": "dead"}
+    lock_file(tmp_path).write_text(json.dumps(holder))
+    marker = tmp_path / "marker"
+    app = build(tmp_path, deploy_writing(marker, confirm="yes"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_confirm(pilot, app)
+        assert "held by bob@" in str(screen.query_one("#state", Static).render())
+        await type_into(pilot, screen, "#param-version", "v4")
+        screen.query_one("#confirm").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "needs a reason" in str(screen.query_one("#problem").render()))
+        assert app.screen is screen and not marker.exists()
+        await type_into(pilot, screen, "#break-lock", "bob rebooted")
+        screen.query_one("#confirm").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+        await wait_until(pilot, lambda: app.screen.result is not None, timeout=20)
+        assert app.screen.result.outcome == "done", app.screen.result.message
+    assert marker.read_text() == "v4" and not lock_file(tmp_path).exists()
+    broken = [r for r in action_records(tmp_path) if r.evidence["event"] == "lock-broken"]
+    assert len(broken) == 1 and broken[0].reason == "bob rebooted" and broken[0].evidence["holder"]["login"] == "bob"

@@ -77,6 +77,7 @@ class Answer:
     word: str
     include: frozenset[str]
     reason: str | None
+    break_lock: str | None = None  # a stale lock's holder is gone: broken with this reason (recorded)
 
 
 def gather(config: Config, name: str, enabled: bool) -> Draft:
@@ -247,7 +248,7 @@ class ActionRun:
 
         check_confirmation(self.plan, self.answer.word)  # once more, where it runs: a wrong word runs nothing
         opts = Options(ledger_path(self.config), log_dir(self.config), include=self.answer.include,
-                       reason=self.answer.reason, on_line=self.on_line)
+                       reason=self.answer.reason, on_line=self.on_line, break_lock=self.answer.break_lock)
         self._loop, self._event = asyncio.get_running_loop(), opts.cancel
         if self.cancelled:
             opts.cancel.set()
@@ -324,10 +325,8 @@ class ActionsFlow:
         except LaunchdeckError as error:
             self.app.notify(str(error), title=f"{name}: refused", severity="warning", timeout=10)
             return
-        if draft.lock is not None:  # shown instead of a screen that could only be refused
-            fix = (f"; break it with: launchdeck act {name} --break-lock REASON (recorded)" if draft.lock_stale
-                   else "")
-            self.app.notify(f"{name} not started: action lock {draft.lock}{fix}", title="locked", severity="warning",
+        if draft.lock is not None and not draft.lock_stale:  # shown instead of a screen that could only refuse
+            self.app.notify(f"{name} not started: action lock {draft.lock}", title="locked", severity="warning",
                             timeout=15)
             return
 

@@ -110,6 +110,10 @@ class ActionConfirm(ModalScreen[Answer | None]):
                                 + styled(" to confirm (exactly; case matters)", "bold"),
                                 id="word-label", classes="section")
                     yield Input(id="word", placeholder="the word above")
+                if draft.lock_stale:
+                    yield Label(styled("the action lock is stale (its holder is gone): a reason to break it", CRIT),
+                                classes="section")
+                    yield Input(id="break-lock", placeholder="why breaking it is safe (required, recorded)")
                 yield Input(id="reason", placeholder="reason (optional, recorded in the ledger)")
             yield Static(styled(draft.problem or ""), id="problem")
             with Horizontal():
@@ -189,6 +193,7 @@ class ActionConfirm(ModalScreen[Answer | None]):
 
     async def _confirm(self) -> None:
         """Everything checked again, here and now; any failure says why and runs nothing."""
+        self.workers.cancel_group(self, "preview")  # a late preview must not wipe this answer's refusal
         problem = self.bad_value()
         if problem:
             self._say(problem)
@@ -207,7 +212,14 @@ class ActionConfirm(ModalScreen[Answer | None]):
         else:
             typed = plan.word  # confirm = "yes": pressing the button is the yes
         reason = self.query_one("#reason", Input).value.strip() or None
-        self.dismiss(Answer(plan, typed, self.include(), reason))
+        breaking = None
+        if self.draft.lock_stale:
+            breaking = self.query_one("#break-lock", Input).value.strip()
+            if not breaking:
+                self._say("refused: breaking the stale lock needs a reason (it is recorded in the ledger)")
+                self.query_one("#break-lock", Input).focus()
+                return
+        self.dismiss(Answer(plan, typed, self.include(), reason, breaking))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
