@@ -358,3 +358,51 @@ async def test_a_stale_lock_is_broken_only_with_a_reason_which_is_recorded(tmp_p
     assert marker.read_text() == "v4" and not lock_file(tmp_path).exists()
     broken = [r for r in action_records(tmp_path) if r.evidence["event"] == "lock-broken"]
     assert len(broken) == 1 and broken[0].reason == "bob rebooted" and broken[0].evidence["holder"]["login"] == "bob"
+
+
+async def test_the_confirmation_names_unsigned_pre_launch_items_and_a_late_backup(tmp_path):
+    (tmp_path / "pre.md").write_text("# Pre-launch checklist\n\n- [ ] Backups verified\n- [ ] DNS switched\n")
+    probes = [FakeProbe("web"), FakeProbe("main_db", [Outcome(Status.CRIT, "older than max_age 26h")], panel="backups")]
+    source = ('[deck]\nname = "shop"\nenvironment = "staging"\n[checklists]\nfiles = ["pre.md"]\n'
+              f"[actions]\nenabled = true\n{deploy_writing(tmp_path / 'marker')}")
+    app = make_app(parse_config(source, str(tmp_path / "launchdeck.toml"), {}), probes=probes, clock=FixedClock())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 2)
+        screen = await open_confirm(pilot, app)
+        state = str(screen.query_one("#state", Static).render())
+        assert "pre-launch: 2 of 2 items not signed: Backups verified; DNS switched" in state
+        assert "backups main_db: crit older than max_age 26h" in state
+        await pilot.press("escape")
+
+
+def runbook_with_optional(marker: Path, extra: Path) -> str:
+    return ('[actions.deploy]\nconfirm = "yes"\nwatch = "0s"\n'
+            f"[[actions.deploy.steps]]\nargv = {json.dumps([sys.executable, '-c', WRITE, str(marker), 'main'])}\n"
+            f'[[actions.deploy.steps]]\nname = "migrate"\nconfirm = "run the migration?"\n'
+            f"argv = {json.dumps([sys.executable, '-c', WRITE, str(extra), 'migrated'])}\n")
+
+
+async def deploy_once(folder: Path, tick: bool) -> None:
+    app = build(folder, runbook_with_optional(folder / "marker", folder / "extra"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_confirm(pilot, app)
+        assert "(optional: run the migration?)" in str(screen.query_one("#steps", Static).render())
+        if tick:
+            screen.query_one("#optional-1").focus()
+            await pilot.press("space")
+        screen.query_one("#confirm").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+        await wait_until(pilot, lambda: app.screen.result is not None, timeout=20)
+        assert app.screen.result.outcome == "done"
+
+
+async def test_an_optional_step_runs_only_when_ticked(tmp_path):
+    for ticked in (False, True):
+        folder = tmp_path / str(ticked)
+        folder.mkdir()
+        await deploy_once(folder, ticked)
+        assert (folder / "marker").read_text() == "main"
+        assert (folder / "extra").exists() is ticked
+        events = [r.evidence["event"] for r in action_records(folder)]
+        assert events == (["start", "step", "step", "finish"] if ticked else ["start", "step", "skipped", "finish"])
