@@ -269,7 +269,7 @@ async def test_the_confirmation_shows_what_the_dashboard_says_now(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.latest) == 1)
         screen = await open_confirm(pilot, app)
-        assert "services web: crit HTTP 503" in str(screen.query_one("#state", Static).render())
+        assert "services web: crit: HTTP 503" in str(screen.query_one("#state", Static).render())
         await pilot.press("escape")
 
 
@@ -360,19 +360,38 @@ async def test_a_stale_lock_is_broken_only_with_a_reason_which_is_recorded(tmp_p
     assert len(broken) == 1 and broken[0].reason == "bob rebooted" and broken[0].evidence["holder"]["login"] == "bob"
 
 
-async def test_the_confirmation_names_unsigned_pre_launch_items_and_a_late_backup(tmp_path):
+async def test_the_phase_gate_needs_a_reason_and_the_dashboard_state_is_recorded(tmp_path):
+    """Pre-launch items open: the confirmation names them and a late backup; Run without a reason is
+    refused (no marker), with one it runs and the start record carries the gate and the warnings."""
     (tmp_path / "pre.md").write_text("# Pre-launch checklist\n\n- [ ] Backups verified\n- [ ] DNS switched\n")
     probes = [FakeProbe("web"), FakeProbe("main_db", [Outcome(Status.CRIT, "older than max_age 26h")], panel="backups")]
+    marker = tmp_path / "marker"
     source = ('[deck]\nname = "shop"\nenvironment = "staging"\n[checklists]\nfiles = ["pre.md"]\n'
-              f"[actions]\nenabled = true\n{deploy_writing(tmp_path / 'marker')}")
+              f"[actions]\nenabled = true\n{deploy_writing(marker, confirm='yes')}")
     app = make_app(parse_config(source, str(tmp_path / "launchdeck.toml"), {}), probes=probes, clock=FixedClock())
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.latest) == 2)
         screen = await open_confirm(pilot, app)
         state = str(screen.query_one("#state", Static).render())
         assert "pre-launch: 2 of 2 items not signed: Backups verified; DNS switched" in state
-        assert "backups main_db: crit older than max_age 26h" in state
-        await pilot.press("escape")
+        assert "phase gate: the pre-launch checklist is incomplete: 2 item(s) open" in state
+        assert "backups main_db: crit: older than max_age 26h" in state
+        await type_into(pilot, screen, "#param-version", "v5")
+        screen.query_one("#confirm").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "give a reason above" in str(screen.query_one("#problem").render()))
+        await pilot.pause(0.3)
+        assert app.screen is screen and not marker.exists()
+        await type_into(pilot, screen, "#override", "DNS done by hand")
+        screen.query_one("#confirm").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+        await wait_until(pilot, lambda: app.screen.result is not None, timeout=20)
+    assert marker.read_text() == "v5"
+    start = action_records(tmp_path)[0].evidence
+    assert start["event"] == "start" and start["gate"]["overridden"] is True
+    assert start["gate"]["override_reason"] == "DNS done by hand" and len(start["gate"]["open"]) == 2
+    assert "backups main_db: crit: older than max_age 26h" in start["warnings"]
 
 
 def runbook_with_optional(marker: Path, extra: Path) -> str:

@@ -27,7 +27,9 @@ from launchdeck.core.pool import run_blocking
 
 if TYPE_CHECKING:  # actions/* is imported when an action is first asked for, not at start-up
     from launchdeck.actions.flow import ActionResult, Options
+    from launchdeck.actions.gates import Gate
     from launchdeck.actions.plan import Plan
+    from launchdeck.checklists.state import Board
     from launchdeck.tui.app import LaunchdeckApp
 
 # capitals: an action is never one slip of the finger away (r refreshes, R rolls back)
@@ -67,6 +69,8 @@ class Draft:
     lock: str | None = None  # the action lock's holder and age, when held
     lock_stale: bool = False  # its holder ran here and is gone: `launchdeck act --break-lock REASON` breaks it
     problem: str | None = None  # why the plan cannot be built as it stands
+    gate: Gate | None = None  # the phase gate (actions/gates.py): closed, a deploy needs a reason to override it
+    warnings: list[str] = field(default_factory=list)  # not-ok readings, in gates.py's words: shown and recorded
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,14 @@ class Answer:
     break_lock: str | None = None  # a stale lock's holder is gone: broken with this reason (recorded)
 
 
-def gather(config: Config, name: str, enabled: bool) -> Draft:
-    """Blocking (pool): the spec, what must be asked, the lock, the ledger for rollback, the backups for restore."""
+def gather(config: Config, name: str, enabled: bool, board: Board | None = None) -> Draft:
+    """Blocking (pool): the spec, what must be asked, the lock, the ledger for rollback, the backups for
+    restore, the phase gate (against the live `board`, else the one on disk, as `launchdeck act`)."""
     import shlex
 
     from launchdeck.actions import lock as locks
     from launchdeck.actions.flow import ledger_path
+    from launchdeck.actions.gates import phase_gate
     from launchdeck.actions.params import needed_names, patterns_for
     from launchdeck.actions.plan import build_plan, spec_of
     from launchdeck.audit.ledger import Ledger
@@ -104,7 +110,7 @@ def gather(config: Config, name: str, enabled: bool) -> Draft:
         (step.name or f"step {i + 1}", step.host or spec.host or "local", shlex.join(step.argv))
         for i, step in enumerate(spec.runbook())]
     draft = Draft(name, spec, asked, "yes", templates, records=records, lock=lock,
-                  lock_stale=holder is not None and locks.is_stale(holder))
+                  lock_stale=holder is not None and locks.is_stale(holder), gate=phase_gate(config, name, board))
     if spec.kind == "postgres":
         draft.backups = _backups(config, spec)
     draft.word = spec.confirm_word or config.deck.environment if spec.confirm == "typed" else "yes"
@@ -143,12 +149,18 @@ def words_match(typed: str, word: str) -> bool:
     return hmac.compare_digest(typed.encode(), word.encode())
 
 
-def dashboard_now(app: LaunchdeckApp, lock: str | None) -> list[tuple[str, str]]:
+def dashboard_now(app: LaunchdeckApp, draft: Draft) -> list[tuple[str, str]]:
     """What the dashboard says now, as (severity, line): from the app's latest readings and the board,
-    never from a probe. Severity is "crit", "warn" or "ok"."""
+    never from a probe. Severity is "crit", "warn" or "ok". The readings' lines are gates.py's words,
+    the same `launchdeck act` prints; they become the plan's recorded warnings (draft.warnings)."""
+    from launchdeck.actions.gates import state_warnings
+    from launchdeck.core.model import ACT_FIRST
+
     lines: list[tuple[str, str]] = []
-    if lock:
-        lines.append(("crit", f"lock: {lock}"))
+    if draft.lock:
+        lines.append(("crit", f"lock: {draft.lock}"))
+    if draft.gate is not None and draft.gate.closed:
+        lines.append(("crit", f"phase gate: {draft.gate.words()}"))
     session = app.checklists
     if session is not None:
         states = session.board.phase("pre-launch")
@@ -156,11 +168,11 @@ def dashboard_now(app: LaunchdeckApp, lock: str | None) -> list[tuple[str, str]]
         if open_items:
             shown = "; ".join(s.item.text for s in open_items[:3]) + ("; …" if len(open_items) > 3 else "")
             lines.append(("warn", f"pre-launch: {len(open_items)} of {len(states)} items not signed: {shown}"))
-    order = {"services": 0, "traffic": 1, "backups": 2}
-    for reading in sorted(app.latest.values(), key=lambda r: (order.get(r.panel, 9), r.target)):
-        if reading.panel in order and reading.status is not Status.OK:
-            severity = "crit" if reading.status is Status.CRIT else "warn"
-            lines.append((severity, f"{reading.panel} {reading.target}: {reading.status.value} {reading.reason}"))
+    bad = sorted((r for r in app.latest.values() if r.status is not Status.OK),
+                 key=lambda r: (-r.status.severity, ACT_FIRST.get(r.panel, len(ACT_FIRST)), r.panel, r.target))
+    draft.warnings = [state_warnings([r])[0] for r in bad]
+    for reading, words in zip(bad, draft.warnings, strict=True):
+        lines.append(("crit" if reading.status is Status.CRIT else "warn", words))
     if not lines:
         said = "no readings yet" if not app.latest else "services, traffic and backups ok"
         lines.append(("ok", said + ("; pre-launch signed" if session is not None else "")))
@@ -321,7 +333,8 @@ class ActionsFlow:
 
         config, enabled = self.app.config, self.app.actions_enabled
         try:
-            draft = await run_blocking(gather, config, name, enabled, timeout=GATHER_TIMEOUT)
+            board = self.app.checklists.board if self.app.checklists is not None else None
+            draft = await run_blocking(gather, config, name, enabled, board, timeout=GATHER_TIMEOUT)
         except LaunchdeckError as error:
             self.app.notify(str(error), title=f"{name}: refused", severity="warning", timeout=10)
             return
@@ -337,7 +350,7 @@ class ActionsFlow:
             if answer is not None:  # None: escape, Cancel: nothing runs
                 self.launch(answer)
 
-        self.app.push_screen(ActionConfirm(draft, dashboard_now(self.app, draft.lock), config.deck.environment,
+        self.app.push_screen(ActionConfirm(draft, dashboard_now(self.app, draft), config.deck.environment,
                                            check), done)
 
     def launch(self, answer: Answer) -> None:

@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from launchdeck.actions.gates import Gate, settle
 from launchdeck.actions.plan import Plan
 from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.units import format_size
@@ -110,6 +111,10 @@ class ActionConfirm(ModalScreen[Answer | None]):
                                 + styled(" to confirm (exactly; case matters)", "bold"),
                                 id="word-label", classes="section")
                     yield Input(id="word", placeholder="the word above")
+                if draft.gate is not None and draft.gate.closed:
+                    yield Label(styled("the pre-launch checklist is incomplete: deploy anyway only with a reason",
+                                       CRIT), classes="section")
+                    yield Input(id="override", placeholder="why deploying now is right (required, recorded)")
                 if draft.lock_stale:
                     yield Label(styled("the action lock is stale (its holder is gone): a reason to break it", CRIT),
                                 classes="section")
@@ -212,6 +217,19 @@ class ActionConfirm(ModalScreen[Answer | None]):
         else:
             typed = plan.word  # confirm = "yes": pressing the button is the yes
         reason = self.query_one("#reason", Input).value.strip() or None
+        override = None
+        if self.draft.gate is not None and self.draft.gate.closed:
+            override = self.query_one("#override", Input).value.strip() or None
+            if override is None:
+                self._say(f"refused: {self.draft.gate.words()}; give a reason above to deploy anyway (recorded)")
+                self.query_one("#override", Input).focus()
+                return
+        try:  # the gate and the warnings go on the plan: the start record carries them
+            settle(plan, self.draft.gate or Gate(False), self.draft.warnings, override)
+        except LaunchdeckError as error:
+            self._say(f"refused: {error}")
+            self.query_one("#override", Input).focus()
+            return
         breaking = None
         if self.draft.lock_stale:
             breaking = self.query_one("#break-lock", Input).value.strip()
