@@ -193,6 +193,11 @@ async def test_cancel_ends_a_long_step_releases_the_lock_and_runs_nothing_furthe
         await pilot.press("q")  # quitting is refused while it runs: x cancels first
         await pilot.pause(0.2)
         assert app.is_running and app.screen is run
+        await pilot.press("escape")  # back to the dashboard: it keeps running
+        await wait_until(pilot, lambda: app.screen is app.dashboard)
+        await pilot.press("D")  # the action key brings its screen back, output and all
+        await wait_until(pilot, lambda: app.screen is run)
+        assert "started" in run.query_one(Log).lines and run.result is None
         started = time.monotonic()
         await pilot.press("x")
         await wait_until(pilot, lambda: run.result is not None, timeout=10)
@@ -425,3 +430,29 @@ async def test_an_optional_step_runs_only_when_ticked(tmp_path):
         assert (folder / "extra").exists() is ticked
         events = [r.evidence["event"] for r in action_records(folder)]
         assert events == (["start", "step", "step", "finish"] if ticked else ["start", "step", "skipped", "finish"])
+
+
+async def test_auto_rollback_runs_when_the_config_says_so(tmp_path):
+    ledger = Ledger(ledger_of(tmp_path))
+    ledger.append(checklist="actions", item_id="deploy", item_text="deploy version=v1", kind="action",
+                  evidence={"event": "finish", "action": "deploy", "run": "r1", "params": {"version": "v1"},
+                            "outcome": "done"})
+    rolled = tmp_path / "rolled"
+    actions = deploy_writing(tmp_path / "marker", confirm="yes").replace(
+        'watch = "0s"', 'watch = "30s"\nauto_rollback = true')
+    argv = [sys.executable, "-c", WRITE, str(rolled), "{version}"]
+    app = build(tmp_path, actions + f'[actions.rollback]\nargv = {json.dumps(argv)}\n')
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_confirm(pilot, app)
+        await type_into(pilot, screen, "#param-version", "v2")
+        screen.query_one("#confirm").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+        run = app.screen
+        await wait_until(pilot, lambda: run.result is not None, timeout=25)
+        assert run.result.outcome == "breached"  # the deploy's result stands
+        assert "automatic rollback to v1: done" in " ".join(run.result.problems)
+    assert rolled.read_text() == "v1"
+    finishes = [r.evidence for r in action_records(tmp_path) if r.evidence["event"] == "finish"]
+    assert [(f["action"], f["outcome"]) for f in finishes] == [("deploy", "done"), ("deploy", "breached"),
+                                                               ("rollback", "done")]

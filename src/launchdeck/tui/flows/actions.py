@@ -289,6 +289,7 @@ class ActionRun:
         self.on_line("launchdeck", "watch window breached: rolling back by itself (auto_rollback = true)")
         try:
             records = await run_blocking(Ledger(opts.ledger).records, timeout=GATHER_TIMEOUT)
+            # this run was confirmed in an app with actions enabled; plan.py still refuses an unconfigured one
             plan = build_plan(self.config, "rollback", {}, allow_actions=True, records=records)
         except (LaunchdeckError, TimeoutError) as error:
             breached.problems.append(f"automatic rollback refused: {error}")
@@ -314,7 +315,11 @@ class ActionsFlow:
         return self.run is not None and self.run.running
 
     def keys_help(self) -> list[tuple[str, str]]:
-        return [(KEYS[name], MEANING[name]) for name in self.names]
+        keys = [(KEYS[name], MEANING[name]) for name in self.names]
+        if keys:
+            keys.append(("x (action screen)", ("cancel the running action: its step's process group is killed, "
+                                               "nothing further runs, the lock is released")))
+        return keys
 
     def start(self, name: str) -> None:
         if name not in self.names:  # a disabled or unconfigured action is never reached, whatever asks

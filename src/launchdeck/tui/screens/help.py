@@ -48,7 +48,7 @@ def help_text(actions: list[tuple[str, str]] | tuple = ()) -> Table:
         table.add_row("", "")
         table.add_row(TableText.styled("Actions (enabled)", f"{KEY} underline"), "")
         for key, meaning in actions:
-            table.add_row(TableText.styled(key, KEY), meaning + " (confirmed first)")
+            table.add_row(TableText.styled(key, KEY), meaning + ("" if key.startswith("x") else " (confirmed first)"))
     table.add_row("", "")
     table.add_row(TableText.styled("Panels", f"{KEY} underline"), "")
     for name, meaning in PANELS:
