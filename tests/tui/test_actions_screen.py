@@ -456,3 +456,17 @@ async def test_auto_rollback_runs_when_the_config_says_so(tmp_path):
     finishes = [r.evidence for r in action_records(tmp_path) if r.evidence["event"] == "finish"]
     assert [(f["action"], f["outcome"]) for f in finishes] == [("deploy", "done"), ("deploy", "breached"),
                                                                ("rollback", "done")]
+
+
+async def test_rollback_without_a_previous_good_version_is_refused_before_any_screen(tmp_path):
+    marker = tmp_path / "marker"
+    argv = [sys.executable, "-c", WRITE, str(marker), "{version}"]
+    app = build(tmp_path, deploy_writing(tmp_path / "unused") + f'[actions.rollback]\nargv = {json.dumps(argv)}\n')
+    said: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, **kw: (said.append(message), notify(message, **kw))  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("R")
+        await wait_until(pilot, lambda: any("no previous good version" in s for s in said))
+        assert app.screen is app.dashboard
+    assert not marker.exists() and action_records(tmp_path) == []

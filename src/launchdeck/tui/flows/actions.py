@@ -93,7 +93,7 @@ def gather(config: Config, name: str, enabled: bool, board: Board | None = None)
     from launchdeck.actions.flow import ledger_path
     from launchdeck.actions.gates import phase_gate
     from launchdeck.actions.params import needed_names, patterns_for
-    from launchdeck.actions.plan import build_plan, spec_of
+    from launchdeck.actions.plan import Refused, build_plan, spec_of
     from launchdeck.audit.ledger import Ledger
 
     spec = spec_of(config, name, enabled)  # Refused when disabled or not configured
@@ -113,6 +113,8 @@ def gather(config: Config, name: str, enabled: bool, board: Board | None = None)
                   lock_stale=holder is not None and locks.is_stale(holder), gate=phase_gate(config, name, board))
     if spec.kind == "postgres":
         draft.backups = _backups(config, spec)
+        if not draft.backups:
+            raise Refused(f"no backup to restore: the source {spec.backups!r} lists none")
     draft.word = spec.confirm_word or config.deck.environment if spec.confirm == "typed" else "yes"
     if not asked:
         try:
@@ -342,6 +344,9 @@ class ActionsFlow:
             draft = await run_blocking(gather, config, name, enabled, board, timeout=GATHER_TIMEOUT)
         except LaunchdeckError as error:
             self.app.notify(str(error), title=f"{name}: refused", severity="warning", timeout=10)
+            return
+        if draft.problem is not None and not draft.asked:  # nothing the operator could type would change it
+            self.app.notify(draft.problem, title=f"{name}: refused", severity="warning", timeout=10)
             return
         if draft.lock is not None and not draft.lock_stale:  # shown instead of a screen that could only refuse
             self.app.notify(f"{name} not started: action lock {draft.lock}", title="locked", severity="warning",
