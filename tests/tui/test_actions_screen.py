@@ -119,6 +119,8 @@ async def test_confirmed_deploy_runs_its_step_and_records_it(tmp_path):
         screen = await open_confirm(pilot, app)
         assert app.focused is not None and app.focused.id == "cancel"
         assert "staging" in str(screen.query_one("#word-label").render())
+        subtitle = screen.query_one("Vertical").border_subtitle or ""  # on the frame: in view at 80x24
+        assert "staging" in subtitle and "in the last field, then enter" in subtitle
         await type_into(pilot, screen, "#param-version", "v2")
         await wait_until(pilot, lambda: screen.plan is not None)
         steps = str(screen.query_one("#steps", Static).render())

@@ -70,6 +70,7 @@ class ActionConfirm(ModalScreen[Answer | None]):
                                border: thick $error; background: $surface; padding: 0 1; }
     ActionConfirm VerticalScroll { height: auto; max-height: 70vh; }
     ActionConfirm .section { color: $text-muted; margin-top: 1; }
+    ActionConfirm .first { margin-top: 0; }
     ActionConfirm Input { margin: 0; }
     ActionConfirm OptionList { height: auto; max-height: 6; }
     ActionConfirm #problem { color: $text-error; height: auto; }
@@ -89,8 +90,9 @@ class ActionConfirm(ModalScreen[Answer | None]):
         draft = self.draft
         with Vertical() as box:
             box.border_title = styled(f"{draft.action} on {self.environment}: confirm", "bold")
+            box.border_subtitle = self._subtitle(draft.word)
             with VerticalScroll():
-                yield Label("steps", classes="section")
+                yield Label("steps", classes="section first")
                 yield Static(steps_text(self.plan, draft), id="steps")
                 yield Label("the dashboard now", classes="section")
                 yield Static(Content("\n").join(styled(text, SEVERITY[sev]) for sev, text in self.dashboard),
@@ -106,11 +108,6 @@ class ActionConfirm(ModalScreen[Answer | None]):
                     if step.confirm:
                         yield Checkbox(styled(f"{step.name or f'step {index + 1}'}: {step.confirm}"),
                                        id=f"optional-{index}")
-                if draft.spec.confirm == "typed":
-                    yield Label(styled("type ", "bold") + styled(self.draft.word, CRIT)
-                                + styled(" to confirm (exactly; case matters)", "bold"),
-                                id="word-label", classes="section")
-                    yield Input(id="word", placeholder="the word above")
                 if draft.gate is not None and draft.gate.closed:
                     yield Label(styled("the pre-launch checklist is incomplete: deploy anyway only with a reason",
                                        CRIT), classes="section")
@@ -120,10 +117,21 @@ class ActionConfirm(ModalScreen[Answer | None]):
                                 classes="section")
                     yield Input(id="break-lock", placeholder="why breaking it is safe (required, recorded)")
                 yield Input(id="reason", placeholder="reason (optional, recorded in the ledger)")
+                if draft.spec.confirm == "typed":  # last: the word, then enter, is the confirmation
+                    yield Label(styled("type ", "bold") + styled(self.draft.word, CRIT)
+                                + styled(" to confirm (exactly; case matters)", "bold"),
+                                id="word-label", classes="section")
+                    yield Input(id="word", placeholder="the word above")
             yield Static(styled(draft.problem or ""), id="problem")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button(f"Run {draft.action}", id="confirm", variant="error")
+
+    def _subtitle(self, word: str) -> Content:
+        """On the frame, always in view at 80x24: what Run needs when the word field is scrolled away."""
+        if self.draft.spec.confirm != "typed":
+            return Content("")
+        return styled("type ") + styled(word, CRIT) + styled(" in the last field, then enter")
 
     def on_mount(self) -> None:
         if self.draft.backups:
@@ -180,6 +188,7 @@ class ActionConfirm(ModalScreen[Answer | None]):
         self._say(problem or "")
         if plan is not None and self.draft.spec.confirm == "typed" and plan.word != self.draft.word:
             self.draft.word = plan.word
+            self.query_one(Vertical).border_subtitle = self._subtitle(plan.word)
             self.query_one("#word-label", Label).update(styled("type ", "bold") + styled(plan.word, CRIT)
                                                         + styled(" to confirm (exactly; case matters)", "bold"))
 
