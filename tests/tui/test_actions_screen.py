@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from textual.widgets import Input, Log, OptionList, Static
 
+from launchdeck.actions.output import MEMORY_LINES
 from launchdeck.audit.ledger import Ledger
 from launchdeck.core.config import parse_config
 from launchdeck.core.model import FixedClock, Outcome, Status
@@ -472,3 +473,22 @@ async def test_rollback_without_a_previous_good_version_is_refused_before_any_sc
         await wait_until(pilot, lambda: any("no previous good version" in s for s in said))
         assert app.screen is app.dashboard
     assert not marker.exists() and action_records(tmp_path) == []
+
+
+async def test_a_long_output_is_capped_on_screen_and_ends_with_its_last_line(tmp_path):
+    script = "import sys\nfor i in range(20000): sys.stdout.write('line %05d\\n' % i)"
+    actions = (f'[actions.deploy]\nargv = {json.dumps([sys.executable, "-c", script])}\nconfirm = "yes"\n'
+               'watch = "0s"\n')
+    app = build(tmp_path, actions)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_confirm(pilot, app)
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+        run = app.screen
+        await wait_until(pilot, lambda: run.result is not None, timeout=30)
+        await pilot.pause(0.2)
+        lines = run.query_one(Log).lines
+        assert len(lines) <= MEMORY_LINES + 1 and "line 19999" in lines
+        assert run.result.outcome == "done"
+    log = Path(run.result.log)
+    assert sum(x.startswith("line ") for x in log.read_text().splitlines()) == 20000  # every line is in the file
