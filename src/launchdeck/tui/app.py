@@ -85,9 +85,10 @@ class LaunchdeckApp(App[None]):
 
     async def on_unmount(self) -> None:
         """A running action is cancelled first (its step's group killed, its finish recorded, the lock
-        released: its thread is not a daemon, so the process waits for that). The engine is stopped (its command probes' process groups ended) from a thread of its own:
-        not asyncio's executor, joined at exit, and not the engine's pool, whose threads may all be
-        stuck in ledger writes on a disk that stopped answering (quitting would then never stop it)."""
+        released: its thread is not a daemon, so the process waits for that). The engine is stopped (its
+        command probes' process groups ended) from a thread of its own: not asyncio's executor, joined at
+        exit, and not the engine's pool, whose threads may all be stuck in ledger writes on a disk that
+        stopped answering (quitting would then never stop it)."""
         self.actions.stop_for_exit(0)
         stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
 
