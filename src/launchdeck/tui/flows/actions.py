@@ -296,8 +296,9 @@ class ActionRun:
         except (LaunchdeckError, TimeoutError) as error:
             breached.problems.append(f"automatic rollback refused: {error}")
             return
-        again = Options(opts.ledger, opts.logs, on_line=opts.on_line, reason="automatic rollback: watch window breached")
-        self._event = again.cancel
+        again = Options(opts.ledger, opts.logs, on_line=opts.on_line,
+                        reason="automatic rollback: watch window breached")
+        self._event = again.cancel  # x now cancels the rollback
         rolled = await self._run(plan, again)
         breached.problems.append(f"automatic rollback to {plan.params.get('version', '?')}: {rolled.outcome}: "
                                  f"{rolled.message}")
