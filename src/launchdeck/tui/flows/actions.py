@@ -299,6 +299,8 @@ class ActionRun:
         again = Options(opts.ledger, opts.logs, on_line=opts.on_line,
                         reason="automatic rollback: watch window breached")
         self._event = again.cancel  # x now cancels the rollback
+        if self.cancelled:
+            again.cancel.set()
         rolled = await self._run(plan, again)
         breached.problems.append(f"automatic rollback to {plan.params.get('version', '?')}: {rolled.outcome}: "
                                  f"{rolled.message}")
