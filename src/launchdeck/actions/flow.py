@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from launchdeck.actions import lock as locks
 from launchdeck.actions.local import StepResult, run_local_step
-from launchdeck.actions.notify import post
 from launchdeck.actions.output import ActionLog, LineCallback
 from launchdeck.actions.plan import Plan, PlannedStep
 from launchdeck.actions.record import Recorder
 from launchdeck.audit.ledger import Ledger, LedgerError, Operator
-from launchdeck.core.config import ChecklistsConfig, Config
+from launchdeck.checklists.signing import ledger_path  # noqa: F401  (callers import it from here too)
+from launchdeck.core.config import Config
 from launchdeck.core.plain import visible
+from launchdeck.core.webhook import post
 from launchdeck.core.redact import Scrubber
 
 if TYPE_CHECKING:
@@ -36,11 +37,6 @@ if TYPE_CHECKING:
 
 EXIT = {"done": 0, "breached": 1}  # everything else (refused, failed, cancelled): 2
 LOG_DIR_NAME = "launchdeck-actions"
-
-
-def ledger_path(config: Config) -> Path:
-    """[checklists] ledger, or launch-signoff.jsonl beside the config: where sign-offs go too."""
-    return config.resolve((config.checklists or ChecklistsConfig()).ledger)
 
 
 def log_dir(config: Config) -> Path:

@@ -141,6 +141,8 @@ class NotifyConfig(Section):
 
     webhook: str
     timeout: Timeout = 5.0
+    verdict: bool = True  # post Go/No-Go changes too (engine/announce.py), not only actions
+    hold: Duration = 30.0  # a new verdict is posted once it has held this long: a flap is not news
 
     @field_validator("webhook")
     @classmethod

@@ -24,11 +24,14 @@ from typing import Any, Callable, Coroutine
 
 from launchdeck.audit.ledger import IO_TIMEOUT, LedgerError
 from launchdeck.checklists.session import ChecklistSession, loader_for
+from launchdeck.checklists.signing import ledger_path
 from launchdeck.core.config import Config
 from launchdeck.core.errors import title_of
 from launchdeck.core.model import Clock, Reading, Status, SystemClock
 from launchdeck.core.pool import BlockingPool, default_pool
 from launchdeck.core.redact import Scrubber
+from launchdeck.core.webhook import post
+from launchdeck.engine.announce import LOCK_SUFFIX, Announcer, SpeakerLock
 from launchdeck.engine import verifications as verify
 from launchdeck.engine.events import EventLog, action_event
 from launchdeck.engine.notices import (BackfillNotice, ChecklistNotice, Notice, ProblemNotice, ReadingNotice,
@@ -80,6 +83,8 @@ class Engine:
         self.retakes = 0  # samples re-taken because the engine stalled during them (benches report it)
         self.unjudged = 0  # rounds not judged because every re-take stalled too
         self._unjudged_in_a_row: dict[tuple[str, str], int] = {}
+        self._judged: set[tuple[str, str]] = set()  # probes read at least once: the verdict covers them all
+        self.announcer = _announcer(config)
         self._ledger_lock: asyncio.Lock | None = None  # created on the engine's loop
         self._integrity_told = ""  # the ledger integrity problem last told (once per new problem)
         self._ledger_shown: tuple = ()  # what the checklist screen's warning area last had to show
@@ -212,6 +217,8 @@ class Engine:
                     log.warning(self.scrub(failure))
         except TimeoutError:
             log.warning("probes still closing after %.1fs; left behind", STOP_GRACE)
+        if self.announcer is not None:
+            self.announcer.lock.release()  # the next dashboard to see a change speaks
 
     # ------------------------------------------------------------------ polling
     async def _prepare(self) -> None:
@@ -265,6 +272,21 @@ class Engine:
         for reading in readings:
             self._observe(reading)
         self._note_container_events(probe)
+        self._judged.add(key)
+        self._announce()
+
+    def _announce(self) -> None:
+        """The Go/No-Go to the [notify] webhook when it has changed and settled (engine/announce.py)."""
+        if self.announcer is None:
+            return
+        due = self.announcer.observe(self.state.verdict, len(self._judged) >= len(self.probes), self.clock.now())
+        if due is not None:
+            self._spawn(self._post_verdict(*due), "Go/No-Go webhook")
+
+    async def _post_verdict(self, text: str, fields: dict) -> None:
+        failure = await post(self.config.notify, text, fields)
+        if failure:
+            self._problem("Go/No-Go webhook", failure, "warning")
 
     async def _poll(self, probe: Probe, wake: asyncio.Event) -> None:
         """collect → publish → sleep(interval ± jitter), until cancelled; `wake` cuts a sleep short."""
@@ -431,6 +453,15 @@ def _record_time(record: Any, clock: Clock) -> Any:
         return datetime.fromisoformat(record.time)
     except (TypeError, ValueError):
         return clock.now()
+
+
+def _announcer(config: Config) -> Announcer | None:
+    notify = config.notify
+    if notify is None or not notify.verdict:
+        return None
+    ledger = ledger_path(config)
+    return Announcer(config.deck.name, config.deck.environment, notify.hold,
+                     SpeakerLock(ledger.with_name(ledger.name + LOCK_SUFFIX)))
 
 
 __all__ = ["Engine", "Snapshot", "VerificationNotice"]

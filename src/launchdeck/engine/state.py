@@ -44,6 +44,10 @@ class LiveState:
         self._verdict = Verdict.from_readings(())
         self._lock = threading.Lock()  # snapshot() copies from another thread
 
+    @property
+    def verdict(self) -> Verdict:
+        return self._verdict  # one immutable object, replaced whole: no lock needed to read it
+
     def observe(self, reading: Reading) -> tuple[Track, Verdict]:
         old = self._latest.get(reading.key)
         track = self.tracker.observe(reading)

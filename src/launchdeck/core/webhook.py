@@ -1,6 +1,7 @@
-"""The [notify] webhook: Slack-compatible JSON ({"text": ...} plus a "launchdeck" object) on action
-start and finish. A webhook that fails or hangs is reported (the returned words) and never holds up
-or fails an action: it is bounded by its own timeout and every error is caught.
+"""The [notify] webhook: Slack-compatible JSON ({"text": ...} plus a "launchdeck" object) on an
+action's start and finish (actions/flow.py) and on Go/No-Go changes (engine/announce.py). A webhook
+that fails or hangs is reported (the returned words) and never holds anything up: it is bounded by
+its own timeout and every error is caught.
 """
 
 from __future__ import annotations
