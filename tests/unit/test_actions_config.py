@@ -150,3 +150,16 @@ def test_the_starter_templates_actions_block_loads_when_uncommented():
     config = load(body.replace("${SLACK_WEBHOOK_PATH}", "T0/B0/x"))
     assert [s.name for s in config.actions.rollback.runbook()][2] == "rollback database"
     assert config.actions.deploy.watch == 300 and config.actions.restore.backups == "main_db"
+
+
+def test_a_restore_from_a_source_listing_no_backup_is_refused_in_words(tmp_path):
+    """Not an IndexError: the operator learns the source lists nothing (and where it looked)."""
+    from launchdeck.actions.plan import Refused
+    from launchdeck.actions.postgres import choose_backup
+
+    (tmp_path / "dumps").mkdir()
+    config = parse_config(f'[[backups]]\nname = "main_db"\npath = "{tmp_path / "dumps"}"\npattern = "*.dump"\n'
+                          '[actions.restore]\nkind = "postgres"\ndsn = "postgresql:///shop"\nbackups = "main_db"\n',
+                          str(tmp_path / "deck.toml"), {})
+    with pytest.raises(Refused, match="backups 'main_db'.*(no files match|lists no backup)"):
+        choose_backup(config, config.backups[0], None)

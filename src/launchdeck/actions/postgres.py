@@ -68,6 +68,9 @@ def choose_backup(config: Config, source: BackupConfig, wanted: str | None) -> P
     """`--backup FILE` (a name in the source's listing, or a path to one), else the newest listed."""
     folder = config.resolve(Path(str(source.path)))
     listed = list_backups(source.model_copy(update={"path": str(folder)}))
+    if wanted is None and not listed:
+        raise Refused(f"backups {source.name!r} lists no backup to restore "
+                         f"({visible(str(folder))}, {visible(source.pattern)})")
     if wanted is None:
         return folder / listed[0].name
     name = Path(wanted).name
