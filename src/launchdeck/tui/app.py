@@ -191,8 +191,13 @@ class LaunchdeckApp(App[None]):
                                            self.verifications.summaries))
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.actions.keys_help()))
+        """One help screen for the app's life: built on the first `?`, shown again as it is (its
+        text never changes while the app runs), so later presses skip composing and measuring it."""
+        if isinstance(self.screen, HelpScreen):
+            return
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(self.actions.keys_help()), "help")
+        self.push_screen("help")
 
     def action_start_action(self, name: str) -> None:
         """D, R, S and the palette: the confirmation first; refused unless enabled and configured."""
