@@ -160,7 +160,8 @@ def init(path: Path, force: bool) -> None:
 @click.option("--prometheus", "with_prometheus", is_flag=True,
               help="start a real Prometheus (Debian `prometheus` on PATH) and read traffic through it")
 @click.option("--no-tui", is_flag=True, help="only run the demo stack and print its config path (Ctrl-C stops)")
-@click.option("--allow-actions", is_flag=True, help="enable actions in the demo")
+@click.option("--allow-actions", is_flag=True,
+              help="deploy / rollback / restore that really change the demo stack (v1 is deployed at start)")
 def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool, no_tui: bool,
          allow_actions: bool) -> None:
     """Start an embedded stack of real loopback services and open the dashboard on it."""
@@ -169,7 +170,12 @@ def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool,
     from launchdeck.demo.stack import DemoStack
     from launchdeck.tui.terminal_watch import TerminalWatch  # no Textual in it: a poll(2) thread
 
-    stack = DemoStack()
+    if allow_actions:
+        from launchdeck.demo.actions import action_services
+
+        stack = DemoStack(action_services())  # every service up: a deploy's watch window gates on them all
+    else:
+        stack = DemoStack()
     for service in stack.services.values():
         if error_ratio is not None:
             service.error_ratio = error_ratio
@@ -186,7 +192,9 @@ def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool,
                 except RuntimeError as error:
                     click.secho(f"launchdeck demo: {error}", fg="red", err=True)
                     sys.exit(2)
-            config_path = stack.write_config(workdir, prometheus.url if prometheus else None)
+            config_path = stack.write_config(workdir, prometheus.url if prometheus else None, allow_actions)
+            if allow_actions:
+                _deploy_first(config_path)
             if no_tui:
                 # handlers, not a blocked mask: the stack's threads started unblocked and would take a
                 # process-wide SIGHUP's default action (death, no clean-up); installed before the config
@@ -208,6 +216,16 @@ def demo(error_ratio: float | None, p95_ms: float | None, with_prometheus: bool,
         if prometheus is not None:
             prometheus.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _deploy_first(config_path: Path) -> None:
+    """The demo's v1, deployed through the real flow (recorded in the ledger): rollback's good version."""
+    from launchdeck.demo.actions import FIRST, deploy_first
+
+    click.echo(f"demo: deploying {FIRST} (the release rollback returns to) ...")
+    result = deploy_first(config_path)
+    colour = "green" if result.outcome == "done" else "yellow"
+    click.secho(f"demo: deploy {FIRST}: {result.outcome}: {visible(result.message)}", fg=colour)
 
 
 main.add_command(checklist)

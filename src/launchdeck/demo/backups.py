@@ -2,7 +2,8 @@
 
 `main_db` has a dump from 2 h ago (with a correct .sha256 beside it), 26 h and 50 h ago;
 `ai_db` stopped two days ago, so its newest is 40 h old: crit against max_age 26h. The files
-are real gzip streams, so `v` in the dashboard really verifies them. Names carry the time
+are real gzip streams of SQL (an `orders` table, fewer rows the older the dump), so `v` in the
+dashboard really verifies them and the demo's restore (demo/restore.py) really loads them. Names carry the time
 (`main_db_YYYYmmdd_HHMMSS.sql.gz`, as the seeds' backup script writes them) and mtimes match.
 """
 
@@ -17,6 +18,14 @@ from pathlib import Path
 
 SOURCES = {"main_db": (2, 26, 50), "ai_db": (40, 64)}  # hours old
 STAMP = "%Y%m%d_%H%M%S"
+ORDERS = 480  # rows in the newest dump
+
+
+def dump_sql(source: str, rows: int) -> str:
+    """A plain SQL dump (what `pg_dump` writes for a small table, in SQL SQLite also reads)."""
+    values = ",\n".join(f"({i}, 'customer-{i % 97}', {1000 + (i * 37) % 9000})" for i in range(1, rows + 1))
+    return (f"-- demo dump of {source}\nBEGIN;\nCREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, "
+            f"cents INTEGER);\nINSERT INTO orders VALUES\n{values};\nCOMMIT;\n")
 
 
 def make_backups(directory: Path, now: float | None = None) -> Path:
@@ -28,7 +37,7 @@ def make_backups(directory: Path, now: float | None = None) -> Path:
         for index, hours in enumerate(ages):
             moment = now - hours * 3600
             name = f"{source}_{datetime.fromtimestamp(moment, timezone.utc).strftime(STAMP)}.sql.gz"
-            body = f"-- demo dump of {source}\nCREATE TABLE orders (id int);\n" * 200
+            body = dump_sql(source, ORDERS - 40 * index)
             path = folder / name
             path.write_bytes(gzip.compress(body.encode(), mtime=int(moment)))
             os.utime(path, (moment, moment))

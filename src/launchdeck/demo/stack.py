@@ -3,6 +3,8 @@
 Each service is a ThreadingHTTPServer with its own prometheus_client registry. One ticker thread
 records synthetic requests (error ratio and p95 tunable live) so /metrics moves like production.
 One service is down on purpose: its port was reserved and released, so connecting is refused.
+With a `release_file` (`launchdeck demo --allow-actions`), the ticker follows the release that
+demo/deploy.py writes there: deploying v2 really raises checkout's 5xx ratio, a rollback lowers it.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ class _Metrics:
 class DemoStack:
     """Start with `start()`, stop with `stop()`; URLs are known once started."""
 
-    def __init__(self, services: list[DemoService] | None = None, tick: float = 0.25, seed: int | None = None) -> None:
+    def __init__(self, services: list[DemoService] | None = None, tick: float = 0.25, seed: int | None = None,
+                 release_file: Path | None = None) -> None:
         self.services = {s.name: s for s in (services if services is not None else default_services())}
         self._tick = tick
         self._rng = random.Random(seed)
@@ -82,9 +85,14 @@ class DemoStack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self.release_file = release_file
+        self._release_seen: tuple[int, int] | None = None  # (mtime_ns, inode) of the file last applied
+        self._baseline: dict[str, dict[str, float | str]] = {}
 
     # -- lifecycle
     def start(self) -> DemoStack:
+        self._baseline = {s.name: {"error_ratio": s.error_ratio, "p95_ms": s.p95_ms, "rps": s.rps,
+                                   "version": s.version} for s in self.services.values()}
         for service in self.services.values():
             if service.down:
                 service.port = _reserve_port()
@@ -134,9 +142,11 @@ class DemoStack:
                 setattr(service, key, type(getattr(service, key))(value))
 
     def config_text(self, deck_name: str = "demo-shop", prometheus_url: str | None = None,
-                    backups_dir: Path | None = None) -> str:
+                    backups_dir: Path | None = None, actions: list[str] | None = None) -> str:
         """A config for this stack. Traffic is read from each service's /metrics directly, or from a
-        real Prometheus scraping them when `prometheus_url` is given (`launchdeck demo --prometheus`)."""
+        real Prometheus scraping them when `prometheus_url` is given (`launchdeck demo --prometheus`).
+        `actions` (demo/actions.py's lines) also shortens the traffic window and the error ratio's
+        sustain, so a deploy's 20 s watch window can see a breach and the rows recover in seconds."""
         lines = [
             "# Written by `launchdeck demo`: every URL below is a real server on loopback.",
             "[deck]", f'name = "{deck_name}"', 'environment = "production"', 'refresh = "2s"', "",
@@ -149,7 +159,8 @@ class DemoStack:
         for service in self.services.values():
             if service.down:
                 continue
-            lines += ["[[traffic]]", f'name = "{service.name}"', 'window = "1m"']
+            lines += ["[[traffic]]", f'name = "{service.name}"', 'window = "1m"' if actions is None else
+                      'window = "15s"\nerror_ratio_for = "5s"']
             if prometheus_url:
                 lines += ['source = "prometheus"', f'job = "{service.name}"', ""]
             else:
@@ -160,13 +171,22 @@ class DemoStack:
             lines += config_lines(backups_dir)
         lines += ["# the packaged default checklists; sign-offs go to a ledger beside this file",
                   "[checklists]", 'ledger = "launch-signoff.jsonl"', ""]
+        lines += actions or []
         return "\n".join(lines)
 
-    def write_config(self, directory: Path, prometheus_url: str | None = None) -> Path:
+    def write_config(self, directory: Path, prometheus_url: str | None = None, allow_actions: bool = False) -> Path:
+        """The config and the dumps; with `allow_actions`, also the release file this stack follows, the
+        shop's database and an [actions] section whose commands change them (demo/actions.py)."""
         from launchdeck.demo.backups import make_backups
 
         path = directory / "launchdeck.toml"
-        path.write_text(self.config_text(prometheus_url=prometheus_url, backups_dir=make_backups(directory)),
+        folder = make_backups(directory)
+        actions = None
+        if allow_actions:
+            from launchdeck.demo.actions import prepare
+
+            self.release_file, actions = prepare(directory, folder)
+        path.write_text(self.config_text(prometheus_url=prometheus_url, backups_dir=folder, actions=actions),
                         encoding="utf-8")
         return path
 
@@ -177,11 +197,32 @@ class DemoStack:
     # -- traffic
     def _simulate(self) -> None:
         while not self._stop.wait(self._tick):
+            if self.release_file is not None:
+                self._follow_release(self.release_file)
             with self._lock:
                 live = [s for s in self.services.values() if not s.down]
                 plans = [(s, self._requests_this_tick(s.rps), s.error_ratio, s.p95_ms) for s in live]
             for service, count, error_ratio, p95_ms in plans:
                 self._record(service, count, error_ratio, p95_ms)
+
+    def _follow_release(self, path: Path) -> None:
+        """Apply the release named in the file when it changed: each service back to its start-up
+        values, then the release's own (demo/deploy.py's RELEASES); its /health reports the version."""
+        from launchdeck.demo.deploy import RELEASES, read_version
+
+        try:
+            info = path.stat()
+        except OSError:
+            return
+        seen = (info.st_mtime_ns, info.st_ino)
+        if seen == self._release_seen:
+            return
+        version = read_version(path)
+        if version is None:
+            return
+        self._release_seen = seen
+        for name in self.services:
+            self.tune(name, **{**self._baseline[name], **RELEASES[version].get(name, {}), "version": version})
 
     def _requests_this_tick(self, rps: float) -> int:
         mean = rps * self._tick
