@@ -4,6 +4,7 @@ the stack's servers, `launchdeck act` as a subprocess, the demo's deploy and res
 
 import asyncio
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -117,3 +118,18 @@ def test_without_allow_actions_the_demo_config_has_no_actions(tmp_path):
         text = stack.write_config(tmp_path).read_text()
     assert "[actions" not in text and 'window = "1m"' in text
     assert not (tmp_path / DATABASE).exists() and stack.release_file is None
+
+
+def test_launchdeck_demo_allow_actions_deploys_v1_at_start_and_cleans_up(tmp_path):
+    demo = subprocess.Popen([LAUNCHER, "demo", "--allow-actions", "--no-tui"], stdout=subprocess.PIPE, text=True)
+    try:
+        said = [demo.stdout.readline() for _ in range(3)]
+        assert "demo: deploy v1: done" in said[1], said
+        config = Path(said[2].split("config: ")[1].strip())
+        assert "[actions.restore]" in config.read_text()
+        rollback = act(config, "rollback", "--confirm", "production")
+        assert rollback.returncode == 2 and "no previous good version" in rollback.stderr, "v1 is the only good one"
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(timeout=15)
+    assert not config.parent.exists(), "the demo's temp dir (database, ledger, release file) is removed"
