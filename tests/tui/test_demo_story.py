@@ -3,12 +3,8 @@
 Real everything: the demo's loopback services polled by the app's own engine, the demo's deploy
 program run by the action flow, the watch window on real probes. Deploy v2 → the watch window sees
 checkout's error ratio breach → R offers the rollback to v1 → confirmed → checkout's row is healthy
-again; the ledger holds each step and its chain verifies.
-
-Expected to fail until the dashboard can run a second action in one session: every ActionRunScreen
-is created with the fixed id "action-run" (tui/screens/action_run.py), and the first, installed,
-popped and uninstalled, stays registered, so pushing the rollback's run screen raises DuplicateIds.
-Strict: once that is fixed this test passes, and the marker must go.
+again; the ledger holds each step and its chain verifies. (It found that a second run screen in one
+session reused the first one's id: run screens now have none.)
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from textual._node_list import DuplicateIds
 from textual.widgets import Static
 
 from launchdeck.audit.ledger import Ledger
@@ -45,8 +40,6 @@ def checkout(app):
     return app.latest.get(("traffic", "checkout"))
 
 
-@pytest.mark.xfail(raises=DuplicateIds, strict=True,
-                   reason="a second ActionRunScreen in one session reuses the id 'action-run' (tui/*, not demo)")
 async def test_deploy_v2_breaches_and_the_offered_rollback_makes_checkout_healthy_again(tmp_path):
     with DemoStack(action_services(), seed=7) as stack:
         config_path = stack.write_config(tmp_path, allow_actions=True)

@@ -314,6 +314,7 @@ class ActionsFlow:
         self.names = available(app.config, app.actions_enabled)
         self.run: ActionRun | None = None
         self.screen = None  # the run screen of the current or last run
+        self._retired: list = []  # earlier run screens, uninstalled once off the screen stack
 
     @property
     def running(self) -> bool:
@@ -372,9 +373,11 @@ class ActionsFlow:
         if not words_match(answer.word, answer.plan.word) or self.running:
             self.app.notify("not started: the confirmation does not match", severity="warning", timeout=6)
             return
-        old = self.screen
-        if old is not None and old not in self.app.screen_stack:
-            self.app.uninstall_screen(old)
+        if self.screen is not None:
+            self._retired.append(self.screen)
+        for old in [s for s in self._retired if s not in self.app.screen_stack]:  # a rollback's opens over
+            self.app.uninstall_screen(old)                                       # its deploy's: later
+            self._retired.remove(old)
         screen = ActionRunScreen(answer.plan, self.app._header(), self.names)
         inbox = LineInbox(screen.wake)
         self.run = ActionRun(self.app.config, answer, inbox.put, screen.finished_from_thread)

@@ -56,7 +56,7 @@ class ActionRunScreen(Screen):
     """
 
     def __init__(self, plan: Plan, header: DeckHeader, actions: list[str]) -> None:
-        super().__init__(id="action-run")
+        super().__init__(classes="action-run")  # no id: a rollback's run screen opens over the deploy's
         self.plan = plan
         self._header = header
         self.actions = actions
