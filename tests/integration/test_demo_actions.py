@@ -133,3 +133,16 @@ def test_launchdeck_demo_allow_actions_deploys_v1_at_start_and_cleans_up(tmp_pat
         demo.send_signal(signal.SIGTERM)
         demo.wait(timeout=15)
     assert not config.parent.exists(), "the demo's temp dir (database, ledger, release file) is removed"
+
+
+def test_restore_refuses_a_path_or_a_command_as_the_dump_and_runs_nothing(demo):
+    _stack, config = demo
+    database = config.parent / DATABASE
+    before = database.read_bytes()
+    for dump in ("../launchdeck.toml", "newest; rm -rf /", "$(id)", "main_db_1.sql.gz\nnewest"):
+        refused = act(config, "restore", "--param", f"dump={dump}", "--confirm", CONFIRM_RESTORE)
+        assert refused.returncode == 2 and "does not match its pattern" in refused.stderr, refused.stderr
+    missing = act(config, "restore", "--param", "dump=main_db_20000101_000000.sql.gz", "--confirm", CONFIRM_RESTORE)
+    assert missing.returncode == 2 and "no dump 'main_db_20000101_000000.sql.gz'" in missing.stdout
+    assert database.read_bytes() == before, "a refused or failed restore leaves the database as it was"
+    assert [f["outcome"] for f in finishes(config)] == ["done", "failed"]
