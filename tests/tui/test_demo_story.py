@@ -10,6 +10,7 @@ session reused the first one's id: run screens now have none.)
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,13 @@ from textual.widgets import Static
 from launchdeck.audit.ledger import Ledger
 from launchdeck.core.config import load_config
 from launchdeck.core.model import Status
-from launchdeck.demo.actions import action_services, deploy_first
+from launchdeck.demo.actions import (
+    CONFIRM_RESTORE,
+    DATABASE,
+    action_services,
+    deploy_first,
+)
+from launchdeck.demo.restore import orders
 from launchdeck.demo.stack import DemoStack
 from launchdeck.tui.app import make_app
 from launchdeck.tui.screens.action_confirm import ActionConfirm
@@ -85,3 +92,33 @@ async def test_deploy_v2_breaches_and_the_offered_rollback_makes_checkout_health
     verify = [str(Path(sys.executable).with_name("launchdeck")), "signoff", "verify", str(ledger)]
     verified = await asyncio.to_thread(subprocess.run, verify, capture_output=True, text=True, timeout=30, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+async def test_restore_from_the_dashboard_puts_the_shop_database_back(tmp_path):
+    with DemoStack(action_services(), seed=8) as stack:
+        config_path = stack.write_config(tmp_path, allow_actions=True)
+        database = tmp_path / DATABASE
+        full = orders(database)
+        db = sqlite3.connect(database)
+        with db:
+            db.execute("DELETE FROM orders WHERE id > 10")
+        db.close()
+        app = make_app(load_config(config_path), allow_actions=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("S")
+            await wait_until(pilot, lambda: isinstance(app.screen, ActionConfirm))
+            restore = app.screen
+            assert app.focused is not None and app.focused.id == "cancel"
+            restore.query_one("#param-dump").focus()
+            await pilot.pause()
+            await pilot.press(*"newest")
+            await wait_until(pilot, lambda: restore.plan is not None)
+            await confirm_with(pilot, restore, CONFIRM_RESTORE)
+            await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+            run = app.screen
+            await wait_until(pilot, lambda: run.result is not None, timeout=20)
+            assert run.result.outcome == "done", run.result.message
+            assert [s["name"] for s in run.result.steps] == ["safety copy", "restore", "check"]
+    assert orders(database) == full == 480
+    [safety] = tmp_path.glob("shop.before-restore-*.db")
+    assert orders(safety) == 10
