@@ -306,15 +306,31 @@ async def test_restore_offers_the_backups_of_its_source(tmp_path):
     assert action_records(tmp_path) == []
 
 
+class BrokenByTheDeploy(FakeProbe):
+    """web answers 200 until the deploy's step has written its marker, then 503: what the dashboard's
+    engine sees, and so what the watch window reads (it polls nothing of its own in the dashboard)."""
+
+    def __init__(self, marker: Path) -> None:
+        super().__init__("web", interval=0.2)
+        self.marker = marker
+
+    async def collect(self) -> Outcome:
+        self.calls += 1
+        if self.marker.exists():
+            return Outcome(Status.CRIT, "HTTP 503, expected 200")
+        return Outcome(Status.OK, "HTTP 200")
+
+
 async def test_a_breached_watch_window_offers_the_rollback(tmp_path):
-    """The deploy's step succeeds, then the watch window (real probes: nothing answers on port 9) sees
-    web crit: breached, and R on the run screen opens the rollback's confirmation, to v1."""
+    """The deploy's step succeeds, then the watch window sees web crit (the dashboard's own reading):
+    breached, and R on the run screen opens the rollback's confirmation, to v1."""
     ledger = Ledger(ledger_of(tmp_path))
     ledger.append(checklist="actions", item_id="deploy", item_text="deploy version=v1", kind="action",
                   evidence={"event": "finish", "action": "deploy", "run": "r1", "params": {"version": "v1"},
                             "outcome": "done"})
     actions = deploy_writing(tmp_path / "marker", confirm="yes").replace('watch = "0s"', 'watch = "30s"')
-    app = build(tmp_path, actions + '[actions.rollback]\nargv = ["true", "{version}"]\nconfirm = "yes"\n')
+    app = build(tmp_path, actions + '[actions.rollback]\nargv = ["true", "{version}"]\nconfirm = "yes"\n',
+                probes=[BrokenByTheDeploy(tmp_path / "marker")])
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_confirm(pilot, app)
         await type_into(pilot, screen, "#param-version", "v2")
@@ -444,7 +460,8 @@ async def test_auto_rollback_runs_when_the_config_says_so(tmp_path):
     actions = deploy_writing(tmp_path / "marker", confirm="yes").replace(
         'watch = "0s"', 'watch = "30s"\nauto_rollback = true')
     argv = [sys.executable, "-c", WRITE, str(rolled), "{version}"]
-    app = build(tmp_path, actions + f'[actions.rollback]\nargv = {json.dumps(argv)}\n')
+    app = build(tmp_path, actions + f'[actions.rollback]\nargv = {json.dumps(argv)}\n',
+                probes=[BrokenByTheDeploy(tmp_path / "marker")])
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_confirm(pilot, app)
         await type_into(pilot, screen, "#param-version", "v2")

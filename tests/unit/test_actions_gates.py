@@ -248,3 +248,39 @@ def test_the_lock_holder_is_named_for_the_confirmation(tmp_path: Path):
     Path(f"{ledger(tmp_path)}.action.lock").write_text(json.dumps(holder))
     words = lock_holder(ledger(tmp_path))
     assert words.startswith("held by alice@") and "running restore backup=x.dump for 2m" in words, words
+
+
+async def test_the_watch_window_reads_a_live_engine_and_counts_only_what_it_saw_since_opening():
+    """From the dashboard the window polls nothing of its own: it reads the running engine, and a
+    crit reading taken before the deploy finished is not the deploy's breach."""
+    import asyncio
+    import time
+
+    from launchdeck.actions.watch import watch_window
+    from launchdeck.core.config import parse_config
+    from launchdeck.core.model import Outcome, Status
+    from launchdeck.engine.engine import Engine
+    from tests.fakes import FakeProbe
+
+    config = parse_config('[[services]]\nname = "web"\nurl = "http://127.0.0.1:9/"\n', "t.toml", {})
+    recovered = FakeProbe("web", [Outcome(Status.CRIT, "down before the deploy")] + [Outcome(Status.OK, "up")] * 99,
+                          interval=0.1)
+    engine = Engine(config, [recovered])
+    engine.start()
+    try:
+        while recovered.calls < 1:
+            time.sleep(0.01)
+        result = await watch_window(config, 0.6, asyncio.Event(), tick=0.05, live=engine)
+        assert result.passed and result.breach is None, result
+        assert recovered.calls > 2, "the live engine kept polling; the window read it"
+    finally:
+        engine.stop()
+
+    broken = FakeProbe("web", [Outcome(Status.OK, "up")] * 3 + [Outcome(Status.CRIT, "HTTP 503")] * 99, interval=0.1)
+    engine = Engine(config, [broken])
+    engine.start()
+    try:
+        result = await watch_window(config, 5.0, asyncio.Event(), tick=0.05, live=engine)
+        assert not result.passed and result.breach == "services web: HTTP 503", result
+    finally:
+        engine.stop()

@@ -32,6 +32,7 @@ from launchdeck.core.webhook import post
 from launchdeck.core.redact import Scrubber
 
 if TYPE_CHECKING:
+    from launchdeck.engine.engine import Engine
     from launchdeck.core.config import HostConfig
     from launchdeck.run.ssh import Connections
 
@@ -57,6 +58,7 @@ class Options:
     reason: str | None = None  # why this action (recorded)
     connections: Connections | None = None
     operator: Operator | None = None
+    live: Engine | None = None  # the dashboard's running engine: the watch window reads it, no second poll
 
 
 @dataclass
@@ -228,7 +230,7 @@ async def _body(config: Config, plan: Plan, opts: Options, recorder: Recorder, l
     if plan.watch > 0:
         from launchdeck.actions.watch import watch_window
 
-        watched = await watch_window(config, plan.watch, opts.cancel, log.note)
+        watched = await watch_window(config, plan.watch, opts.cancel, log.note, live=opts.live)
         result.watch = watched.to_json()
         if watched.cancelled:
             result.outcome, result.message = "cancelled", "steps done; watch window cancelled (not recorded as good)"

@@ -2,7 +2,9 @@
 
 A deploy is "done" only when the window passes: the services and traffic targets are polled by an
 Engine on its own thread (the same probes, thresholds and `*_for` sustain rules as the dashboard)
-and any reading judged crit during the window is a breach, named with its target and reason.
+and any reading judged crit during the window is a breach, named with its target and reason. Run
+from the dashboard, the window reads the dashboard's own engine (`live`) instead of polling every
+target a second time; only readings taken since the window opened count.
 Containers and backups are not part of the gate (a deploy does not make a backup late).
 """
 
@@ -12,10 +14,15 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from launchdeck.core.config import Config
 from launchdeck.core.model import Status
 from launchdeck.core.plain import visible
+
+if TYPE_CHECKING:
+    from launchdeck.engine.engine import Engine
 
 WATCHED = ("services", "traffic")
 TICK = 1.0  # s between looks at the engine's snapshot
@@ -40,28 +47,28 @@ def watch_config(config: Config) -> Config:
 
 
 async def watch_window(config: Config, seconds: float, cancel: asyncio.Event,
-                       say: Callable[[str], None] = lambda _text: None, tick: float = TICK) -> WatchResult:
-    """Watch for `seconds`; stop at the first crit reading (a breach) or when `cancel` is set."""
+                       say: Callable[[str], None] = lambda _text: None, tick: float = TICK,
+                       live: Engine | None = None) -> WatchResult:
+    """Watch for `seconds`; stop at the first crit reading (a breach) or when `cancel` is set.
+    `live`: a running engine to read (the dashboard's) instead of starting one."""
     from launchdeck.engine.engine import Engine
     from launchdeck.probes import build_probes
 
     watched_config = watch_config(config)
-    probes = build_probes(watched_config)
     names = [f"{p}" for p in _targets(watched_config)]
-    if not probes:
+    if not names:
         say("watch window: no [[services]] or [[traffic]] configured; nothing to watch")
         return WatchResult(True, 0.0, None, [])
-    engine = Engine(watched_config, probes)
-    started = time.monotonic()
+    engine = live or Engine(watched_config, build_probes(watched_config))
+    started, opened = time.monotonic(), engine.clock.now()
     say(f"watch window: {seconds:g}s on {', '.join(names)}")
-    engine.start()
+    if live is None:
+        engine.start()
     try:
         while (elapsed := time.monotonic() - started) < seconds:
-            for reading in engine.snapshot().readings.values():
-                if reading.panel in WATCHED and reading.status is Status.CRIT:
-                    breach = visible(f"{reading.panel} {reading.target}: {reading.reason}")
-                    say(f"watch window breached after {elapsed:.0f}s: {breach}")
-                    return WatchResult(False, elapsed, breach, names)
+            if breach := _first_crit(engine, opened):
+                say(f"watch window breached after {elapsed:.0f}s: {breach}")
+                return WatchResult(False, elapsed, breach, names)
             try:
                 async with asyncio.timeout(min(tick, seconds - elapsed)):
                     await cancel.wait()
@@ -69,9 +76,17 @@ async def watch_window(config: Config, seconds: float, cancel: asyncio.Event,
             except TimeoutError:
                 pass
     finally:
-        engine.stop()  # joins its thread for at most a couple of seconds
+        if live is None:
+            engine.stop()  # joins its thread for at most a couple of seconds
     say(f"watch window passed ({seconds:g}s)")
     return WatchResult(True, time.monotonic() - started, None, names)
+
+
+def _first_crit(engine: Engine, opened: datetime) -> str | None:
+    for reading in engine.snapshot().readings.values():
+        if reading.panel in WATCHED and reading.status is Status.CRIT and reading.observed_at >= opened:
+            return visible(f"{reading.panel} {reading.target}: {reading.reason}")
+    return None
 
 
 def _targets(config: Config) -> list[str]:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # actions/* is imported when an action is first asked for, no
     from launchdeck.actions.gates import Gate
     from launchdeck.actions.plan import Plan
     from launchdeck.checklists.state import Board
+    from launchdeck.engine.engine import Engine
     from launchdeck.tui.app import LaunchdeckApp
 
 # capitals: an action is never one slip of the finger away (r refreshes, R rolls back)
@@ -217,8 +218,9 @@ class ActionRun:
     release. `cancel()` is safe from any thread: the running step's group is killed, nothing further runs."""
 
     def __init__(self, config: Config, answer: Answer, on_line: Callable[[str, str], None],
-                 on_done: Callable[[ActionResult], None]) -> None:
+                 on_done: Callable[[ActionResult], None], live: Engine | None = None) -> None:
         self.config, self.answer = config, answer
+        self.live = live  # the dashboard's engine: a deploy's watch window reads it, no second poll
         self.plan = answer.plan
         self.on_line, self.on_done = on_line, on_done
         self.cancelled = False
@@ -262,7 +264,8 @@ class ActionRun:
 
         check_confirmation(self.plan, self.answer.word)  # once more, where it runs: a wrong word runs nothing
         opts = Options(ledger_path(self.config), log_dir(self.config), include=self.answer.include,
-                       reason=self.answer.reason, on_line=self.on_line, break_lock=self.answer.break_lock)
+                       reason=self.answer.reason, on_line=self.on_line, break_lock=self.answer.break_lock,
+                       live=self.live)
         self._loop, self._event = asyncio.get_running_loop(), opts.cancel
         if self.cancelled:
             opts.cancel.set()
@@ -296,7 +299,7 @@ class ActionRun:
         except (LaunchdeckError, TimeoutError) as error:
             breached.problems.append(f"automatic rollback refused: {error}")
             return
-        again = Options(opts.ledger, opts.logs, on_line=opts.on_line,
+        again = Options(opts.ledger, opts.logs, on_line=opts.on_line, live=opts.live,
                         reason="automatic rollback: watch window breached")
         self._event = again.cancel  # x now cancels the rollback
         if self.cancelled:
@@ -380,7 +383,7 @@ class ActionsFlow:
             self._retired.remove(old)
         screen = ActionRunScreen(answer.plan, self.app._header(), self.names)
         inbox = LineInbox(screen.wake)
-        self.run = ActionRun(self.app.config, answer, inbox.put, screen.finished_from_thread)
+        self.run = ActionRun(self.app.config, answer, inbox.put, screen.finished_from_thread, live=self.app.engine)
         screen.attach(self.run, inbox)
         self.screen = screen
         # installed: escape back to the dashboard keeps it (and its output) for the action key to bring back
