@@ -216,17 +216,26 @@ async def test_cancel_ends_a_long_step_releases_the_lock_and_runs_nothing_furthe
     assert finish["event"] == "finish" and finish["outcome"] == "cancelled"
 
 
+def python_deploy(script: str) -> str:
+    """A deploy whose one step is `python -c script`, confirmed with yes, no watch window."""
+    return (f'[actions.deploy]\nargv = {json.dumps([sys.executable, "-c", script])}\nconfirm = "yes"\n'
+            'watch = "0s"\n')
+
+
+async def confirm_and_finish(pilot, app, timeout: float) -> ActionRunScreen:
+    """Open the deploy's confirmation, confirm it, and wait for its run screen to have a result."""
+    await open_confirm(pilot, app)
+    await pilot.press("tab", "enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+    run = app.screen
+    await wait_until(pilot, lambda: run.result is not None, timeout=timeout)
+    return run
+
+
 async def test_output_with_markup_and_escape_sequences_shows_as_text(tmp_path):
-    script = "print('[bold red]alert[/] \\x1b[2J\\x1b]0;owned\\x07 end')"
-    actions = (f'[actions.deploy]\nargv = {json.dumps([sys.executable, "-c", script])}\nconfirm = "yes"\n'
-               'watch = "0s"\n')
-    app = build(tmp_path, actions)
+    app = build(tmp_path, python_deploy("print('[bold red]alert[/] \\x1b[2J\\x1b]0;owned\\x07 end')"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_confirm(pilot, app)
-        await pilot.press("tab", "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
-        run = app.screen
-        await wait_until(pilot, lambda: run.result is not None, timeout=20)
+        run = await confirm_and_finish(pilot, app, timeout=20)
         lines = run.query_one(Log).lines
         assert "[bold red]alert[/] ␛[2J␛]0;owned␇ end" in lines
         assert not any("\x1b" in line or "\x07" in line for line in lines)
@@ -493,16 +502,9 @@ async def test_rollback_without_a_previous_good_version_is_refused_before_any_sc
 
 
 async def test_a_long_output_is_capped_on_screen_and_ends_with_its_last_line(tmp_path):
-    script = "import sys\nfor i in range(20000): sys.stdout.write('line %05d\\n' % i)"
-    actions = (f'[actions.deploy]\nargv = {json.dumps([sys.executable, "-c", script])}\nconfirm = "yes"\n'
-               'watch = "0s"\n')
-    app = build(tmp_path, actions)
+    app = build(tmp_path, python_deploy("import sys\nfor i in range(20000): sys.stdout.write('line %05d\\n' % i)"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_confirm(pilot, app)
-        await pilot.press("tab", "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
-        run = app.screen
-        await wait_until(pilot, lambda: run.result is not None, timeout=30)
+        run = await confirm_and_finish(pilot, app, timeout=30)
         await pilot.pause(0.2)
         lines = run.query_one(Log).lines
         assert len(lines) <= MEMORY_LINES + 1 and "line 19999" in lines
