@@ -12,6 +12,7 @@ timeout and exceptions alike.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -188,10 +189,8 @@ def break_stale(path: Path, reason: str) -> dict:
         return holder  # someone else broke it first
     moved = read_holder(aside) or {}
     if moved.get("token") != holder.get("token"):  # a fresh lock arrived between our read and rename: put it back
-        try:
+        with contextlib.suppress(FileExistsError):  # yet another holder is there: theirs stands
             os.link(aside, path)
-        except FileExistsError:
-            pass
         os.unlink(aside)
         raise LockError(f"action lock {describe(moved, path)}: taken again while breaking it", moved)
     os.unlink(aside)

@@ -16,6 +16,7 @@ holder ran on this machine and its pid is gone; a stale one is broken only with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import shlex
@@ -122,11 +123,9 @@ async def _body(proc: Any, out: LineStream, err: LineStream) -> int | None:
     pid = await _read_pid(proc, out)
     proc._launchdeck_pid = pid  # for the kill, if a timeout comes while the output still flows
     await asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err))
-    try:
+    with contextlib.suppress(TimeoutError):  # the output is read whole; a slow close costs no more than DRAIN
         async with asyncio.timeout(DRAIN):
             await proc.wait_closed()
-    except TimeoutError:
-        pass
     return pid
 
 

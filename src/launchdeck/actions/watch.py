@@ -11,6 +11,7 @@ Containers and backups are not part of the gate (a deploy does not make a backup
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,12 +70,10 @@ async def watch_window(config: Config, seconds: float, cancel: asyncio.Event,
             if breach := _first_crit(engine, opened):
                 say(f"watch window breached after {elapsed:.0f}s: {breach}")
                 return WatchResult(False, elapsed, breach, names)
-            try:
+            with contextlib.suppress(TimeoutError):  # the tick: look at the readings again
                 async with asyncio.timeout(min(tick, seconds - elapsed)):
                     await cancel.wait()
                 return WatchResult(False, time.monotonic() - started, None, names, cancelled=True)
-            except TimeoutError:
-                pass
     finally:
         if live is None:
             engine.stop()  # joins its thread for at most a couple of seconds
