@@ -26,6 +26,7 @@ from launchdeck.core.config import HostConfig
 from launchdeck.run.ssh import Connections
 
 from .conftest import SSHTarget
+from .test_remote import still_running  # the host's `sleep <marker>` processes, once gone
 
 pytestmark = pytest.mark.integration
 ECHO_ARGV = "import json, sys; open(sys.argv[1], 'w').write(json.dumps(sys.argv[2:]))"
@@ -78,23 +79,13 @@ async def test_a_missing_command_is_a_clear_failure(ssh_target, pool, tmp_path):
     assert result.outcome == "not-found" and "command not found (exit 127)" in result.message
 
 
-async def remote_sleepers(pool, host, marker: str, wait: float = 5.0) -> list[str]:
-    deadline = time.monotonic() + wait
-    while True:
-        ps = await pool.run(host, ["ps", "-eo", "args"], timeout=10)
-        left = [line for line in ps.stdout.splitlines() if line.strip() == f"sleep {marker}"]
-        if not left or time.monotonic() > deadline:
-            return left
-        await asyncio.sleep(0.1)
-
-
 async def test_timeout_kills_the_remote_process_group(ssh_target, pool, tmp_path):
     host = host_for(ssh_target)
     marker = f"{3600 + secrets.randbelow(1000)}.{secrets.randbelow(10**6)}"
     result = await step(pool, host, ["sh", "-c", f"sleep {marker} & sleep {marker}; wait"], new_log(tmp_path),
                         timeout=1.5)
     assert result.outcome == "timeout" and "still running after 1.5s" in result.message
-    assert await remote_sleepers(pool, host, marker) == []
+    assert await still_running(pool, host, marker) == []
 
 
 async def test_cancel_kills_the_remote_process_group(ssh_target, pool, tmp_path):
@@ -105,7 +96,7 @@ async def test_cancel_kills_the_remote_process_group(ssh_target, pool, tmp_path)
     result = await step(pool, host, ["sh", "-c", f"sleep {marker} & sleep {marker}; wait"], new_log(tmp_path),
                         cancel=cancel)
     assert result.outcome == "cancelled"
-    assert await remote_sleepers(pool, host, marker) == []
+    assert await still_running(pool, host, marker) == []
 
 
 async def test_ten_megabytes_of_output_logged_whole_and_capped_in_memory(ssh_target, pool, tmp_path):

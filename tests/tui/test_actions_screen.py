@@ -315,6 +315,23 @@ async def test_restore_offers_the_backups_of_its_source(tmp_path):
     assert action_records(tmp_path) == []
 
 
+def good_deploy_of_v1(tmp_path: Path) -> None:
+    """The ledger says v1 was deployed and its watch window passed: rollback's target."""
+    Ledger(ledger_of(tmp_path)).append(
+        checklist="actions", item_id="deploy", item_text="deploy version=v1", kind="action",
+        evidence={"event": "finish", "action": "deploy", "run": "r1", "params": {"version": "v1"}, "outcome": "done"})
+
+
+async def deploy_v2(pilot, app) -> ActionRunScreen:
+    """Deploy v2 through the confirmation; the run screen it opens."""
+    screen = await open_confirm(pilot, app)
+    await type_into(pilot, screen, "#param-version", "v2")
+    screen.query_one("#confirm").focus()
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+    return app.screen
+
+
 class BrokenByTheDeploy(FakeProbe):
     """web answers 200 until the deploy's step has written its marker, then 503: what the dashboard's
     engine sees, and so what the watch window reads (it polls nothing of its own in the dashboard)."""
@@ -333,20 +350,12 @@ class BrokenByTheDeploy(FakeProbe):
 async def test_a_breached_watch_window_offers_the_rollback(tmp_path):
     """The deploy's step succeeds, then the watch window sees web crit (the dashboard's own reading):
     breached, and R on the run screen opens the rollback's confirmation, to v1."""
-    ledger = Ledger(ledger_of(tmp_path))
-    ledger.append(checklist="actions", item_id="deploy", item_text="deploy version=v1", kind="action",
-                  evidence={"event": "finish", "action": "deploy", "run": "r1", "params": {"version": "v1"},
-                            "outcome": "done"})
+    good_deploy_of_v1(tmp_path)
     actions = deploy_writing(tmp_path / "marker", confirm="yes").replace('watch = "0s"', 'watch = "30s"')
     app = build(tmp_path, actions + '[actions.rollback]\nargv = ["true", "{version}"]\nconfirm = "yes"\n',
                 probes=[BrokenByTheDeploy(tmp_path / "marker")])
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_confirm(pilot, app)
-        await type_into(pilot, screen, "#param-version", "v2")
-        screen.query_one("#confirm").focus()
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
-        run = app.screen
+        run = await deploy_v2(pilot, app)
         await wait_until(pilot, lambda: run.watch_started is not None, timeout=10)
         await wait_until(pilot, lambda: run.result is not None, timeout=25)
         assert run.result.outcome == "breached" and "services web" in run.result.message
@@ -461,10 +470,7 @@ async def test_an_optional_step_runs_only_when_ticked(tmp_path):
 
 
 async def test_auto_rollback_runs_when_the_config_says_so(tmp_path):
-    ledger = Ledger(ledger_of(tmp_path))
-    ledger.append(checklist="actions", item_id="deploy", item_text="deploy version=v1", kind="action",
-                  evidence={"event": "finish", "action": "deploy", "run": "r1", "params": {"version": "v1"},
-                            "outcome": "done"})
+    good_deploy_of_v1(tmp_path)
     rolled = tmp_path / "rolled"
     actions = deploy_writing(tmp_path / "marker", confirm="yes").replace(
         'watch = "0s"', 'watch = "30s"\nauto_rollback = true')
@@ -472,12 +478,7 @@ async def test_auto_rollback_runs_when_the_config_says_so(tmp_path):
     app = build(tmp_path, actions + f'[actions.rollback]\nargv = {json.dumps(argv)}\n',
                 probes=[BrokenByTheDeploy(tmp_path / "marker")])
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_confirm(pilot, app)
-        await type_into(pilot, screen, "#param-version", "v2")
-        screen.query_one("#confirm").focus()
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
-        run = app.screen
+        run = await deploy_v2(pilot, app)
         await wait_until(pilot, lambda: run.result is not None, timeout=25)
         assert run.result.outcome == "breached"  # the deploy's result stands
         assert "automatic rollback to v1: done" in " ".join(run.result.problems)
