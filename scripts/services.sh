@@ -198,6 +198,23 @@ dpkg_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
 }
 
+# Debian's chromium for the browser-view test (tests/integration/test_serve_browser.py): Playwright
+# from PyPI drives it with executable_path=/usr/bin/chromium (no `playwright install`).
+chromium_up() {
+  if [[ -x /usr/bin/chromium ]]; then
+    report chromium "ok (/usr/bin/chromium)"
+    return 0
+  fi
+  mkdir -p "$STATE_DIR"
+  local aptlog="$STATE_DIR/apt-chromium.log" rc=0
+  {
+    apt-get install -y -q --no-install-recommends chromium ||
+      { apt-get update -q && apt-get install -y -q --no-install-recommends chromium; }
+  } </dev/null >"$aptlog" 2>&1 || rc=$?
+  ((rc == 0)) && [[ -x /usr/bin/chromium ]] || die chromium "apt-get install chromium failed (rc=$rc)" "$aptlog"
+  report chromium "installed ($(/usr/bin/chromium --version 2>/dev/null | head -n1))"
+}
+
 # --------------------------------------------------------------------------
 # 2. Docker Engine + busybox image
 # --------------------------------------------------------------------------
@@ -719,6 +736,7 @@ cmd_up() {
   pgbackrest_up
   sshd_up
   prometheus_check
+  chromium_up
   write_state_files
   report state "$STATE_DIR/services.json, $STATE_DIR/env.sh"
 }
