@@ -27,6 +27,8 @@ class DeckConfig(Section):
     name: str = "launchdeck"
     environment: str = "production"
     refresh: Period = 5.0
+    # the flight recorder (engine/recorder.py): a JSON Lines path; unset: beside the ledger; "" or false: off
+    record: str | bool | None = None
 
     @property
     def is_production(self) -> bool:
