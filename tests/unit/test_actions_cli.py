@@ -212,6 +212,30 @@ argv = [{toml_str(PY)}, "-c", {toml_str(ECHO_ARGV)}, {toml_str(marker)}, "--toke
     assert "--token=***" in result.output
 
 
+def test_a_secret_the_command_prints_is_masked_in_the_log_file_too(tmp_path: Path, monkeypatch):
+    """The command echoes a configured ${ENV} secret (and a DSN with a password), split across two
+    writes: the screen, the log file (0640) and the ledger hold the mask, never the value."""
+    monkeypatch.setenv("LD_API_KEY", "key-printed-4711")
+    printing = ("import sys, time; w = sys.stdout.buffer; w.write(b'token key-print'); w.flush(); time.sleep(0.2); "
+                "w.write(b'ed-4711 here\\npostgresql://app:pw-in-url-9@db/shop\\nraw:\\xff\\n'); w.flush()")
+    config = write_config(tmp_path, f'''
+[actions.deploy]
+confirm = "yes"
+argv = [{toml_str(PY)}, "-c", {toml_str(printing)}]
+env = {{ API_KEY = "${{LD_API_KEY}}" }}
+''')
+    result = run(config, "deploy", "--confirm", "yes")
+    assert result.exit_code == 0, result.output
+    log = Path(action_records(tmp_path)[-1]["log"])
+    data = log.read_bytes()
+    assert b"key-printed-4711" not in data and b"pw-in-url-9" not in data
+    assert b"token *** here\n" in data and b"postgresql://app:***@db/shop" in data and b"raw:\xff\n" in data
+    assert log.stat().st_mode & 0o777 == 0o640
+    for text in (result.output, (tmp_path / "launch-signoff.jsonl").read_text()):
+        assert "key-printed-4711" not in text
+    assert action_records(tmp_path)[-1]["log_sha256"] == __import__("hashlib").sha256(data).hexdigest()
+
+
 def test_launchdeck_act_is_registered_and_honours_the_groups_allow_actions(tmp_path: Path):
     from launchdeck.cli import main
 

@@ -1,9 +1,11 @@
 """A step's output: streamed line by line, capped in memory, written whole to the action's log file.
 
 Bytes are split into lines before decoding and decoded with errors="replace", so a binary blob or
-a Latin-1 file never ends a step. The log file gets every byte as the command wrote it (its SHA-256
-goes into the ledger); the callback and memory get printable text only, an escape sequence would
-otherwise reach the operator's terminal.
+a Latin-1 file never ends a step. The log file (mode 0640; its SHA-256 goes into the ledger) gets
+every byte as the command wrote it except the secrets: each whole line has the config's ${ENV}
+values (core/redact.py's Scrubber) and URL/`password=` passwords masked before it is written,
+non-UTF-8 bytes kept as they were (surrogateescape). The callback and memory get printable text
+only, an escape sequence would otherwise reach the operator's terminal.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class ActionLog:
         self._write(f"[launchdeck] {mask_passwords(self.scrub(text))}\n".encode())
         self._emit("launchdeck", text)
 
+    def _write_masked(self, data: bytes) -> None:
+        """Command output into the file with every secret masked; bytes that are not UTF-8 kept as they are."""
+        text = data.decode("utf-8", "surrogateescape")
+        masked = mask_passwords(self.scrub(text))
+        self._write(data if masked == text else masked.encode("utf-8", "surrogateescape"))
+
     def _write(self, data: bytes) -> None:
         if self._file.closed:
             return
@@ -86,16 +94,21 @@ class LineStream:
         self._pending = b""
 
     def feed(self, data: bytes) -> None:
-        self.log._write(data)
+        """Whole lines are masked and written at once (a secret split across two reads is still one
+        line); a line longer than PARTIAL_LIMIT is written in pieces."""
         self._pending += data
         *lines, self._pending = self._pending.split(b"\n")
+        if lines:
+            self.log._write_masked(b"\n".join(lines) + b"\n")
         for line in lines:
             self.log._emit(self.name, line.rstrip(b"\r").decode("utf-8", "replace"))
         while len(self._pending) > PARTIAL_LIMIT:
             piece, self._pending = self._pending[:PARTIAL_LIMIT], self._pending[PARTIAL_LIMIT:]
+            self.log._write_masked(piece)
             self.log._emit(self.name, piece.decode("utf-8", "replace"))
 
     def flush(self) -> None:
         if self._pending:
+            self.log._write_masked(self._pending)
             self.log._emit(self.name, self._pending.decode("utf-8", "replace"))
             self._pending = b""
