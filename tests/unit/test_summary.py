@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from launchdeck.engine.events import EventLog
 from launchdeck.engine.state import LiveState
 from launchdeck.engine.summary import format_age, format_p95, format_ratio, summarize
 
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 CONFIG = """
 [deck]

@@ -10,9 +10,10 @@ shows no "newest backup" at all rather than a grey dash that looks like a proble
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from launchdeck.core.config import Config
 from launchdeck.core.history import ReadingHistory
