@@ -90,3 +90,15 @@ def test_history_is_bounded_by_age_and_count():
     assert (kept[0].observed_at - kept[-1].observed_at) <= timedelta(seconds=600)
     history.needs(7200)
     assert history.keep == timedelta(seconds=7200)
+
+
+@pytest.mark.parametrize("text, values, detail", [
+    ("backups.age < 26h", {"age_seconds": 144059}, "main_db: age 40h, needs < 26h now"),
+    ("backups.main_db.error_ratio < 1%", {"error_ratio": 0.012}, "main_db: error ratio 1.2%, needs < 1% now"),
+    ("backups.main_db.p95 <= 300ms", {"p95_seconds": 0.48}, "main_db: p95 480ms, needs <= 300ms now"),
+])
+def test_a_failing_value_is_said_in_human_units(text, values, detail):
+    history = ReadingHistory()
+    add(history, "backups", "main_db", 0, **values)
+    result = evaluate(parse_condition(text), history, T0)
+    assert result.state == FAIL and result.detail == detail

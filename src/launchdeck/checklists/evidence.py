@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from launchdeck.core.history import ReadingHistory
 from launchdeck.core.model import Reading, Status
-from launchdeck.core.units import format_duration, parse_duration
+from launchdeck.core.units import format_duration, format_metric, metric_word, parse_duration
 
 PASS, FAIL, PENDING, UNKNOWN = "pass", "fail", "pending", "unknown"
 METRIC_ALIASES = {"age": "age_seconds", "p95": "p95_seconds", "latency": "latency_seconds", "rate": "rate_rps",
@@ -155,4 +155,5 @@ def _judge_target(condition: Condition, history: ReadingHistory, target: str, no
 def _shown(condition: Condition, value: Any) -> str:
     if condition.is_status:
         return f"status {value}"
-    return f"{condition.metric} = {value:g}, needs {condition.op} {condition.value:g}"
+    metric = condition.metric
+    return f"{metric_word(metric)} {format_metric(metric, value)}, needs {condition.op} {format_metric(metric, condition.value)}"

@@ -92,3 +92,44 @@ def format_size(value: float | int | None) -> str:
             return f"{value:.0f}{unit}" if unit in ("B", "K") or value >= 10 else f"{value:.1f}{unit}"
         value /= 1024
     return "—"
+
+
+def format_span(seconds: float) -> str:
+    """A duration as people set thresholds (`26h`, `40h`, `15m`, `500ms`): hours up to 4 days rather
+    than days, and whole hours from 10h, so an age reads against its limit at a glance."""
+    if seconds < 0:
+        return "-" + format_span(-seconds)
+    hours = seconds / 3600
+    if hours >= 96:
+        return format_duration(seconds)
+    if hours >= 10:
+        return f"{hours:.0f}h"
+    return format_duration(seconds)
+
+
+METRIC_WORDS = {"age_seconds": "age", "p95_seconds": "p95", "latency_seconds": "latency", "rate_rps": "rate",
+                "cpu_percent": "cpu", "size_bytes": "size", "mem_bytes": "memory", "mem_percent": "memory"}
+
+
+def metric_word(metric: str) -> str:
+    """`age_seconds` -> `age`: the name a person wrote in the evidence, not the reading's key."""
+    return METRIC_WORDS.get(metric, metric.replace("_", " "))
+
+
+def format_metric(metric: str, value: object) -> str:
+    """A reading value in the unit its name says: `40h`, `1.2%`, `480ms`, `12M`, `41/s`, `73%`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if not math.isfinite(value):
+        return "—"
+    if metric.endswith("_seconds"):
+        return format_span(value)
+    if metric.endswith("ratio"):
+        return f"{value * 100:.2f}".rstrip("0").rstrip(".") + "%"
+    if metric.endswith("_percent"):
+        return f"{value:.0f}%"
+    if metric.endswith("_bytes"):
+        return format_size(value)
+    if metric.endswith("_rps"):
+        return f"{value:.1f}/s" if value < 10 else f"{value:.0f}/s"
+    return f"{value:g}"
