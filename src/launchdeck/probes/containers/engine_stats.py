@@ -329,12 +329,20 @@ class CgroupReader:
 
     def _shape(self, *, cpu_total: int, system: int, usage: int, limit: int, stats: dict[str, int],
                pids: int | None, pid: int) -> dict[str, Any]:
-        if self.machine_memory and limit > self.machine_memory:  # no limit set: the engine shows MemTotal
-            limit = self.machine_memory
-        return {"cpu_stats": {"cpu_usage": {"total_usage": cpu_total}, "system_cpu_usage": system,
-                              "online_cpus": self.online_cpus},
-                "memory_stats": {"usage": usage, "limit": limit, "stats": stats},
-                "pids_stats": {"current": pids}, "networks": _net_dev(f"{self.proc}/{pid}/net/dev")}
+        return engine_shaped(cpu_total=cpu_total, system=system, online_cpus=self.online_cpus, usage=usage,
+                             limit=limit, machine_memory=self.machine_memory, stats=stats, pids=pids,
+                             networks=_net_dev(f"{self.proc}/{pid}/net/dev"))
+
+
+def engine_shaped(*, cpu_total: int, system: int, online_cpus: int, usage: int, limit: int, machine_memory: int,
+                  stats: dict[str, int], pids: int | None, networks: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """A stats sample as the engine would return it, from counters read in cgroup and /proc files."""
+    if machine_memory and limit > machine_memory:  # no limit set: the engine shows MemTotal
+        limit = machine_memory
+    return {"cpu_stats": {"cpu_usage": {"total_usage": cpu_total}, "system_cpu_usage": system,
+                          "online_cpus": online_cpus},
+            "memory_stats": {"usage": usage, "limit": limit, "stats": stats},
+            "pids_stats": {"current": pids}, "networks": networks}
 
 
 def _text(path: str) -> str:

@@ -6,9 +6,12 @@ the shim to read the container's cgroup files, ~3.6 ms of engine CPU per streame
 per one-shot request: persistent streams measured 0.96x `docker stats`, one-shot polls 0.8-0.95x.
 - local engine: the same counters read from the cgroup and /proc files (dockerstats.CgroupReader,
   for containers whose /proc/<pid>/cgroup names their id): 0.12x, 50 containers in ~0.03 s;
-- remote engine (SSH-forwarded socket), or containers those files don't show: one-shot stats
-  fanned out at once in short-lived daemon threads; parallel calls share the engine's 1 s sampling
-  tick: ~1.3 s a refresh for 50 containers (sequential: 50 s).
+- remote engine (SSH [[hosts]] entry): the list, inspect and events through the forwarded socket;
+  the same counters read on the host by one fixed awk command per refresh over the SSH connection
+  (remote_cgroups.py), so the host's engine is not asked for stats at all;
+- a host without cgroup files (noted once in the event timeline), or containers the files don't
+  show: one-shot stats fanned out at once in short-lived daemon threads; parallel calls share the
+  engine's 1 s sampling tick: ~1.3 s a refresh for 50 containers (sequential: 50 s).
 CPU % is the CLI's formula against our own previous sample. The first collect takes a baseline
 (two file reads 1 s apart, or a plain `stream=False`, ~2 s) so one `launchdeck check` has CPU %.
 Inspect facts are cached, refreshed on a list change, an engine event or every REINSPECT_EVERY s;
@@ -48,6 +51,7 @@ from launchdeck.probes.containers.engine_stats import (
     memory_used,
     network_bytes,
 )
+from launchdeck.probes.containers.remote_cgroups import NoCgroupFiles, RemoteCgroupReader
 
 PANEL = "containers"
 DEFAULT_URL = "unix:///var/run/docker.sock"
@@ -72,8 +76,10 @@ class ContainersProbe:
     panel = PANEL
 
     def __init__(self, spec: ContainersConfig, host: HostConfig | None, default_interval: float,
-                 connections: Any = None, clock: Clock | None = None, *, read_cgroups: bool | None = None) -> None:
-        """read_cgroups: None = for the local engine when its containers are visible here; False = engine only."""
+                 connections: Any = None, clock: Clock | None = None, *, read_cgroups: bool | None = None,
+                 remote_proc: str = "/proc") -> None:
+        """read_cgroups: None = cgroup files where readable (this machine's, or the SSH host's); False =
+        engine only. remote_proc: where the SSH host's /proc is (another path shows a host without it)."""
         self.spec, self.host, self.connections = spec, host, connections
         self.target = spec.host
         self.timeout = spec.timeout
@@ -83,7 +89,10 @@ class ContainersProbe:
         self.events_error = ""  # why the events stream last failed, if it did
         self.url = ""
         self._read_cgroups = read_cgroups
-        self._cgroups: CgroupReader | None = None
+        self._cgroups: CgroupReader | RemoteCgroupReader | None = None
+        self._remote_proc = remote_proc
+        self.stats_note = ""  # how this host's stats are read, when not the cheap way (shown as an event)
+        self.files_error = ""  # why the last cgroup-file read failed, if it did (the engine answered instead)
         self._client: Any = None
         self._lock = threading.Lock()  # guards what the events thread shares with collect
         self._dirty: set[str] = set()
@@ -125,6 +134,8 @@ class ContainersProbe:
         running = [row["Id"] for row in rows if row.get("State") in STATS_STATES]
         samples = await self._samples(client, running, deadline)
         self._primed = True
+        vanished = {cid for cid, sample in samples.items() if getattr(sample, "status_code", None) == 404}
+        rows = [row for row in rows if row["Id"] not in vanished]  # removed between the list and the read
         now = self.clock.now()
         readings = [self._reading(row, samples.get(row["Id"]), problems.get(row["Id"], ""), now) for row in rows]
         return Batch(sorted(readings, key=lambda pair: pair[0]))
@@ -165,35 +176,67 @@ class ContainersProbe:
         return problems
 
     async def _samples(self, client: Any, running: list[str], deadline: float) -> dict[str, Any]:
-        """{id: stats sample or the exception}: cgroup files where visible, the engine for the rest."""
+        """{id: stats sample or the exception}: cgroup files where readable, the engine for the rest."""
         samples: dict[str, Any] = {}
-        reader = await self._reader()
         pids = {cid: self._facts[cid]["pid"] for cid in running if self._facts.get(cid, {}).get("pid")}
-        if reader is not None and pids:
-            read = partial(run_blocking, reader.sample_many, pids, timeout=self._left(deadline))
-            samples = {cid: s for cid, s in (await read()).items() if s is not None}
+        if pids and await self._reader() is not None:
+            samples = await self._read_files(pids, deadline)
             with self._lock:  # unreadable: maybe restarted with a new pid; inspect again next poll
                 self._dirty.update(cid for cid in pids if cid not in samples)
             if not self._primed and samples:  # a first collect: its own baseline, then the real read
                 self._previous.update({cid: s["cpu_stats"] for cid, s in samples.items() if cid not in self._previous})
                 await asyncio.sleep(BASELINE_GAP)
-                samples = {cid: s for cid, s in (await read()).items() if s is not None}
+                samples = await self._read_files(pids, deadline)
         calls = {}
         for cid in running:
-            if cid not in samples:  # remote, invisible here, or unreadable this time: ask the engine
+            if cid not in samples:  # no files for it (remote host without them, gone, unreadable): ask the engine
                 one_shot = self._one_shot and (self._primed or cid in self._previous)
                 calls[cid] = partial(client.api.stats, cid, stream=False, **({"one_shot": True} if one_shot else {}))
         samples.update(await self._fan_out(calls, self._left(deadline)))
         return samples
 
-    async def _reader(self) -> CgroupReader | None:
-        """Decided once: the local engine's containers are read from files when this machine shows them."""
-        local = self.spec.host == "local" and self.url.startswith("unix://")
-        if self._cgroups is None and self._read_cgroups is not False and (local or self._read_cgroups):
+    async def _read_files(self, pids: dict[str, int], deadline: float) -> dict[str, Any]:
+        """{id: sample} for the containers whose cgroup files were read (locally, or in one SSH command)."""
+        reader = self._cgroups
+        try:
+            if isinstance(reader, RemoteCgroupReader):
+                async with asyncio.timeout(self._left(deadline)):
+                    found = await reader.sample_many(pids)
+            else:
+                found = await run_blocking(reader.sample_many, pids, timeout=self._left(deadline))
+        except NoCgroupFiles as error:  # decided for good: this host's stats come from its engine
+            self._cgroups, self._read_cgroups = None, False
+            self._note(f"stats from the engine API (costs the host's engine ~4 ms per container): {error}")
+            return {}
+        except (OSError, TimeoutError, LaunchdeckError, ValueError) as error:  # this refresh only: the engine answers
+            self.files_error = f"cgroup files not read: {error}"
+            return {}
+        self.files_error = ""
+        return {cid: sample for cid, sample in found.items() if sample is not None}
+
+    async def _reader(self) -> CgroupReader | RemoteCgroupReader | None:
+        """Decided once: local engine -> this machine's files when it shows them; SSH host -> its files
+        through the connection (given up, with a note, if the host has none)."""
+        if self._cgroups is not None or self._read_cgroups is False:
+            return self._cgroups
+        if self.spec.host == "local" and self.url.startswith("unix://"):
+            reader = await run_blocking(CgroupReader, timeout=self.timeout)
+            self._cgroups = reader if reader.usable else None
+            self._read_cgroups = self._cgroups is not None
+        elif self.spec.host != "local" and self.host is not None and self.connections is not None:
+            self._cgroups = RemoteCgroupReader(self.connections, self.host, self.timeout * 0.5, self._remote_proc)
+        elif self._read_cgroups:  # asked for files on an engine whose containers this machine may show
             reader = await run_blocking(CgroupReader, timeout=self.timeout)
             self._cgroups = reader if reader.usable else None
             self._read_cgroups = self._cgroups is not None
         return self._cgroups
+
+    def _note(self, text: str) -> None:
+        """Say once, in the event timeline and on the probe, how this host's stats are read."""
+        self.stats_note = text
+        with self._lock:
+            self.events.append({"time": self.clock.now(), "host": self.target, "container": "all containers",
+                                "action": "note", "detail": text})
 
     def _reading(self, row: dict[str, Any], sample: Any, problem: str, now: datetime) -> tuple[str, Outcome]:
         cid, state = row["Id"], row.get("State", "")
