@@ -1,0 +1,138 @@
+"""The flight recorder: what it writes, when it does not, its bound and rotation, and its failures."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from launchdeck.core.config import parse_config
+from launchdeck.core.model import Reading, Status
+from launchdeck.core.redact import Scrubber
+from launchdeck.engine.events import EventLog
+from launchdeck.engine.recorder import RECORD_NAME, Recorder, record_path
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def reading(target="web", status=Status.OK, reason="HTTP 200", at=0.0, **values) -> Reading:
+    return Reading("services", target, status, reason, values, T0 + timedelta(seconds=at), 0.01)
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def readings_in(path: Path) -> list[dict]:
+    return [line for line in lines(path) if line["type"] == "reading"]
+
+
+def test_unchanged_readings_are_not_rewritten_and_changes_are(tmp_path):
+    recorder = Recorder(tmp_path / "rec.jsonl").start()
+    queued = [recorder.observe_reading(reading(at=5 * i, http_status=200)) for i in range(10)]
+    recorder.observe_reading(reading(status=Status.CRIT, reason="HTTP 503", at=60, http_status=503))
+    recorder.observe_reading(reading(status=Status.CRIT, reason="HTTP 503", at=65, http_status=503))
+    recorder.observe_reading(reading(at=70, http_status=200))
+    recorder.close()
+    assert queued == [True] + [False] * 9
+    written = readings_in(tmp_path / "rec.jsonl")
+    assert [(r["status"], r["t"]) for r in written] == [
+        ("ok", T0.isoformat()), ("crit", (T0 + timedelta(seconds=60)).isoformat()),
+        ("ok", (T0 + timedelta(seconds=70)).isoformat())]
+    assert written[1]["reason"] == "HTTP 503" and written[1]["values"] == {"http_status": 503}
+
+
+def test_numbers_alone_are_written_at_most_every_interval(tmp_path):
+    recorder = Recorder(tmp_path / "rec.jsonl", numbers_every=30).start()
+    for second in range(0, 95, 5):  # latency moves on every poll, status and reason stay
+        recorder.observe_reading(reading(at=second, latency_seconds=0.01 + second / 1000))
+    recorder.close()
+    times = [r["t"] for r in readings_in(tmp_path / "rec.jsonl")]
+    assert times == [(T0 + timedelta(seconds=s)).isoformat() for s in (0, 30, 60, 90)]
+
+
+def test_a_changed_word_value_is_written_at_once(tmp_path):
+    recorder = Recorder(tmp_path / "rec.jsonl").start()
+    recorder.observe_reading(reading(at=0, image="shop:1.4"))
+    recorder.observe_reading(reading(at=5, image="shop:1.5"))
+    recorder.close()
+    assert [r["values"]["image"] for r in readings_in(tmp_path / "rec.jsonl")] == ["shop:1.4", "shop:1.5"]
+
+
+def test_events_of_the_log_are_recorded_once_each(tmp_path):
+    events = EventLog()
+    events.add(T0, "services", "web", "breach", Status.CRIT, "ok → crit: HTTP 503")
+    recorder = Recorder(tmp_path / "rec.jsonl").start(events)
+    events.add(T0 + timedelta(seconds=9), "services", "web", "recovery", Status.OK, "crit → ok")
+    recorder.close()
+    recorded = [line for line in lines(tmp_path / "rec.jsonl") if line["type"] == "event"]
+    assert [(e["kind"], e["severity"], e["text"]) for e in recorded] == [
+        ("breach", "crit", "ok → crit: HTTP 503"), ("recovery", "ok", "crit → ok")]
+
+
+def test_secrets_are_scrubbed_from_reasons_values_and_events(tmp_path):
+    events = EventLog()
+    events.add(T0, "engine", "probe", "problem", Status.UNKNOWN, "login failed for s3cr3t-pass")
+    recorder = Recorder(tmp_path / "rec.jsonl", Scrubber(["s3cr3t-pass"])).start(events)
+    recorder.observe_reading(reading(status=Status.CRIT, reason="auth s3cr3t-pass refused",
+                                     url="postgres://u:s3cr3t-pass@db/x"))
+    recorder.close()
+    text = (tmp_path / "rec.jsonl").read_text()
+    assert "s3cr3t-pass" not in text and text.count("***") == 3
+
+
+def test_the_file_is_bounded_and_rotated_keeping_k(tmp_path):
+    path = tmp_path / "rec.jsonl"
+    recorder = Recorder(path, max_bytes=4000, keep=2).start()
+    for i in range(400):  # every reading a change: its reason carries the count
+        recorder.observe_reading(reading(target=f"t{i % 3}", reason=f"reading {i}", at=i))
+    recorder.close()
+    assert path.exists() and path.with_name("rec.jsonl.1").exists() and path.with_name("rec.jsonl.2").exists()
+    assert not path.with_name("rec.jsonl.3").exists()
+    for file in (path, path.with_name("rec.jsonl.1")):
+        assert file.stat().st_size <= 4000
+    newest = lines(path)
+    assert newest[0]["type"] == "meta" and newest[0]["what"] == "rotated"
+    carried = [line for line in newest if line.get("carried")]
+    assert sorted(c["target"] for c in carried) == ["t0", "t1", "t2"]  # each file replays on its own
+    last = readings_in(path)[-1]
+    assert last["reason"] == "reading 399"
+
+
+def test_a_full_disk_is_one_problem_and_recording_goes_on_quietly(tmp_path):
+    problems = []
+    recorder = Recorder(Path("/dev/full"), on_problem=lambda title, text: problems.append((title, text))).start()
+    for i in range(50):
+        recorder.observe_reading(reading(reason=f"r{i}", at=i))
+    recorder.close()
+    assert len(problems) == 1 and recorder.problems == 1
+    assert "/dev/full" in problems[0][1] and "No space left" in problems[0][1]
+    assert recorder.lost > 0
+
+
+def test_a_directory_as_the_path_is_one_clear_problem(tmp_path):
+    problems = []
+    recorder = Recorder(tmp_path, on_problem=lambda title, text: problems.append(text)).start()
+    recorder.observe_reading(reading())
+    recorder.observe_reading(reading(status=Status.WARN, reason="slow"))
+    recorder.close()
+    assert len(problems) == 1
+    assert str(tmp_path) in problems[0] and "is a directory" in problems[0]
+
+
+def test_record_path_defaults_beside_the_ledger_and_can_be_turned_off(tmp_path):
+    source = tmp_path / "launchdeck.toml"
+    source.write_text("")
+    checklists = '[checklists]\nledger = "ledgers/signoff.jsonl"\n'
+    assert record_path(parse_config(checklists, str(source), {})) == tmp_path / "ledgers" / RECORD_NAME
+    assert record_path(parse_config('[deck]\nrecord = "rec/x.jsonl"\n', str(source), {})) == tmp_path / "rec/x.jsonl"
+    assert record_path(parse_config('[deck]\nrecord = ""\n', str(source), {})) is None
+    assert record_path(parse_config('[deck]\nrecord = false\n', str(source), {})) is None
+    # a config built in memory (tests) has no directory of its own: nothing is written by default
+    assert record_path(parse_config("", "not-a-file.toml", {})) is None
+
+
+def test_a_stuck_writer_never_blocks_the_engine(tmp_path):
+    recorder = Recorder(tmp_path / "rec.jsonl", queue_limit=1)  # not started: nothing drains the queue
+    results = [recorder.observe_reading(reading(reason=f"r{i}", at=i)) for i in range(5)]
+    assert results == [True, False, False, False, False] and recorder.lost == 4
