@@ -9,6 +9,13 @@ Why a thread of its own: latency is timed where the request runs (DESIGN rule 8)
 a compose, a big screen or a resize was charged to every service in flight (a healthy 7 ms endpoint
 read 609 ms at start-up). Here a busy UI costs the engine at most a GIL hand-off, and a sample taken
 while the engine's own loop stalled is re-taken (engine/pacing.py).
+
+Two modes of collecting (engine/polling.py's Collection, the same in both): `mode="thread"` runs the
+probes on this thread's loop; `mode="process"` runs them in a child process of their own
+(engine/worker.py, engine/worker_process.py), so their CPU is not taken from the UI's GIL, and every
+stamped reading comes back over a pipe to be judged and kept here exactly as in thread mode. The
+child builds its probes from the config (with the system clock); `probes` here still serve dump
+verifications and name the rows. `run_once` (`launchdeck check`) always runs in this process.
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import random
 import sys
 import threading
 import time
@@ -36,8 +42,8 @@ from launchdeck.engine import verifications as verify
 from launchdeck.engine.events import EventLog, action_event
 from launchdeck.engine.notices import (BackfillNotice, ChecklistNotice, Notice, ProblemNotice, ReadingNotice,
                                        VerificationNotice)
-from launchdeck.engine.pacing import SHARE, Gate, LagMonitor
-from launchdeck.engine.polling import collect_batch
+from launchdeck.engine.pacing import Gate
+from launchdeck.engine.polling import Collection, Key
 from launchdeck.engine.state import LiveState, Snapshot
 from launchdeck.probes import close_probes
 from launchdeck.probes.base import Probe
@@ -45,11 +51,8 @@ from launchdeck.probes.base import Probe
 log = logging.getLogger("launchdeck.engine")
 
 LEDGER_POLL_SECONDS = 0.5  # another terminal's sign-off shows here within this (the bar is 1 s)
-RETAKES = 3  # re-takes of a sample after an engine stall; if every one stalls, the round is not judged
-RETAKE_PAUSE = 0.05  # s before the first re-take, then 4x longer each time (0.05, 0.2, 0.8)
-TIMEOUT_SHARE = 0.5  # of its timeout the engine may have been away before a timeout is re-taken
 RATE_GAP = 2.0  # s between the two scrapes `check` takes of a /metrics source
-UNJUDGED_LIMIT = 3  # rounds in a row a target may go unjudged before its row says why
+MODES = ("thread", "process")  # where the probes run: this engine's thread, or a process of their own
 STOP_GRACE = 1.5  # s for probes to close when the engine stops (a dead SSH peer must not hold up quit)
 SWITCH_INTERVAL = 0.001  # s: the GIL hand-off to the engine thread while the UI thread is busy (default 5 ms)
 
@@ -57,7 +60,10 @@ SWITCH_INTERVAL = 0.001  # s: the GIL hand-off to the engine thread while the UI
 class Engine:
     def __init__(self, config: Config, probes: list[Probe], clock: Clock | None = None,
                  checklists: ChecklistSession | None = None, pool: BlockingPool | None = None,
-                 gate: Gate | None = None, jitter: float = 0.1) -> None:
+                 gate: Gate | None = None, jitter: float = 0.1, mode: str = "thread") -> None:
+        if mode not in MODES:
+            raise ValueError(f"engine mode {mode!r}: expected one of {', '.join(MODES)}")
+        self.mode = mode
         self.config = config
         self.probes = probes
         self.clock = clock or SystemClock()
@@ -66,9 +72,9 @@ class Engine:
         self.scrub = Scrubber(config.secrets)
         self.events = EventLog()
         self.state = LiveState(self.events, checklists.history if checklists else None)
-        self.lag = LagMonitor()
+        self.collection = Collection(probes, self.clock, self.scrub, self, gate, jitter)
+        self.worker: Any = None  # the WorkerProcess while mode == "process" runs
         self.verifications = verify.Verifications(config, probes, self.clock, self.pool, self._publish, self.scrub)
-        self._gate = gate
         self._jitter = jitter
         self._listeners: list[Callable[[Notice], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -79,10 +85,6 @@ class Engine:
         self._stopping: asyncio.Event | None = None
         self._wakes: list[asyncio.Event] = []
         self._tasks: set[asyncio.Task] = set()
-        self._container_seen: dict[str, Any] = {}
-        self.retakes = 0  # samples re-taken because the engine stalled during them (benches report it)
-        self.unjudged = 0  # rounds not judged because every re-take stalled too
-        self._unjudged_in_a_row: dict[tuple[str, str], int] = {}
         self._judged: set[tuple[str, str]] = set()  # probes read at least once: the verdict covers them all
         self.announcer = _announcer(config)
         self._ledger_lock: asyncio.Lock | None = None  # created on the engine's loop
@@ -101,7 +103,22 @@ class Engine:
 
     def refresh(self) -> None:
         """Poll every probe now (thread-safe)."""
-        self._call_soon(lambda: [wake.set() for wake in self._wakes])
+        self._call_soon(self._wake_all)
+
+    @property
+    def lag(self) -> Any:
+        """The LagMonitor of the collection in this process (idle in process mode: the child has its own)."""
+        return self.collection.lag
+
+    @property
+    def retakes(self) -> int:
+        """Samples re-taken because the engine stalled during them (in this process; benches report it)."""
+        return self.collection.retakes
+
+    @property
+    def unjudged(self) -> int:
+        """Rounds not judged because every re-take stalled too (in this process)."""
+        return self.collection.unjudged
 
     def sign(self, request: Any) -> concurrent.futures.Future:
         """Sign, unsign or waive against the live evidence; the Future holds the Record once it is on disk."""
@@ -143,7 +160,7 @@ class Engine:
     def release(self) -> None:
         """Start polling an engine started with `hold=True` (thread-safe)."""
         self._released = True
-        self._call_soon(lambda: self._go.set() if self._go is not None else None)
+        self._call_soon(lambda: self._go.set() if self._go is not None else None)  # the child is told in _main
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop polling, close the probes and end the thread; never waits longer than `timeout`."""
@@ -166,20 +183,14 @@ class Engine:
         one scrape alone has no rate, and `check` could never have said ok."""
         self._loop = asyncio.get_running_loop()
         self.lag.watch_collections()
-        await self._prepare()
+        await self.collection.prepare()
         try:
-            await asyncio.gather(*(self._once(p, rate_gap) for p in self.probes))
+            await asyncio.gather(*(self.collection.once(p, rate_gap) for p in self.probes))
         finally:
             self.lag.close()
             for failure in await close_probes(self.probes):
                 log.warning(self.scrub(failure))
         return self.snapshot()
-
-    async def _once(self, probe: Probe, rate_gap: float) -> None:
-        for _ in range(getattr(probe, "samples_for_rates", 1) - 1):
-            await collect_batch(probe, self.clock, self.scrub)  # not judged: it only starts the rate
-            await asyncio.sleep(rate_gap)
-        await self._collect(probe)
 
     def _thread_main(self, ready: threading.Event) -> None:
         asyncio.run(self._main(ready))
@@ -190,20 +201,28 @@ class Engine:
         self._loop = asyncio.get_running_loop()
         if self._released:  # read after _loop is set: a release() from now on reaches `go` on the loop
             go.set()
-        self.lag.watch_collections()
-        await self._prepare()
-        ready.set()  # prepared; polling starts now, or on release()
+        if self.mode == "process":  # the child prepares its probes while this one goes on
+            from launchdeck.engine.worker_process import WorkerProcess
+
+            self.worker = WorkerProcess(self.config, self, self._jitter)
+            self._spawn(self.worker.run(hold=not go.is_set()), "engine process")
+        else:
+            self.lag.watch_collections()
+            await self.collection.prepare()
+        ready.set()  # prepared (or the child started); polling starts now, or on release()
         if not go.is_set():
             waits = [asyncio.ensure_future(go.wait()), asyncio.ensure_future(self._stopping.wait())]
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             for waiting in waits:
                 waiting.cancel()
-        for probe in self.probes if not self._stopping.is_set() else ():
+        if self.worker is not None and not self._stopping.is_set():
+            self._spawn(self.worker.release(), "engine process: go")
+        for probe in self.probes if self.worker is None and not self._stopping.is_set() else ():
             wake = asyncio.Event()
             self._wakes.append(wake)
-            self._spawn(self._poll(probe, wake), f"poller {probe.panel}/{probe.target}", probe)
+            self._spawn(self.collection.poll(probe, wake), f"poller {probe.panel}/{probe.target}", probe)
             if hasattr(probe, "history"):
-                self._spawn(self._backfill(probe), f"backfill {probe.target}")
+                self._spawn(self.collection.backfill(probe), f"backfill {probe.target}")
         if self.checklists is not None:
             self._spawn(self._watch_ledger(), "ledger watcher")
         await self._stopping.wait()
@@ -211,6 +230,8 @@ class Engine:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.wait(self._tasks, timeout=STOP_GRACE) if self._tasks else None
+        if self.worker is not None:
+            await self.worker.close()  # told to stop, given STOP_GRACE, killed if it must be; reaped
         try:
             async with asyncio.timeout(STOP_GRACE):
                 for failure in await close_probes(self.probes):
@@ -220,60 +241,36 @@ class Engine:
         if self.announcer is not None:
             self.announcer.lock.release()  # the next dashboard to see a change speaks
 
-    # ------------------------------------------------------------------ polling
-    async def _prepare(self) -> None:
-        """Imports and clients built one probe at a time before any poll: a first poll must not be
-        charged for another probe's 150 ms import on the same loop."""
-        for probe in self.probes:
-            prepare = getattr(probe, "prepare", None)
-            if prepare is None:
-                continue
-            try:
-                async with asyncio.timeout(max(probe.timeout, 5.0)):
-                    await prepare()
-            except Exception as error:  # its first poll will meet the same problem and show it on its row
-                log.warning("%s/%s: prepare failed: %s", probe.panel, probe.target, self.scrub(str(error)))
-
-    def _gate_for_loop(self) -> Gate:
-        if self._gate is None:  # created on the loop that uses it
-            self._gate = Gate()
-        return self._gate
-
-    async def _collect(self, probe: Probe) -> None:
-        """One sample, waited for at the gate, re-taken while the engine's own loop was stalled. When
-        every re-take stalled too, nothing is judged this round (the last reading stands), unless
-        that has happened UNJUDGED_LIMIT times in a row: then the row says so, as unknown."""
-        for attempt in range(RETAKES + 1):
-            async with self._gate_for_loop().slot():
-                async with self.lag.watching() as window:
-                    readings = await collect_batch(probe, self.clock, self.scrub)
-                    # a timeout stands unless the engine was away for half the time the target had;
-                    # other samples matter only where the probe times the target itself (a latency)
-                    timed_out = bool(readings) and readings[0].duration >= probe.timeout
-                    if timed_out:
-                        stalled = window.stalled(share=TIMEOUT_SHARE)
-                    else:
-                        stalled = getattr(probe, "measures_latency", False) and window.stalled(share=SHARE)
-            if not stalled:
-                break
-            if attempt < RETAKES:
-                self.retakes += 1
-                await asyncio.sleep(RETAKE_PAUSE * 4 ** attempt)  # stalls come in bursts (a screen being built)
-        key = (probe.panel, probe.target)
-        if stalled:
-            self.unjudged += 1
-            missed = self._unjudged_in_a_row[key] = self._unjudged_in_a_row.get(key, 0) + 1
-            if missed < UNJUDGED_LIMIT:
-                return
-            readings = [Reading(probe.panel, probe.target, Status.UNKNOWN,
-                                f"not measured: launchdeck itself stalled on {missed * (RETAKES + 1)} tries",
-                                {}, self.clock.now(), 0.0)]
-        self._unjudged_in_a_row.pop(key, None)
+    # ------------------------------------------------------------------ what the collection hands over
+    def collected(self, key: Key, readings: list[Reading], events: list[dict]) -> None:
+        """One judged sample of one probe (from this thread's Collection or the child's): kept, judged, told."""
         for reading in readings:
             self._observe(reading)
-        self._note_container_events(probe)
+        for event in events:
+            self.state.container_event(event)
         self._judged.add(key)
         self._announce()
+
+    def backfilled(self, target: str, points: tuple) -> None:
+        self._publish(BackfillNotice(target, tuple(points)))
+
+    def problem(self, title: str, text: str, severity: str = "error") -> None:
+        self._problem(title, text, severity)
+
+    def collection_lost(self, why: str) -> None:
+        """The collecting process died: said as a problem, and no row stays calm on its last reading."""
+        self._problem("engine process stopped", f"the probes' process {why}; starting a new one")
+        keys = dict.fromkeys([*((p.panel, p.target) for p in self.probes), *self.state.latest_by_key()])
+        now = self.clock.now()
+        for panel, target in keys:
+            self._observe(Reading(panel, target, Status.UNKNOWN, self.scrub(f"not measured: the probes' process {why}"),
+                                  {}, now, 0.0))
+
+    def _wake_all(self) -> None:
+        for wake in self._wakes:
+            wake.set()
+        if self.worker is not None:
+            self._spawn(self.worker.refresh(), "engine process: refresh")
 
     def _announce(self) -> None:
         """The Go/No-Go to the [notify] webhook when it has changed and settled (engine/announce.py)."""
@@ -288,18 +285,6 @@ class Engine:
         if failure:
             self._problem("Go/No-Go webhook", failure, "warning")
 
-    async def _poll(self, probe: Probe, wake: asyncio.Event) -> None:
-        """collect → publish → sleep(interval ± jitter), until cancelled; `wake` cuts a sleep short."""
-        rng = random.Random()
-        while True:
-            await self._collect(probe)
-            delay = probe.interval * (1 + rng.uniform(-self._jitter, self._jitter))
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=delay)
-            except TimeoutError:
-                continue
-            wake.clear()
-
     def _observe(self, reading: Reading) -> None:
         track, verdict = self.state.observe(reading)
         self._publish(ReadingNotice(reading, track, verdict))
@@ -307,29 +292,6 @@ class Engine:
             changed = self.checklists.observe(reading, self.clock.now())
             if changed:  # the panel's counts move only with an item's evidence
                 self._publish(self._checklist_notice(changed))
-
-    def _note_container_events(self, probe: Probe) -> None:
-        snapshot = getattr(probe, "events_snapshot", None)
-        if snapshot is None:
-            return
-        seen = self._container_seen.get(probe.target)
-        for event in snapshot():
-            if seen is not None and event["time"] <= seen:
-                continue
-            self.state.container_event(event)
-            seen = event["time"]
-        if seen is not None:
-            self._container_seen[probe.target] = seen
-
-    async def _backfill(self, probe: Probe) -> None:
-        """The last 30 minutes from the source, so sparklines are full at once (best effort)."""
-        try:
-            async with asyncio.timeout(max(probe.timeout * 3, 5.0)):
-                points = await probe.history(1800)  # type: ignore[attr-defined]
-        except Exception as error:  # shown, not raised: live polling goes on regardless
-            self._problem(f"{probe.target}: no history to backfill", f"{type(error).__name__}: {error}", "warning")
-            return
-        self._publish(BackfillNotice(probe.target, tuple(points)))
 
     # ------------------------------------------------------------------ checklists and the ledger
     def _checklist_notice(self, keys: list) -> ChecklistNotice:
@@ -426,8 +388,7 @@ class Engine:
             error = finished.exception()
             self._problem(f"{name} stopped", f"{title_of(error)}: {error}")
             if probe is not None:  # its row must not freeze on its last good reading
-                reason = self.scrub(f"poller stopped: {type(error).__name__}: {error}")
-                self._observe(Reading(probe.panel, probe.target, Status.UNKNOWN, reason, {}, self.clock.now(), 0.0))
+                self._observe(self.collection.stopped(probe, error))
 
         task.add_done_callback(done)
         return task
