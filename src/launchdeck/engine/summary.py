@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from launchdeck.core.config import Config
@@ -203,9 +204,21 @@ def _traffic_figure(key: str, label: str, field_name: str, readings: list[Readin
         parts.append(flaps)
     trend: tuple[float, ...] = ()
     if history is not None:
-        points = [_number(r.values.get(field_name)) for r in history.newest_first(reading.panel, reading.target)]
-        trend = tuple(reversed([p for p in points[:TREND_POINTS] if p is not None]))
+        trend = _trend(history, reading, field_name)
     return Figure(key, label, shown(value), status, " · ".join(parts), trend, crit)
+
+
+def _trend(history: ReadingHistory, reading: Reading, field_name: str) -> tuple[float, ...]:
+    """The newest TREND_POINTS values, oldest first. A view reads the engine's history from its own
+    thread while the engine appends: a deque changed during the copy raises, and the next try is
+    almost always clean; after three, no trend this time (the next summary has one)."""
+    for _ in range(3):
+        try:
+            readings = list(islice(history.newest_first(reading.panel, reading.target), TREND_POINTS))
+        except RuntimeError:  # deque mutated during iteration, by the engine's thread
+            continue
+        return tuple(reversed([p for r in readings if (p := _number(r.values.get(field_name))) is not None]))
+    return ()
 
 
 def _up_status(readings: Iterable[Reading], missing: int) -> Status:
