@@ -631,3 +631,82 @@ async def test_remote_host_failures_are_readings_for_that_host(tmp_path):
         assert [(r.target, r.status, r.reason) for r in readings] == [("web1", Status.UNKNOWN, reason)]
     orphan = ContainersProbe(ContainersConfig(host="web1"), None, 2.0)
     assert (await orphan.collect()).reason == "host web1: no SSH connection to it (no [[hosts]] entry or no pool)"
+
+
+# ---------------------------------------------------------------- the remote file read (one awk command)
+
+
+def test_remote_read_refuses_values_that_are_not_ids_or_pids():
+    from launchdeck.probes.containers.remote_cgroups import awk_argv
+
+    good = "a" * 64
+    argv = awk_argv({good: 42}, "/proc", with_ticks=False)
+    assert argv[0] == "awk" and argv[2:] == ["/proc", "0", f"42:{good}"]
+    for cid, pid in ((good + ";reboot", 42), ("$(id)", 42), ("A" * 64, 42), (good, 0), (good, "42")):
+        with pytest.raises(ValueError, match="not a hex id with a positive pid"):
+            awk_argv({cid: pid})
+    with pytest.raises(ValueError, match="not a plain absolute path"):
+        awk_argv({good: 42}, "/proc; rm -rf /")
+
+
+def _fake_v2_host(root: Path, cid: str, pid: int) -> None:
+    """A /proc and a cgroup v2 tree as a systemd host lays them out, the container under system.slice."""
+    proc, cgroup = root / "proc", root / "cg"
+    (proc / "self").mkdir(parents=True)
+    (proc / "self" / "mountinfo").write_text(
+        "22 1 0:21 / /proc rw,relatime - proc proc rw\n"
+        f"30 22 0:26 / {cgroup} rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n")
+    (proc / "stat").write_text("cpu  100 0 50 1000 10 0 5 7 0 0\ncpu0 50 0 25 500 5 0 2 3 0 0\n")
+    (proc / "meminfo").write_text("MemTotal:        2048000 kB\nMemFree: 1 kB\n")
+    (proc / str(pid) / "net").mkdir(parents=True)
+    (proc / str(pid) / "cgroup").write_text(f"0::/system.slice/docker-{cid}.scope\n")
+    (proc / str(pid) / "net" / "dev").write_text(
+        "Inter-|   Receive  |  Transmit\n face |bytes packets|bytes\n"
+        "    lo:     500   5 0 0 0 0 0 0      500   5 0 0 0 0 0 0\n"
+        "  eth0: 1234567  10 0 0 0 0 0 0  7654321  12 0 0 0 0 0 0\n")
+    scope = cgroup / "system.slice" / f"docker-{cid}.scope"
+    scope.mkdir(parents=True)
+    (scope / "cpu.stat").write_text("usage_usec 9876543\nuser_usec 1\nsystem_usec 2\n")
+    (scope / "memory.current").write_text("52428800\n")
+    (scope / "memory.max").write_text("max\n")
+    (scope / "memory.stat").write_text("anon 1\nfile 2\ninactive_file 10485760\nactive_file 3\n")
+    (scope / "pids.current").write_text("3\n")
+
+
+def test_the_awk_program_reads_a_cgroup_v2_host_as_the_engine_would(tmp_path):
+    """The real awk of this machine runs the fixed program against a v2 layout (the test VM is v1)."""
+    import shutil
+    import subprocess
+
+    from launchdeck.probes.containers.remote_cgroups import awk_argv, parse_batch
+
+    cid, gone = "c0ffee" * 10 + "beef", "ab" * 32
+    _fake_v2_host(tmp_path, cid, 4242)
+    awk = shutil.which("awk")
+    assert awk, "no awk on this machine"
+    argv = awk_argv({cid: 4242, gone: 999}, str(tmp_path / "proc"), with_ticks=True)
+    out = subprocess.run([awk, *argv[1:]], capture_output=True, text=True, timeout=10, check=True).stdout
+    host, samples = parse_batch(out)
+    assert host.version == 2 and host.memtotal == 2048000 * 1024
+    assert samples[gone] is None
+    sample = samples[cid]
+    # user..softirq of the "cpu" line (no steal): 1165 ticks, at the host's own USER_HZ
+    assert sample["cpu_stats"]["system_cpu_usage"] == 1165 * 1_000_000_000 // host.ticks
+    assert sample["cpu_stats"]["cpu_usage"]["total_usage"] == 9_876_543_000
+    assert sample["memory_stats"] == {"usage": 52428800, "limit": 2048000 * 1024, "stats": {"inactive_file": 10485760}}
+    assert memory_used(sample["memory_stats"]) == 52428800 - 10485760
+    assert sample["pids_stats"] == {"current": 3}
+    assert sample["networks"] == {"eth0": {"rx_bytes": 1234567, "tx_bytes": 7654321}}
+
+
+def test_a_host_without_cgroup_mounts_says_so_in_one_line(tmp_path):
+    import shutil
+    import subprocess
+
+    from launchdeck.probes.containers.remote_cgroups import awk_argv, parse_batch
+
+    argv = awk_argv({"ab" * 32: 7}, str(tmp_path))
+    out = subprocess.run([shutil.which("awk") or "awk", *argv[1:]], capture_output=True, text=True, timeout=10).stdout
+    assert out == "version 0\n"
+    host, samples = parse_batch(out)
+    assert host.version == 0 and samples == {}
