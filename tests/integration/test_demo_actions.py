@@ -87,18 +87,18 @@ def test_deploy_v2_breaches_rollback_and_restore_repair_the_demo(demo):
     assert traffic.status.value in ("ok", "warn") and traffic.values["error_ratio"] < 0.05, traffic.reason
     assert orders(database) == full // 2, "a rollback does not bring data back"
 
-    wrong = act(config, "restore", "--param", "dump=newest", "--confirm", "production")
+    wrong = act(config, "restore", "--confirm", "production")
     assert wrong.returncode == 2 and orders(database) == full // 2
-    restored = act(config, "restore", "--param", "dump=newest", "--confirm", CONFIRM_RESTORE)
+    restored = act(config, "restore", "--confirm", CONFIRM_RESTORE)  # the newest main_db dump listed
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert orders(database) == full
     [safety] = config.parent.glob("shop.before-restore-*.db")
     assert orders(safety) == full // 2, "the safety copy holds the database as it was before the restore"
 
-    done = [(f["action"], f["params"].get("version") or f["params"].get("dump"), f["outcome"])
+    done = [(f["action"], f["params"].get("version") or f["params"].get("backup"), f["outcome"])
             for f in finishes(config)]
     assert done == [("deploy", "v1", "done"), ("deploy", "v2", "breached"), ("rollback", "v1", "done"),
-                    ("restore", "newest", "done")]
+                    ("restore", sorted(p.name for p in (config.parent / "backups").glob("main_db_*.sql.gz"))[-1], "done")]
     ledger = config.parent / "launch-signoff.jsonl"
     verified = subprocess.run([LAUNCHER, "signoff", "verify", str(ledger)], capture_output=True, text=True,
                               timeout=30, check=False)
@@ -139,10 +139,9 @@ def test_restore_refuses_a_path_or_a_command_as_the_dump_and_runs_nothing(demo):
     _stack, config = demo
     database = config.parent / DATABASE
     before = database.read_bytes()
-    for dump in ("../launchdeck.toml", "newest; rm -rf /", "$(id)", "main_db_1.sql.gz\nnewest"):
-        refused = act(config, "restore", "--param", f"dump={dump}", "--confirm", CONFIRM_RESTORE)
-        assert refused.returncode == 2 and "does not match its pattern" in refused.stderr, refused.stderr
-    missing = act(config, "restore", "--param", "dump=main_db_20000101_000000.sql.gz", "--confirm", CONFIRM_RESTORE)
-    assert missing.returncode == 2 and "no dump 'main_db_20000101_000000.sql.gz'" in missing.stdout
-    assert database.read_bytes() == before, "a refused or failed restore leaves the database as it was"
-    assert [f["outcome"] for f in finishes(config)] == ["done", "failed"]
+    for dump in ("../launchdeck.toml", str(config), "backups/../launchdeck.toml", "newest; rm -rf /", "$(id)",
+                 "main_db_1.sql.gz\nnewest", "main_db_20000101_000000.sql.gz"):
+        refused = act(config, "restore", "--backup", dump, "--confirm", CONFIRM_RESTORE)
+        assert refused.returncode == 2 and "not in the listing of backups 'main_db'" in refused.stderr, refused.stderr
+    assert database.read_bytes() == before, "a refused restore leaves the database as it was"
+    assert [f["outcome"] for f in finishes(config)] == ["done"], "a dump not listed never reaches a step"

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import OptionList, Static
 
 from launchdeck.audit.ledger import Ledger
 from launchdeck.core.config import load_config
@@ -109,16 +109,22 @@ async def test_restore_from_the_dashboard_puts_the_shop_database_back(tmp_path):
             await wait_until(pilot, lambda: isinstance(app.screen, ActionConfirm))
             restore = app.screen
             assert app.focused is not None and app.focused.id == "cancel"
-            restore.query_one("#param-dump").focus()
-            await pilot.pause()
-            await pilot.press(*"newest")
+            assert not restore.query("#param-dump") and not restore.query("#param-backup"), "the dump is not typed"
+            choices = restore.query_one(OptionList)
+            listed = [choices.get_option_at_index(i).id for i in range(choices.option_count)]
+            assert listed == sorted(listed, reverse=True) and listed[0].startswith("main_db_"), listed
             await wait_until(pilot, lambda: restore.plan is not None)
+            assert restore.plan.params == {"backup": listed[0]}  # the newest, highlighted first
+            assert str(tmp_path / "backups" / listed[0]) in str(restore.query_one("#steps", Static).render())
             await confirm_with(pilot, restore, CONFIRM_RESTORE)
             await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
             run = app.screen
             await wait_until(pilot, lambda: run.result is not None, timeout=20)
             assert run.result.outcome == "done", run.result.message
             assert [s["name"] for s in run.result.steps] == ["safety copy", "restore", "check"]
+            [start] = [r.evidence for r in Ledger(tmp_path / "launch-signoff.jsonl").records()
+                       if r.kind == "action" and r.evidence["event"] == "start"]
+            assert start["params"] == {"backup": listed[0]} and start["backup"].endswith(listed[0])
     assert orders(database) == full == 480
     [safety] = tmp_path.glob("shop.before-restore-*.db")
     assert orders(safety) == 10

@@ -230,7 +230,8 @@ async def _body(config: Config, plan: Plan, opts: Options, recorder: Recorder, l
     if plan.watch > 0:
         from launchdeck.actions.watch import watch_window
 
-        watched = await watch_window(config, plan.watch, opts.cancel, log.note, live=opts.live)
+        watched = await watch_window(config, plan.watch, opts.cancel, log.note, live=opts.live,
+                                     services=plan.spec.watch_services, traffic=plan.spec.watch_traffic)
         result.watch = watched.to_json()
         if watched.cancelled:
             result.outcome, result.message = "cancelled", "steps done; watch window cancelled (not recorded as good)"

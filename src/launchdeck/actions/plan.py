@@ -20,7 +20,7 @@ from launchdeck.actions.params import (
     render,
 )
 from launchdeck.core.config import Config, HostConfig
-from launchdeck.core.config_actions import ACTION_NAMES, ActionConfig
+from launchdeck.core.config_actions import ACTION_NAMES, ActionConfig, runbook_words
 from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.plain import visible
 from launchdeck.core.redact import Scrubber
@@ -124,12 +124,19 @@ def build_plan(config: Config, name: str, given: dict[str, str], *, allow_action
         from launchdeck.actions.postgres import plan_restore
 
         return plan_restore(config, spec, given, backup, patterns)
-    if backup is not None:
-        raise ParamError("--backup is for a restore of kind = \"postgres\"")
-    words = [w for s in spec.runbook() for w in [*s.argv, *s.env.values()]] + list(spec.env.values())
-    needed = needed_names(words)
+    if backup is not None and not spec.backups:
+        raise ParamError(f"--backup: [actions.{name}] chooses no backup (set backups = \"NAME\", a [[backups]] "
+                         "source, and use {backup} in its steps)")
+    needed = needed_names(runbook_words(spec))
     values = dict(given)
-    notes = []
+    notes: list[str] = []
+    chosen = None
+    if spec.backups:
+        if "backup" in given:
+            raise ParamError("the backup is chosen from the backups list (--backup FILE), not typed as --param")
+        chosen = chosen_backup(config, spec, backup)
+        values["backup"] = chosen.name  # checked against its pattern as a name; the steps get its path
+        notes.append(f"restoring {chosen.name} from backups {spec.backups!r}")
     if name == "rollback" and "version" in needed:
         if "version" in given:
             raise ParamError("rollback's version is the previous good version from the ledger; it is not typed")
@@ -143,9 +150,24 @@ def build_plan(config: Config, name: str, given: dict[str, str], *, allow_action
         notes.append(f"rolling back from {current} to {previous}" if current else f"rolling back to {previous}")
     check_values(values, patterns, needed)
     word = spec.confirm_word or (config.deck.environment if spec.confirm == "typed" else "yes")
-    return Plan(name, spec, values, plan_steps(config, name, spec, values, hosts),
+    rendered = {**values, "backup": str(chosen)} if chosen is not None else values
+    plan = Plan(name, spec, values, plan_steps(config, name, spec, rendered, hosts),
                 spec.confirm, word if spec.confirm == "typed" else "yes",
-                spec.watch if name == "deploy" else 0.0, notes=notes)
+                spec.watch if name == "deploy" else 0.0, backup=chosen, notes=notes)
+    if name == "deploy" and plan.watch > 0:
+        from launchdeck.core.config_actions import watch_warnings
+
+        plan.notes += watch_warnings(config)
+    return plan
+
+
+def chosen_backup(config: Config, spec: ActionConfig, wanted: str | None) -> Path:
+    """A steps restore's backup: `wanted` must be one of the source's listed files (a bare name, or that
+    name inside the source's folder: no `..`, no other folder); None chooses the newest listed."""
+    from launchdeck.actions.postgres import choose_backup
+
+    source = next(b for b in config.backups if b.name == spec.backups)
+    return choose_backup(config, source, wanted)
 
 
 def check_confirmation(plan: Plan, typed: str | None) -> None:

@@ -6,6 +6,8 @@ and any reading judged crit during the window is a breach, named with its target
 from the dashboard, the window reads the dashboard's own engine (`live`) instead of polling every
 target a second time; only readings taken since the window opened count.
 Containers and backups are not part of the gate (a deploy does not make a backup late).
+[actions.deploy] watch_services / watch_traffic narrow the window to the targets the deploy touches
+(default: every service and traffic target).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from launchdeck.core.plain import visible
 if TYPE_CHECKING:
     from launchdeck.engine.engine import Engine
 
-WATCHED = ("services", "traffic")
 TICK = 1.0  # s between looks at the engine's snapshot
 
 
@@ -42,23 +43,30 @@ class WatchResult:
                 "watched": self.watched, "cancelled": self.cancelled}
 
 
-def watch_config(config: Config) -> Config:
-    """The config with only what the gate watches."""
-    return config.model_copy(update={"containers": [], "backups": []})
+def watch_config(config: Config, services: list[str] | None = None, traffic: list[str] | None = None) -> Config:
+    """The config with only what the gate watches: the chosen services and traffic targets (None: all)."""
+    return config.model_copy(update={
+        "containers": [], "backups": [],
+        "services": [s for s in config.services if services is None or s.name in services],
+        "traffic": [t for t in config.traffic if traffic is None or t.name in traffic]})
 
 
 async def watch_window(config: Config, seconds: float, cancel: asyncio.Event,
                        say: Callable[[str], None] = lambda _text: None, tick: float = TICK,
-                       live: Engine | None = None) -> WatchResult:
+                       live: Engine | None = None, services: list[str] | None = None,
+                       traffic: list[str] | None = None) -> WatchResult:
     """Watch for `seconds`; stop at the first crit reading (a breach) or when `cancel` is set.
-    `live`: a running engine to read (the dashboard's) instead of starting one."""
+    `live`: a running engine to read (the dashboard's) instead of starting one; `services` / `traffic`:
+    the targets judged (None: all)."""
     from launchdeck.engine.engine import Engine
     from launchdeck.probes import build_probes
 
-    watched_config = watch_config(config)
+    watched_config = watch_config(config, services, traffic)
     names = [f"{p}" for p in _targets(watched_config)]
+    judged = {("services", s.name) for s in watched_config.services}
+    judged |= {("traffic", t.name) for t in watched_config.traffic}
     if not names:
-        say("watch window: no [[services]] or [[traffic]] configured; nothing to watch")
+        say("watch window: no [[services]] or [[traffic]] to watch (none configured or chosen)")
         return WatchResult(True, 0.0, None, [])
     engine = live or Engine(watched_config, build_probes(watched_config))
     started, opened = time.monotonic(), engine.clock.now()
@@ -67,7 +75,7 @@ async def watch_window(config: Config, seconds: float, cancel: asyncio.Event,
         engine.start()
     try:
         while (elapsed := time.monotonic() - started) < seconds:
-            if breach := _first_crit(engine, opened):
+            if breach := _first_crit(engine, opened, judged):
                 say(f"watch window breached after {elapsed:.0f}s: {breach}")
                 return WatchResult(False, elapsed, breach, names)
             with contextlib.suppress(TimeoutError):  # the tick: look at the readings again
@@ -81,9 +89,10 @@ async def watch_window(config: Config, seconds: float, cancel: asyncio.Event,
     return WatchResult(True, time.monotonic() - started, None, names)
 
 
-def _first_crit(engine: Engine, opened: datetime) -> str | None:
+def _first_crit(engine: Engine, opened: datetime, judged: set[tuple[str, str]]) -> str | None:
     for reading in engine.snapshot().readings.values():
-        if reading.panel in WATCHED and reading.status is Status.CRIT and reading.observed_at >= opened:
+        if ((reading.panel, reading.target) in judged and reading.status is Status.CRIT
+                and reading.observed_at >= opened):
             return visible(f"{reading.panel} {reading.target}: {reading.reason}")
     return None
 

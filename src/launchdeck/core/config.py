@@ -29,6 +29,8 @@ class DeckConfig(Section):
     refresh: Period = 5.0
     # the flight recorder (engine/recorder.py): a JSON Lines path; unset: beside the ledger; "" or false: off
     record: str | bool | None = None
+    # where the dashboard's probes run (engine/engine.py): the engine's thread, or a process of their own
+    engine: Literal["thread", "process"] = "thread"
 
     @property
     def is_production(self) -> bool:
@@ -428,6 +430,9 @@ def _cross_check(config: Config) -> list[str]:
         if name not in host_names:
             problems.append(f"{where}: no [[hosts]] entry named {name!r} (known: {known})")
     problems += action_problems(config.actions, host_names, {b.name: b for b in config.backups})
+    from launchdeck.core.config_actions import watch_problems  # deploy's watch_services / watch_traffic
+
+    problems += watch_problems(config.actions, [s.name for s in config.services], [t.name for t in config.traffic])
     for index, service in enumerate(config.services):
         if service.latency_warn > service.latency_crit:
             problems.append(f"services[{index}].latency_warn: must not exceed latency_crit")

@@ -76,10 +76,12 @@ class ActionConfig(Section):
     confirm: Literal["yes", "typed"] = "typed"
     confirm_word: str | None = None  # typed: default the deck's environment (the database for a restore)
     watch: Duration = 300.0  # deploy: the watch window after the steps succeed; 0 turns it off
+    watch_services: list[str] | None = None  # deploy: the [[services]] the window judges (default: all)
+    watch_traffic: list[str] | None = None  # deploy: the [[traffic]] targets it judges (default: all)
     timeout: Timeout = 600.0  # each step's default timeout
     auto_rollback: bool = False  # deploy: run rollback by itself when the watch window is breached
     dsn: str | None = None  # postgres: the database restored (password in ${ENV})
-    backups: str | None = None  # postgres: the [[backups]] source the backup is chosen from
+    backups: str | None = None  # restore: the [[backups]] source the backup ({backup} in steps) is chosen from
     safety_dir: Path | None = None  # postgres: where the safety dump goes (default: the backups' folder)
 
     @field_validator("params")
@@ -105,7 +107,7 @@ class ActionConfig(Section):
                 raise ValueError(f'kind = "postgres" needs {" and ".join(missing)} (the database restored '
                                  "and the [[backups]] source it chooses from)")
             return self
-        wrong = [name for name in ("dsn", "backups", "safety_dir") if name in self.model_fields_set]
+        wrong = [name for name in ("dsn", "safety_dir") if name in self.model_fields_set]
         if wrong:
             raise ValueError(f'{", ".join(wrong)} only apply to kind = "postgres"')
         if self.argv is not None and self.steps:
@@ -166,6 +168,7 @@ def action_problems(actions: ActionsConfig, host_names: list[str], backups: dict
             problems += _postgres_problems(name, spec, backups)
             continue
         builtin = BUILTIN_PARAMS.get(name, set())
+        problems += _backup_source_problems(name, spec, backups)
         if spec.auto_rollback and name != "deploy":
             problems.append(f"{where}.auto_rollback: only deploy rolls back by itself")
         if spec.auto_rollback and actions.rollback is None:
@@ -189,18 +192,91 @@ def action_problems(actions: ActionsConfig, host_names: list[str], backups: dict
     return problems
 
 
-def _postgres_problems(name: str, spec: ActionConfig, backups: dict[str, Any]) -> list[str]:
+def runbook_words(spec: ActionConfig) -> list[str]:
+    """Every word a `{name}` may stand in: argv words and env values, the action's and each step's."""
+    return [w for s in spec.runbook() for w in [*s.argv, *s.env.values()]] + list(spec.env.values())
+
+
+def _backup_source_problems(name: str, spec: ActionConfig, backups: dict[str, Any]) -> list[str]:
+    """A steps restore's {backup} is chosen from a [[backups]] source, never typed: the two go together."""
     where = f"actions.{name}"
+    uses = any("backup" in placeholders(word) for word in runbook_words(spec))
+    if spec.backups is None:
+        if name == "restore" and uses:
+            return [f"{where}: {{backup}} is chosen from a [[backups]] source: add backups = \"NAME\""]
+        return []
     if name != "restore":
-        return [f'{where}.kind: "postgres" is the built-in restore; {name} needs argv or steps']
+        return [f"{where}.backups: only restore chooses a backup"]
+    if not uses:
+        return [f"{where}.backups: no step uses {{backup}} (the chosen dump's path)"]
+    return _source_problems(where, spec, backups, "the restore")
+
+
+def _source_problems(where: str, spec: ActionConfig, backups: dict[str, Any], what: str) -> list[str]:
     source = backups.get(spec.backups or "")
     if source is None:
         known = ", ".join(backups) or "none defined"
         return [f"{where}.backups: no [[backups]] entry named {spec.backups!r} (known: {known})"]
     if source.kind != "directory":
-        return [(f'{where}.backups: {spec.backups!r} is kind = "{source.kind}"; the built-in restore '
+        return [(f'{where}.backups: {spec.backups!r} is kind = "{source.kind}"; {what} '
                 'reads dump files from a kind = "directory" source')]
     if source.host:
-        return [(f"{where}.backups: {spec.backups!r} is on host {source.host!r}; the built-in restore reads "
-                "dumps from this machine (run launchdeck there, or use steps)")]
+        return [(f"{where}.backups: {spec.backups!r} is on host {source.host!r}; {what} lists "
+                "dumps on this machine (run launchdeck there)")]
     return []
+
+
+def _postgres_problems(name: str, spec: ActionConfig, backups: dict[str, Any]) -> list[str]:
+    where = f"actions.{name}"
+    if name != "restore":
+        return [f'{where}.kind: "postgres" is the built-in restore; {name} needs argv or steps']
+    return _source_problems(where, spec, backups, "the built-in restore")
+
+
+def watch_problems(actions: ActionsConfig, services: list[str], traffic: list[str]) -> list[str]:
+    """watch_services / watch_traffic name targets that exist, and only on deploy (the one with a window)."""
+    problems: list[str] = []
+    for name in ACTION_NAMES:
+        spec: ActionConfig | None = getattr(actions, name)
+        for field_name, known in (("watch_services", services), ("watch_traffic", traffic)):
+            chosen = getattr(spec, field_name, None) if spec is not None else None
+            if chosen is None:
+                continue
+            where = f"actions.{name}.{field_name}"
+            if name != "deploy":
+                problems.append(f"{where}: only deploy has a watch window")
+                continue
+            section = field_name.removeprefix("watch_")
+            for index, target in enumerate(chosen):
+                if target not in known:
+                    problems.append(f"{where}[{index}]: no [[{section}]] entry named {target!r} "
+                                    f"(known: {', '.join(known) or 'none defined'})")
+    return problems
+
+
+def watched_names(spec: ActionConfig, services: list[str], traffic: list[str]) -> tuple[list[str], list[str]]:
+    """The services and traffic targets a deploy's watch window judges: the chosen ones, else all."""
+    return (list(spec.watch_services) if spec.watch_services is not None else services,
+            list(spec.watch_traffic) if spec.watch_traffic is not None else traffic)
+
+
+def _seconds(value: float) -> str:
+    return f"{value / 60:g}m" if value >= 60 and value % 60 == 0 else f"{value:g}s"
+
+
+def watch_warnings(config: Any) -> list[str]:
+    """A deploy's watch window that is not longer than a watched traffic rule's `*_for` can never see that
+    rule's sustained breach (crit only once it held that long): said in words, never blocking."""
+    spec: ActionConfig | None = config.actions.deploy
+    if spec is None or spec.kind != "steps" or spec.watch <= 0:
+        return []
+    _services, chosen = watched_names(spec, [s.name for s in config.services], [t.name for t in config.traffic])
+    warnings = []
+    for target in (t for t in config.traffic if t.name in chosen):
+        for metric, words in (("error_ratio", "error ratio"), ("p95", "p95")):
+            sustain = getattr(target, f"{metric}_for")
+            if sustain > 0 and spec.watch <= sustain:
+                warnings.append(f"actions.deploy.watch {_seconds(spec.watch)} is not longer than traffic "
+                                f"{target.name}'s {metric}_for {_seconds(sustain)}: a sustained {words} breach "
+                                f"can never be seen inside the window (make watch longer than {_seconds(sustain)})")
+    return warnings

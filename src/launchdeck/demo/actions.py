@@ -4,7 +4,7 @@ The config's [actions] run the demo's own programs with this Python (demo/deploy
 release the stack follows; demo/restore.py puts the shop's SQLite file back from a dump), so the
 whole story plays in one terminal: deploy v2, the watch window sees checkout's 5xx ratio breach,
 rollback returns to v1 (the previous good version, from the ledger), restore brings back the
-orders v2's migration lost. `deploy_first` deploys v1 at start-up through the real action flow, so
+orders v2's migration lost from a dump chosen from the `main_db` backups list (`{backup}`). `deploy_first` deploys v1 at start-up through the real action flow, so
 the ledger holds a good version for rollback to return to.
 """
 
@@ -27,7 +27,7 @@ FIRST = "v1"
 WATCH = "20s"  # the deploy's watch window: long enough to see v2 breach (crit after 5 s), short to demo
 FIRST_WATCH = 3.0  # s: the start-up deploy of v1 (v1 is the known-good release; the demo should start fast)
 VERSION_PATTERN = "^v[0-9]+$"
-DUMP_PATTERN = rf"^(newest|{SOURCE}_[0-9]{{8}}_[0-9]{{6}}\.sql\.gz)$"
+DUMP_PATTERN = rf"^{SOURCE}_[0-9]{{8}}_[0-9]{{6}}\.sql\.gz$"  # the chosen dump's name (its path goes to the step)
 CONFIRM_RESTORE = "shop"  # restore asks for the database's name, deploy for the environment
 
 
@@ -52,7 +52,7 @@ def config_lines(release: Path, database: Path, backups: Path, python: str = sys
     deploy = _argv(python, "-m", "launchdeck.demo.deploy", "--state", release, "--database", database, "{version}")
     restore = [python, "-m", "launchdeck.demo.restore"]
     safety = _argv(*restore, "safety", "--database", database)
-    load = _argv(*restore, "restore", "--database", database, "--backups", backups, "{dump}")
+    load = _argv(*restore, "restore", "--database", database, "--backups", backups, "{backup}")
     check = _argv(*restore, "check", "--database", database)
     return [
         "# --allow-actions: deploy / rollback / restore run the demo's own programs on the files beside",
@@ -62,8 +62,9 @@ def config_lines(release: Path, database: Path, backups: Path, python: str = sys
         'confirm = "typed"', f'watch = "{WATCH}"', 'timeout = "1m"', "",
         "# {version}: the previous good version, from the ledger",
         "[actions.rollback]", f"argv = {deploy}", 'confirm = "typed"', 'timeout = "1m"', "",
-        "# {dump}: a main_db dump's file name, or newest",
-        "[actions.restore]", f"params = {{ dump = '{DUMP_PATTERN}' }}", 'confirm = "typed"',
+        f"# {{backup}}: the dump chosen from the [[backups]] {SOURCE} list (act restore --backup NAME; default newest)",
+        "[actions.restore]", f'backups = "{SOURCE}"', f"params = {{ backup = '{DUMP_PATTERN}' }}",
+        'confirm = "typed"',
         f'confirm_word = "{CONFIRM_RESTORE}"', 'timeout = "1m"',
         "steps = [",
         f'  {{ name = "safety copy", argv = {safety} }},',

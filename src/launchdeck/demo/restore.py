@@ -2,8 +2,9 @@
 
 The three steps of the demo's `[actions.restore]` runbook (seed 003: a safety copy before the
 restore, then the restore, then a check that the database answers). The database is a SQLite file;
-the dumps are the demo's gzip SQL files. `restore` takes a dump's file name (or `newest`) inside
---backups and never a path: launchdeck's pattern already refuses a `/`, and this refuses again.
+the dumps are the demo's gzip SQL files. `restore` takes the dump launchdeck chose from the
+`main_db` backups list (`{backup}`: its path, or `newest`); launchdeck already refused anything not
+listed, and this refuses again any file that is not directly inside --backups.
 The new database is built beside the old one and moved into place, so a failed restore leaves the
 old file as it was.
 """
@@ -58,8 +59,9 @@ def _restore(database: Path, folder: Path | None, name: str) -> int:
     if folder is None:
         print("restore needs --backups DIR", file=sys.stderr)
         return 2
-    dump = newest_dump(folder) if name == "newest" else folder / name
-    if dump is None or "/" in name or name.startswith(".") or not dump.is_file():
+    dump = newest_dump(folder) if name == "newest" else folder / name  # an absolute name replaces folder
+    inside = dump is not None and dump.resolve().parent == folder.resolve() and not dump.name.startswith(".")
+    if dump is None or not inside or not dump.is_file():
         print(f"no dump {name!r} in {folder}; nothing changed", file=sys.stderr)
         return 1
     print(f"restoring {dump.name} into {database}", flush=True)
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("step", choices=("safety", "restore", "check"))
     parser.add_argument("--database", type=Path, required=True)
     parser.add_argument("--backups", type=Path, help="the folder of dumps (restore)")
-    parser.add_argument("dump", nargs="?", default="newest", help="a dump's file name in --backups, or newest")
+    parser.add_argument("dump", nargs="?", default="newest", help="a dump in --backups (its path or name), or newest")
     args = parser.parse_intermixed_args(argv)  # the dump comes after the options
     try:
         if args.step == "safety":

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from launchdeck.core.config import Config
-from launchdeck.core.config_actions import ACTION_NAMES, BUILTIN_PARAMS, ActionConfig
+from launchdeck.core.config_actions import ACTION_NAMES, BUILTIN_PARAMS, ActionConfig, runbook_words
 from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.model import Status
 from launchdeck.core.plain import visible
@@ -105,14 +105,14 @@ def gather(config: Config, name: str, enabled: bool, board: Board | None = None)
     deploy = config.actions.deploy
     patterns = patterns_for(name, spec, deploy.params if deploy and name == "rollback" else None)
     builtin = BUILTIN_PARAMS.get(name, set())
-    words = [w for s in spec.runbook() for w in [*s.argv, *s.env.values()]] + list(spec.env.values())
+    words = runbook_words(spec)
     asked = {} if spec.kind == "postgres" else {n: patterns[n] for n in sorted(needed_names(words)) if n not in builtin}
     templates = [] if spec.kind == "postgres" else [
         (step.name or f"step {i + 1}", step.host or spec.host or "local", shlex.join(step.argv))
         for i, step in enumerate(spec.runbook())]
     draft = Draft(name, spec, asked, "yes", templates, records=records, lock=lock,
                   lock_stale=holder is not None and locks.is_stale(holder), gate=phase_gate(config, name, board))
-    if spec.kind == "postgres":
+    if spec.backups:  # the built-in restore, or a runbook's {backup}: chosen from the source's list
         draft.backups = _backups(config, spec)
         if not draft.backups:
             raise Refused(f"no backup to restore: the source {spec.backups!r} lists none")
