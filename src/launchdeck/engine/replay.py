@@ -153,6 +153,8 @@ def clock_words(when: datetime) -> str:
 class ReplayEngine:
     """The live Engine's reading surface over a recording, at `cursor`. Read-only: no probes, no ledger."""
 
+    replaying = True  # views tell it from the live Engine by this (nothing records a replay)
+
     def __init__(self, recording: Recording, config: Any) -> None:
         self.config = config
         self.recording = recording

@@ -52,6 +52,8 @@ class LaunchdeckApp(App[None]):
         Binding("r", "refresh", "Refresh"),
         Binding("c", "checklists", "Checklists"),
         Binding("b", "backups", "Backups"),
+        Binding("t", "timeline", "Timeline", show=False),  # shown once the footer snapshots are renewed
+        Binding("w", "wall", "Wall", show=False),  # the war-room wall (tui/screens/wall.py), read-only
     ]
 
     def __init__(self, config: Config, engine: Engine, actions_enabled: bool, checklist_problem: str = "") -> None:
@@ -76,6 +78,11 @@ class LaunchdeckApp(App[None]):
     def on_mount(self) -> None:
         self.push_screen(self.dashboard)
         self.engine.subscribe(self._inbox.put)  # called on the engine's thread; post_message is thread-safe
+        # the flight recorder ([deck] record): readings and events to a file, on a thread of its own
+        from launchdeck.engine.recorder import start_recorder
+
+        self.recorder = None if getattr(self.engine, "replaying", False) else \
+            start_recorder(self.config, self.engine, self._inbox.put)
         # prepared now (imports, clients) but polling only after the first paint: see Engine.start
         self.engine.start(wait=False, hold=True)
         self.call_after_refresh(self.engine.release)
@@ -90,6 +97,8 @@ class LaunchdeckApp(App[None]):
         exit, and not the engine's pool, whose threads may all be stuck in ledger writes on a disk that
         stopped answering (quitting would then never stop it)."""
         self.actions.stop_for_exit(0)
+        if getattr(self, "recorder", None) is not None:
+            self.recorder.close(1.0)  # what is queued is written; never longer than that
         stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
 
         def stop() -> None:
@@ -182,6 +191,19 @@ class LaunchdeckApp(App[None]):
         elif not isinstance(self.screen, ChecklistScreen):
             self.push_screen(ChecklistScreen(self.checklists, self._header()))
 
+    def action_timeline(self) -> None:
+        """`t`: every event of the engine's log in order, filtered, following new ones."""
+        from launchdeck.tui.screens.timeline import TimelineScreen
+
+        if not isinstance(self.screen, TimelineScreen):
+            self.push_screen(TimelineScreen(self.engine))
+
+    def action_wall(self) -> None:
+        """`w`: the wall over the dashboard (esc returns); no action key reaches past it."""
+        from launchdeck.tui.screens.wall import open_wall
+
+        open_wall(self)
+
     def action_backups(self) -> None:
         if not self.config.backups:
             self.notify("no [[backups]] in the config", severity="warning", timeout=4)
@@ -224,6 +246,7 @@ class LaunchdeckApp(App[None]):
         yield SystemCommand("Help", "Keys and what each panel means", self.action_help)
         yield SystemCommand("Checklists", "Sign, unsign and waive launch checklist items", self.action_checklists)
         yield SystemCommand("Backups", "Recent backups of every source; verify a dump", self.action_backups)
+        yield SystemCommand("Timeline", "Every event of the launch in order, filtered (t)", self.action_timeline)
         for name in self.actions.names:
             yield SystemCommand(name.capitalize(), f"{ACTION_MEANING[name]} ({ACTION_KEYS[name]})",
                                 partial(self.action_start_action, name))
@@ -243,7 +266,8 @@ def make_app(config: Config, probes: list[Probe] | None = None, clock: Clock | N
         except ChecklistError as error:  # the dashboard stays up and says what is wrong, and where
             problem = str(error)
     engine = Engine(config, build_probes(config) if probes is None else probes, clock or SystemClock(),
-                    checklists=checklists)
+                    checklists=checklists,
+                    mode=config.deck.engine if probes is None and clock is None else "thread")  # given ones: here
     return LaunchdeckApp(config, engine, actions_enabled=allow_actions or config.actions.enabled,
                          checklist_problem=problem)
 

@@ -1,0 +1,112 @@
+"""The timeline screen (`t`): the engine's events in order, filters, following new events, people's text."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from launchdeck.core.model import FixedClock, Status
+from launchdeck.tui.screens.dashboard import DashboardScreen
+from launchdeck.tui.screens.timeline import EventList, TimelineScreen
+from tests.tui.helpers import app_with, mixed_probes, wait_until
+
+T0 = FixedClock().now()
+
+
+def listing(app) -> EventList:
+    return app.screen.query_one(EventList)
+
+
+def lines(app) -> list[str]:
+    shown = listing(app)
+    return [shown.plain(i) for i in range(len(shown.shown))]
+
+
+async def open_timeline(pilot, app, events: int) -> None:
+    await wait_until(pilot, lambda: app.engine.events.last_seq >= events)
+    await pilot.press("t")
+    await wait_until(pilot, lambda: isinstance(app.screen, TimelineScreen))
+
+
+async def test_t_opens_every_event_in_order_and_escape_goes_back():
+    app = app_with(mixed_probes())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_timeline(pilot, app, 4)  # four targets start out of ok: four "first" events
+        shown = lines(app)
+        assert len(shown) == app.engine.events.last_seq
+        assert any("services/checkout" in line and "crit" in line and "HTTP 503" in line for line in shown)
+        assert any("services/auth" in line and "timeout after 2s" in line for line in shown)
+        assert not any("services/web " in line for line in shown), "a first ok reading is not news"
+        title = app.screen.query_one("#timeline-title").render().plain
+        assert f"{len(shown)} of {len(shown)} events" in title
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_filters_by_severity_panel_and_typed_target():
+    app = app_with(mixed_probes())
+    async with app.run_test(size=(80, 24)) as pilot:
+        events = app.engine.events
+        await wait_until(pilot, lambda: events.last_seq >= 4)
+        events.add(T0, "checklists", "launch.md", "sign", Status.OK, "sign by ana: Deploy to production")
+        events.add(T0, "containers", "local/shop-web", "container", Status.WARN, "die exitCode=137")
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, TimelineScreen))
+        total = len(lines(app))
+        await pilot.press("s", "s")  # crit only
+        assert lines(app) and all(" crit " in line for line in lines(app))
+        assert len(lines(app)) == 2  # checkout's 503 and search's refused connection
+        await pilot.press("x")
+        assert len(lines(app)) == total
+        await pilot.press("P", "P", "P", "P", "P")  # services, traffic, containers, backups, checklists
+        assert lines(app) == [line for line in lines(app) if "checklists/launch.md" in line] and len(lines(app)) == 1
+        await pilot.press("x", "slash", *"sea")
+        assert len(lines(app)) == 1 and "services/search" in lines(app)[0]
+        await pilot.press("enter", "escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_new_events_are_followed_live():
+    app = app_with(mixed_probes())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_timeline(pilot, app, 4)
+        before = len(lines(app))
+        app.engine.events.add(T0 + timedelta(minutes=3), "services", "checkout", "recovery", Status.OK,
+                              "crit → ok")
+        await wait_until(pilot, lambda: len(lines(app)) == before + 1)
+        assert "recovery" in lines(app)[-1]
+        assert listing(app).cursor == before, "the cursor follows the newest event"
+
+
+async def test_people_text_is_shown_literally_never_as_markup():
+    app = app_with(mixed_probes())
+    async with app.run_test(size=(80, 24)) as pilot:
+        note = "[bold red]approved[/] [@click=app.quit]x[/] \x1b[2J done"
+        await wait_until(pilot, lambda: app.engine.events.last_seq >= 4)
+        app.engine.events.add(T0, "checklists", "[b]list[/b]", "waive", Status.WARN, note)
+        await open_timeline(pilot, app, 5)
+        line = lines(app)[-1]
+        assert "checklists/[b]list[/b]" in line
+        assert "[bold red]approved[/] [@click=app.quit]x[/] ␛[2J done" in line
+        detail = app.screen.query_one("#timeline-detail").render().plain
+        assert "[bold red]approved[/]" in detail and "\x1b" not in detail
+
+
+async def test_ten_thousand_events_are_one_widget_and_filter_whole():
+    app = app_with(mixed_probes())
+    async with app.run_test(size=(80, 24)) as pilot:
+        events = app.engine.events
+        await wait_until(pilot, lambda: events.last_seq >= 4)
+        for i in range(10_000 - events.last_seq):
+            events.add(T0 + timedelta(seconds=i), "services", f"svc-{i % 100:03d}", "change",
+                       Status.WARN if i % 10 else Status.CRIT, f"event {i}")
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, TimelineScreen))
+        assert len(lines(app)) == 10_000
+        assert len(app.screen.query("*")) < 40, "one widget for the list, not one per event"
+        assert listing(app).cursor == 9_999, "opens on the newest"
+        await pilot.press("home")
+        assert listing(app).cursor == 0 and listing(app).scroll_offset.y == 0
+        await pilot.press("slash", *"svc-042")
+        assert len(lines(app)) == 100 and all("svc-042" in line for line in lines(app))
+        await pilot.press("enter", "end", "up")
+        assert listing(app).cursor == 98
