@@ -247,6 +247,7 @@ class LaunchdeckApp(App[None]):
         yield SystemCommand("Checklists", "Sign, unsign and waive launch checklist items", self.action_checklists)
         yield SystemCommand("Backups", "Recent backups of every source; verify a dump", self.action_backups)
         yield SystemCommand("Timeline", "Every event of the launch in order, filtered (t)", self.action_timeline)
+        yield SystemCommand("Wall", "The Go / No-Go wall for the war room's screen, read-only (w)", self.action_wall)
         for name in self.actions.names:
             yield SystemCommand(name.capitalize(), f"{ACTION_MEANING[name]} ({ACTION_KEYS[name]})",
                                 partial(self.action_start_action, name))
