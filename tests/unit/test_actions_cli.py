@@ -247,3 +247,68 @@ def test_launchdeck_act_is_registered_and_honours_the_groups_allow_actions(tmp_p
     done = CliRunner().invoke(main, ["--allow-actions", "act", "deploy", "--config", str(config), "--confirm", "yes"])
     assert done.exit_code == 0, done.output
     assert marker.exists()
+
+
+def restore_runbook(tmp_path: Path, marker: Path) -> tuple[Path, Path]:
+    """A steps restore whose {backup} comes from a [[backups]] source of three real files."""
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    for stamp in ("20261123_030000", "20261124_030000", "20261125_030000"):
+        (dumps / f"main_db_{stamp}.sql.gz").write_bytes(b"\x1f\x8b dump " + stamp.encode())
+    (tmp_path / "secret.sql.gz").write_text("not a listed backup")
+    config = write_config(tmp_path, f'''
+[actions.restore]
+backups = "main_db"
+confirm = "yes"
+argv = [{toml_str(PY)}, "-c", {toml_str(ECHO_ARGV)}, {toml_str(marker)}, "{{backup}}"]
+
+[[backups]]
+name = "main_db"
+path = {toml_str(dumps)}
+pattern = "main_db_*.sql.gz"
+name_time = "main_db_%Y%m%d_%H%M%S"
+''')
+    return config, dumps
+
+
+def test_a_restore_runbook_restores_a_listed_backup_chosen_with_backup_or_the_newest(tmp_path: Path):
+    marker = tmp_path / "argv.json"
+    config, dumps = restore_runbook(tmp_path, marker)
+    newest = run(config, "restore", "--confirm", "yes")
+    assert newest.exit_code == 0, newest.output
+    assert json.loads(marker.read_text()) == [str(dumps / "main_db_20261125_030000.sql.gz")]
+    chosen = run(config, "restore", "--backup", "main_db_20261123_030000.sql.gz", "--confirm", "yes")
+    assert chosen.exit_code == 0, chosen.output
+    assert json.loads(marker.read_text()) == [str(dumps / "main_db_20261123_030000.sql.gz")]
+    start = [r for r in action_records(tmp_path) if r["event"] == "start"][-1]
+    assert start["params"] == {"backup": "main_db_20261123_030000.sql.gz"}
+    assert start["backup"] == str(dumps / "main_db_20261123_030000.sql.gz")
+
+
+@pytest.mark.parametrize("wanted", ["../secret.sql.gz", "{tmp}/secret.sql.gz", "{dumps}/../secret.sql.gz",
+                                    "main_db_20200101_030000.sql.gz", "/etc/passwd", "main_db_*.sql.gz"])
+def test_a_restore_runbook_refuses_a_backup_not_in_its_listing_and_runs_nothing(tmp_path: Path, wanted: str):
+    marker = tmp_path / "argv.json"
+    config, dumps = restore_runbook(tmp_path, marker)
+    wanted = wanted.format(tmp=tmp_path, dumps=dumps)
+    result = run(config, "restore", "--backup", wanted, "--confirm", "yes")
+    assert result.exit_code == 2 and "not in the listing of backups 'main_db'" in result.output, result.output
+    typed = run(config, "restore", "--param", f"backup={dumps / 'main_db_20261124_030000.sql.gz'}", "--confirm", "yes")
+    assert typed.exit_code == 2 and "not typed as --param" in typed.output, typed.output
+    assert not marker.exists() and action_records(tmp_path) == []
+
+
+def test_act_says_when_the_watch_window_cannot_see_a_sustained_breach(tmp_path: Path):
+    marker = tmp_path / "argv.json"
+    config = deploy_writing(tmp_path, marker, extra='confirm = "yes"\n')
+    config.write_text(config.read_text().replace('watch = "0s"', 'watch = "2s"') + '''
+[[traffic]]
+name = "checkout"
+source = "scrape"
+scrape_url = "http://127.0.0.1:9/metrics"
+error_ratio_for = "5m"
+''')
+    refused = run(config, "deploy", "--param", "version=v1", "--confirm", "no")  # said before the refusal too
+    assert refused.exit_code == 2
+    assert ("warning: actions.deploy.watch 2s is not longer than traffic checkout's error_ratio_for 5m"
+            in refused.output), refused.output

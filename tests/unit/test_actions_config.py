@@ -163,3 +163,55 @@ def test_a_restore_from_a_source_listing_no_backup_is_refused_in_words(tmp_path)
                           str(tmp_path / "deck.toml"), {})
     with pytest.raises(Refused, match="backups 'main_db'.*(no files match|lists no backup)"):
         choose_backup(config, config.backups[0], None)
+
+
+TARGETS = '''
+[[services]]
+name = "api"
+url = "http://127.0.0.1:9/"
+
+[[traffic]]
+name = "checkout"
+source = "scrape"
+scrape_url = "http://127.0.0.1:9/metrics"
+'''
+
+
+def test_watch_services_and_traffic_choose_existing_targets_and_only_on_deploy():
+    config = load(TARGETS + '[actions.deploy]\nargv = ["d"]\nwatch_services = ["api"]\nwatch_traffic = []\n')
+    assert config.actions.deploy.watch_services == ["api"] and config.actions.deploy.watch_traffic == []
+    assert load(TARGETS + '[actions.deploy]\nargv = ["d"]\n').actions.deploy.watch_traffic is None  # all
+    said = problems(TARGETS + '[actions.deploy]\nargv = ["d"]\nwatch_traffic = ["checkout", "cart"]\n'
+                    '[actions.rollback]\nargv = ["r"]\nwatch_services = ["api"]\n')
+    assert "actions.deploy.watch_traffic[1]: no [[traffic]] entry named 'cart' (known: checkout)" in said
+    assert "actions.rollback.watch_services: only deploy has a watch window" in said
+
+
+def test_a_watch_window_not_longer_than_the_sustain_rule_is_warned_about():
+    """The seeds' rule: error rate > 5 % for 5 minutes. A 5-minute window can never see it sustained."""
+    from launchdeck.core.config_actions import watch_warnings
+
+    seeds = TARGETS + 'error_ratio_for = "5m"\np95_for = "10m"\n'
+    short = load(seeds + '[actions.deploy]\nargv = ["d"]\nwatch = "5m"\n')
+    said = watch_warnings(short)
+    assert said == [
+        "actions.deploy.watch 5m is not longer than traffic checkout's error_ratio_for 5m: a sustained error ratio "
+        "breach can never be seen inside the window (make watch longer than 5m)",
+        "actions.deploy.watch 5m is not longer than traffic checkout's p95_for 10m: a sustained p95 breach can "
+        "never be seen inside the window (make watch longer than 10m)"]
+    assert watch_warnings(load(seeds + '[actions.deploy]\nargv = ["d"]\nwatch = "11m"\n')) == []
+    assert watch_warnings(load(seeds + '[actions.deploy]\nargv = ["d"]\nwatch = "0s"\n')) == []  # no window
+    assert watch_warnings(load(seeds + '[actions.deploy]\nargv = ["d"]\nwatch = "5m"\nwatch_traffic = []\n')) == []
+
+
+def test_a_restore_runbook_takes_backup_from_its_source_never_typed():
+    ok = load('[actions.restore]\nbackups = "main_db"\nargv = ["restore.sh", "{backup}"]\n')
+    assert ok.actions.restore.backups == "main_db"
+    assert "actions.restore: {backup} is chosen from a [[backups]] source: add backups" in problems(
+        '[actions.restore]\nargv = ["restore.sh", "{backup}"]\n')
+    assert "actions.restore.backups: no [[backups]] entry named 'nope'" in problems(
+        '[actions.restore]\nbackups = "nope"\nargv = ["restore.sh", "{backup}"]\n')
+    assert "actions.restore.backups: no step uses {backup}" in problems(
+        '[actions.restore]\nbackups = "main_db"\nargv = ["restore.sh"]\n')
+    assert "actions.deploy.backups: only restore chooses a backup" in problems(
+        '[actions.deploy]\nbackups = "main_db"\nargv = ["d", "{backup}"]\nparams = { backup = "^x$" }\n')

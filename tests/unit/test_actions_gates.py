@@ -284,3 +284,28 @@ async def test_the_watch_window_reads_a_live_engine_and_counts_only_what_it_saw_
         assert not result.passed and result.breach == "services web: HTTP 503", result
     finally:
         engine.stop()
+
+
+async def test_the_watch_window_judges_only_the_chosen_services_and_traffic():
+    """watch_services = ["api"]: a crit row of another service (search, not touched by this deploy) is no
+    breach; the chosen one's crit is."""
+    import asyncio
+
+    from launchdeck.actions.watch import watch_window
+    from launchdeck.core.config import parse_config
+    from launchdeck.core.model import Outcome, Status
+    from launchdeck.engine.engine import Engine
+    from tests.fakes import FakeProbe
+
+    config = parse_config('[[services]]\nname = "api"\nurl = "http://127.0.0.1:9/"\n'
+                          '[[services]]\nname = "search"\nurl = "http://127.0.0.1:9/"\n', "t.toml", {})
+    engine = Engine(config, [FakeProbe("api", [Outcome(Status.OK, "up")] * 99, interval=0.05),
+                             FakeProbe("search", [Outcome(Status.CRIT, "HTTP 503")] * 99, interval=0.05)])
+    engine.start()
+    try:
+        chosen = await watch_window(config, 0.5, asyncio.Event(), tick=0.05, live=engine, services=["api"], traffic=[])
+        every = await watch_window(config, 5.0, asyncio.Event(), tick=0.05, live=engine)
+    finally:
+        engine.stop()
+    assert chosen.passed and chosen.watched == ["services api"], chosen
+    assert not every.passed and every.breach == "services search: HTTP 503", every

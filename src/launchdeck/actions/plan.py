@@ -154,10 +154,6 @@ def build_plan(config: Config, name: str, given: dict[str, str], *, allow_action
     plan = Plan(name, spec, values, plan_steps(config, name, spec, rendered, hosts),
                 spec.confirm, word if spec.confirm == "typed" else "yes",
                 spec.watch if name == "deploy" else 0.0, backup=chosen, notes=notes)
-    if name == "deploy" and plan.watch > 0:
-        from launchdeck.core.config_actions import watch_warnings
-
-        plan.notes += watch_warnings(config)
     return plan
 
 

@@ -97,6 +97,7 @@ def act(ctx: click.Context, name: str, config_path: Path | None, params: tuple[s
     from launchdeck.actions.gates import gather_warnings, phase_gate, settle
     from launchdeck.actions.params import parse_pairs
     from launchdeck.actions.plan import build_plan, check_confirmation
+    from launchdeck.core.config_actions import watch_warnings
 
     parent = ctx.parent.params if ctx.parent is not None else {}
     allow = allow_actions or bool(parent.get("allow_actions"))
@@ -115,6 +116,7 @@ def act(ctx: click.Context, name: str, config_path: Path | None, params: tuple[s
         _refuse(as_json, str(error))
         return
     warnings = asyncio.run(gather_warnings(config))  # the probes once, as `check`: shown, recorded, never blocking
+    warnings += watch_warnings(config) if name == "deploy" else []  # a window too short to see a sustained breach
     for warning in warnings:
         click.secho(f"warning: {visible(warning)}", fg="yellow", err=True)
     for item in gate.open if gate.closed else ():

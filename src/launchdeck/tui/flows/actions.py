@@ -157,6 +157,7 @@ def dashboard_now(app: LaunchdeckApp, draft: Draft) -> list[tuple[str, str]]:
     never from a probe. Severity is "crit", "warn" or "ok". The readings' lines are gates.py's words,
     the same `launchdeck act` prints; they become the plan's recorded warnings (draft.warnings)."""
     from launchdeck.actions.gates import state_warnings
+    from launchdeck.core.config_actions import watch_warnings
     from launchdeck.core.model import ACT_FIRST
 
     lines: list[tuple[str, str]] = []
@@ -176,6 +177,10 @@ def dashboard_now(app: LaunchdeckApp, draft: Draft) -> list[tuple[str, str]]:
     draft.warnings = [state_warnings([r])[0] for r in bad]
     for reading, words in zip(bad, draft.warnings, strict=True):
         lines.append(("crit" if reading.status is Status.CRIT else "warn", words))
+    if draft.action == "deploy":  # a window too short to see a sustained breach: said, recorded, never blocking
+        short = watch_warnings(app.config)
+        draft.warnings += short
+        lines += [("warn", words) for words in short]
     if not lines:
         said = "no readings yet" if not app.latest else "services, traffic and backups ok"
         lines.append(("ok", said + ("; pre-launch signed" if session is not None else "")))
