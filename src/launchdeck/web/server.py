@@ -138,6 +138,13 @@ def make_web_app(hub: Hub, guard: Guard, max_viewers: int) -> web.Application:
     return app
 
 
+def runner_options() -> dict[str, Any]:
+    """How the app is run (here and in tests): our access log; a closed tab cancels its stream's
+    handler at once (its place under the cap is free again); a short shutdown."""
+    return {"access_log_class": AccessLog, "access_log": logging.getLogger("launchdeck.web.access"),
+            "handler_cancellation": True, "shutdown_timeout": SHUTDOWN_TIMEOUT}
+
+
 @dataclass(frozen=True)
 class Listen:
     host: str
@@ -165,9 +172,7 @@ async def run_server(engine: Any, config: Any, guard_for: Callable[[int], Guard]
     sock = listen_socket(listen.host, listen.port)  # bound first: --port 0 is known before the rules are made
     port = sock.getsockname()[1]
     app = make_web_app(hub, guard_for(port), listen.max_viewers)
-    runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLog,
-                           access_log=logging.getLogger("launchdeck.web.access"),
-                           handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(app, handle_signals=False, **runner_options())
     await runner.setup()
     try:
         await web.SockSite(runner, sock).start()
@@ -198,4 +203,4 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-__all__ = ["Listen", "listen_socket", "make_web_app", "run_server"]
+__all__ = ["Listen", "listen_socket", "make_web_app", "run_server", "runner_options"]
