@@ -31,6 +31,8 @@ class DeckConfig(Section):
     record: str | bool | None = None
     # where the dashboard's probes run (engine/engine.py): the engine's thread, or a process of their own
     engine: Literal["thread", "process"] = "thread"
+    # the terminal bell when a target newly turns crit (the dashboard's tab may be in the background)
+    bell: bool = False
 
     @property
     def is_production(self) -> bool:
