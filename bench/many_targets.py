@@ -101,8 +101,10 @@ WARN_S = 0.5  # the default latency_warn, for reference in the output
 # ---------------------------------------------------------------- config and environment
 
 
-def write_config(directory: Path, port: int, indices: range | list[int], refresh: float = REFRESH) -> Path:
-    lines = ["[deck]", f'name = "{DECK_NAME}"', 'environment = "bench"', f'refresh = "{refresh:g}s"', ""]
+def write_config(directory: Path, port: int, indices: range | list[int], refresh: float = REFRESH,
+                 engine: str | None = None) -> Path:
+    lines = ["[deck]", f'name = "{DECK_NAME}"', 'environment = "bench"', f'refresh = "{refresh:g}s"',
+             *([f'engine = "{engine}"'] if engine else []), ""]
     for index in indices:
         lines += ["[[services]]", f'name = "{name(index)}"', f'url = "http://127.0.0.1:{port}/p{index:03d}"',
                   f'timeout = "{TIMEOUT:g}s"', ""]
@@ -222,6 +224,8 @@ def main() -> None:
     parser.add_argument("--normal-every", type=float, default=2.5, help="s between two ? presses at the normal size")
     parser.add_argument("--quiet-wait", type=float, default=900.0,
                         help="s to wait for no pytest / launchdeck demo before measuring (0: do not wait)")
+    parser.add_argument("--engine", choices=["thread", "process"],
+                        help="[deck] engine in the dashboard's config (default: none written, the config's default)")
     parser.add_argument("--compare", nargs="+", metavar="LABEL", help="print saved results side by side, run nothing")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -254,17 +258,18 @@ def main() -> None:
                     "busy_processes_at_start": busy_processes()},
         "source": describe_source(args.python, env, args.src, args.src_commit),
         "setup": {"targets": TARGETS, "hanging": [name(i) for i in range(TARGETS) if hangs(i)], "timeout_s": TIMEOUT,
-                  "refresh_s": REFRESH, "latency_warn_s": WARN_S, "cycle_goal_s": TIMEOUT + 0.5},
+                  "refresh_s": REFRESH, "latency_warn_s": WARN_S, "cycle_goal_s": TIMEOUT + 0.5,
+                  "engine": args.engine or "(config default)"},
     }
     watchman = Watchman()
     watchman.start()
     server, port = start_server()
     tmp = tempfile.mkdtemp(prefix="ld-many-")
     try:
-        config = write_config(Path(tmp), port, range(TARGETS))
-        empty = write_config(Path(tmp), port, [])
-        small = write_config(Path(tmp), port, [1, 2, 3])
-        once = write_config(Path(tmp), port, range(TARGETS), refresh=3600.0)
+        config = write_config(Path(tmp), port, range(TARGETS), engine=args.engine)
+        empty = write_config(Path(tmp), port, [], engine=args.engine)
+        small = write_config(Path(tmp), port, [1, 2, 3], engine=args.engine)
+        once = write_config(Path(tmp), port, range(TARGETS), refresh=3600.0, engine=args.engine)
         result["curl"] = curl_baseline(port, args.curl_paths)
         result["check"] = measure_check(args.python, env, config, empty, args.check_runs, port)
         result["key_baseline"] = measure_key_baseline(args.python, env, small, SIZE, 3, "3 fast targets")

@@ -227,7 +227,18 @@ class Dashboard:
         """`r` → the "polling every probe now" toast in the output; it leaves by itself after 2 s."""
         return self.press(b"r", REFRESH_NOTE)
 
+    def children(self) -> list[int]:
+        """The dashboard's own child processes (the engine's collecting process in process mode)."""
+        found = []
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*"):  # a child belongs to the thread that started it
+            try:
+                found += [int(pid) for pid in (task / "children").read_text().split()]
+            except OSError:  # the thread ended meanwhile
+                continue
+        return found
+
     def quit(self) -> dict:
+        children = self.children()  # each must be gone once the dashboard is
         self.quit_at = time.monotonic()
         try:
             os.write(self.master, b"q")
@@ -260,7 +271,16 @@ class Dashboard:
             self.emulator.kill()
             self.emulator.join(timeout=5)
         self.conn.close()
-        return {"exit": code, "quit_by": how}
+        time.sleep(0.2)  # a child told by the end of its pipe or PR_SET_PDEATHSIG has this long to go
+        left = [pid for pid in children if b"launchdeck" in _cmdline(pid)]
+        return {"exit": code, "quit_by": how, "children_at_quit": len(children), "children_left": left}
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone
+        return b""
 
 
 def dated(press: dict, painted: float, phase: str) -> dict:

@@ -46,7 +46,7 @@ def endpoint():
         server.wait()
 
 
-def _config(tmp_path, url: str, checklist_items: int = 0):
+def _config(tmp_path, url: str, checklist_items: int = 0, engine: str = "thread"):
     services = "".join(f'[[services]]\nname = "s{i}"\nurl = "{url}"\ninterval = "100ms"\ntimeout = "2s"\n'
                        f'latency_warn = "50ms"\nlatency_crit = "200ms"\n' for i in range(3))
     checklists = ""
@@ -55,7 +55,7 @@ def _config(tmp_path, url: str, checklist_items: int = 0):
         (tmp_path / "launch.md").write_text(f"# Launch\n## Pre-launch\n{items}## Launch day\n- [ ] go\n")
         checklists = '[checklists]\nfiles = ["launch.md"]\nledger = "signoff.jsonl"\n'
     backups = f'[[backups]]\nname = "main_db"\npath = "{tmp_path}"\npattern = "*.gz"\nmax_age = "1h"\n'
-    return parse_config(f'[deck]\nname = "shop"\n{services}{backups}{checklists}',
+    return parse_config(f'[deck]\nname = "shop"\nengine = "{engine}"\n{services}{backups}{checklists}',
                         str(tmp_path / "launchdeck.toml"), {})
 
 
@@ -76,9 +76,11 @@ def _assert_truthful(readings: list[ReadingNotice]) -> None:
     assert all(n.track.flaps == 0 for n in readings), [(n.reading.target, n.track) for n in readings if n.track.flaps][:3]
 
 
+@pytest.mark.parametrize("engine", ["thread", "process"])
 @pytest.mark.parametrize("block", ["sleep", "busy"])
-async def test_a_blocked_ui_loop_does_not_slow_the_services(tmp_path, endpoint, block):
-    app = make_app(_config(tmp_path, endpoint))
+async def test_a_blocked_ui_loop_does_not_slow_the_services(tmp_path, endpoint, block, engine):
+    app = make_app(_config(tmp_path, endpoint, engine=engine))
+    assert app.engine.mode == engine
     async with app.run_test() as pilot:
         await wait_until(pilot, lambda: len(app.latest) >= 3)
         seen = _record(app)
@@ -94,8 +96,9 @@ async def test_a_blocked_ui_loop_does_not_slow_the_services(tmp_path, endpoint, 
     _assert_truthful(_services(seen))
 
 
-async def test_opening_and_closing_every_screen_changes_no_status(tmp_path, endpoint):
-    app = make_app(_config(tmp_path, endpoint, checklist_items=120), allow_actions=False)
+@pytest.mark.parametrize("engine", ["thread", "process"])
+async def test_opening_and_closing_every_screen_changes_no_status(tmp_path, endpoint, engine):
+    app = make_app(_config(tmp_path, endpoint, checklist_items=120, engine=engine), allow_actions=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: len([k for k in app.latest if k[0] == "services"]) == 3)
         seen = _record(app)
