@@ -190,3 +190,11 @@ def test_units():
     assert [format_ratio(r) for r in (0.0042, 0.012, 0.25)] == ["0.42%", "1.2%", "25%"]
     assert [format_p95(s) for s in (0.48, 1.25, 12.0)] == ["480 ms", "1.2 s", "12 s"]
     assert [format_age(s) for s in (120, 93600, 5 * 86400)] == ["2m", "26h", "5d"]
+
+
+def test_a_ratio_past_crit_but_not_for_long_enough_is_warn_as_the_judge_says():
+    state = state_with(healthy() + [
+        reading("traffic", "checkout", Status.WARN, "error ratio > 5% for 2m (crit after 5m)", error_ratio=0.07,
+                p95_seconds=0.1, error_ratio_breach_seconds=130.0)])
+    ratio = summarize(state.snapshot(T0), config()).figure("error_ratio")
+    assert (ratio.value, ratio.status) == ("7.0%", Status.WARN) and "over for 2m" in ratio.detail

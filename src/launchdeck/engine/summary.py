@@ -24,7 +24,7 @@ from launchdeck.engine.tracking import Track
 
 STALE_MIN_SECONDS = 10.0  # never call data stale sooner than this, however fast the polling
 STALE_INTERVALS = 3  # missed polls of the fastest probe before the data is called stale
-TREND_POINTS = 60  # newest readings kept per figure's trend (a sparkline's width at most)
+TREND_POINTS = 120  # newest readings per figure's trend: 10 minutes at a 5 s refresh
 FIRST_PHASE = "pre-launch"  # an unfinished pre-launch list is a caution; a later phase in progress is normal work
 
 Phases = tuple[tuple[str, int, int], ...]
@@ -190,7 +190,10 @@ def _traffic_figure(key: str, label: str, field_name: str, readings: list[Readin
         if value is None or spec is None:
             continue
         warn, crit = getattr(spec, f"{metric}_warn"), getattr(spec, f"{metric}_crit")
-        candidates.append((_by_threshold(value, warn, crit), value / crit if crit else value, value, reading, crit))
+        status = _by_threshold(value, warn, crit)
+        if status is Status.CRIT and reading.status is not Status.CRIT:
+            status = Status.WARN  # past crit but not yet for its `for:` duration: the judge says warn, so do we
+        candidates.append((status, value / crit if crit else value, value, reading, crit))
     if not candidates:
         unknown = [r for r in readings if r.status is Status.UNKNOWN]
         return Figure(key, label, "—", Status.UNKNOWN, "no data yet" if not unknown else f"{len(unknown)} unknown")

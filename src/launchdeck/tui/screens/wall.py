@@ -52,7 +52,8 @@ from launchdeck.tui.widgets.spark import BARS
 TICK_SECONDS = 1.0
 PAGE_SECONDS = 10.0
 COMPACT_BELOW = (100, 32)  # columns, rows: below either, figures are one line each
-HUGE_FROM = (180, 52)  # from both: letters and figures twice as big
+TALL_BAND_FROM = 38  # rows from which the verdict's letters are twice as big (120x40)
+HUGE_FROM = (180, 52)  # from both: figures twice as big, the verdict three times (200x60 on a TV)
 GLYPH = {Status.OK: "●", Status.WARN: "▲", Status.CRIT: "✖", Status.UNKNOWN: "?"}
 STALE_FILL = "bold reverse $text-error"  # loud without blinking, on every theme
 
@@ -117,6 +118,8 @@ class WallScreen(ModalScreen[None]):
         self._shown: dict[str, Any] = {}  # what each part last drew: a part repaints only when it changed
         self._timer: Timer | None = None
         self._palette_was: bool | None = None
+        self._band_scale = 1
+        self._width = 80
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -166,12 +169,16 @@ class WallScreen(ModalScreen[None]):
 
     @property
     def scale(self) -> int:
+        """The figures' scale."""
         return 2 if self.has_class("-huge") else 1
 
     def _fit(self, width: int, height: int) -> None:
         compact = width < COMPACT_BELOW[0] or height < COMPACT_BELOW[1]
+        huge = not compact and width >= HUGE_FROM[0] and height >= HUGE_FROM[1]
         self.set_class(compact, "-compact")
-        self.set_class(not compact and width >= HUGE_FROM[0] and height >= HUGE_FROM[1], "-huge")
+        self.set_class(huge, "-huge")
+        self._band_scale = 3 if huge else 2 if not compact and height >= TALL_BAND_FROM else 1
+        self._width = width
         with contextlib.suppress(NoMatches):  # before compose has run
             grid = self.query_one("#wall-figures", Grid)
             grid.styles.grid_size_columns = max(1, min(3, len(self.summary.figures)))
@@ -189,7 +196,9 @@ class WallScreen(ModalScreen[None]):
         self._draw("wall-title", self._title(summary))
         self._draw("wall-clock", self._clock(summary, now, stale))
         band = summary.verdict.status
-        self._draw("wall-band", big(summary.verdict.word.upper(), scale=self.scale), f"-{band.value}")
+        word = summary.verdict.word.upper()
+        scale = next((n for n in range(self._band_scale, 1, -1) if big_width(word, n) <= self._width - 2), 1)
+        self._draw("wall-band", big(word, scale=scale), f"-{band.value}")
         if stale:
             self._draw("wall-stale", self._stale(summary, now))
         self._draw("wall-reasons", self._reasons(summary, mono))
@@ -219,7 +228,8 @@ class WallScreen(ModalScreen[None]):
     def _title(self, summary: WallSummary) -> Content:
         fill = PRODUCTION_FILL if summary.is_production else ENVIRONMENT_FILL
         hint = "esc: dashboard" if self.closable else "q: quit"
-        return Content.assemble(styled("launchdeck wall", "bold"), "  ", styled(summary.deck, "bold"), "  ",
+        name = "" if self.has_class("-compact") else "launchdeck wall  "
+        return Content.assemble(styled(name, "bold"), styled(summary.deck, "bold"), "  ",
                                 styled(f" {summary.environment.upper()} ", fill), "  ",
                                 styled(f"read-only · {hint}", MUTED))
 
@@ -315,9 +325,12 @@ def _reason_status(reason: str) -> Status:
 
 
 def _trend(figure: Figure, width: int) -> Content:
-    """The newest `width` points against the crit threshold (a full bar is at or past crit, never
-    just this row's own maximum); bars at or past crit in the crit colour."""
-    points = figure.trend[-width:]
+    """The whole trend in at most `width` bars (each the worst of its share of points, so a short
+    spike is never averaged away), against the crit threshold (a full bar is at or past crit, never
+    just this figure's own maximum); bars at or past crit in the crit colour."""
+    trend = figure.trend
+    per = max(1, math.ceil(len(trend) / max(1, width)))
+    points = [max(trend[i:i + per]) for i in range(0, len(trend), per)]
     scale = figure.scale or max(points, default=0.0) or 1.0
     parts = []
     for value in points:
