@@ -142,11 +142,13 @@ class DemoStack:
                 setattr(service, key, type(getattr(service, key))(value))
 
     def config_text(self, deck_name: str = "demo-shop", prometheus_url: str | None = None,
-                    backups_dir: Path | None = None, actions: list[str] | None = None) -> str:
+                    backups_dir: Path | None = None, actions: list[str] | None = None,
+                    docker: bool | None = None) -> str:
         """A config for this stack. Traffic is read from each service's /metrics directly, or from a
         real Prometheus scraping them when `prometheus_url` is given (`launchdeck demo --prometheus`).
         `actions` (demo/actions.py's lines) also shortens the traffic window and the error ratio's
-        sustain, so a deploy's 20 s watch window can see a breach and the rows recover in seconds."""
+        sustain, so a deploy's 20 s watch window can see a breach and the rows recover in seconds.
+        `docker`: watch this machine's Docker Engine too (None: when its socket answers a ping)."""
         lines = [
             "# Written by `launchdeck demo`: every URL below is a real server on loopback.",
             "[deck]", f'name = "{deck_name}"', 'environment = "production"', 'refresh = "2s"', "",
@@ -165,6 +167,9 @@ class DemoStack:
                 lines += ['source = "prometheus"', f'job = "{service.name}"', ""]
             else:
                 lines += ['source = "scrape"', f'scrape_url = "{self.base_url(service.name)}/metrics"', ""]
+        if docker if docker is not None else docker_answers():
+            lines += ["# this machine's Docker Engine answered a ping, so its containers are shown too",
+                      "[[containers]]", 'host = "local"', ""]
         if backups_dir is not None:
             from launchdeck.demo.backups import config_lines
 
@@ -236,6 +241,24 @@ class DemoStack:
             metrics.requests.labels(code=code, method="GET", handler="/api").inc()
             metrics.latency.labels(handler="/api").observe(self._rng.lognormvariate(math.log(median), _SIGMA))
             service.requests[code] = service.requests.get(code, 0) + 1
+
+
+DOCKER_SOCKET = "/var/run/docker.sock"
+DOCKER_PING_SECONDS = 0.3
+
+
+def docker_answers(path: str = DOCKER_SOCKET, timeout: float = DOCKER_PING_SECONDS) -> bool:
+    """True when a Docker Engine answers `GET /_ping` on its Unix socket within `timeout`: the demo
+    then shows this machine's containers; otherwise the Containers panel is one line saying what to add."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            answer = sock.recv(64)
+    except OSError:  # no socket, no permission, refused, timed out: no engine for the demo
+        return False
+    return answer.startswith(b"HTTP/1.") and b" 200 " in answer.split(b"\r\n", 1)[0] + b" "
 
 
 def _reserve_port() -> int:

@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import gc
 import threading
+from datetime import datetime
 from functools import partial
 from typing import Iterable
 
@@ -23,7 +24,7 @@ from launchdeck.checklists.session import ChecklistSession
 from launchdeck.core.config import Config
 from launchdeck.core.errors import title_of
 from launchdeck.core.plain import visible, visible_lines
-from launchdeck.core.model import Clock, Reading, SystemClock
+from launchdeck.core.model import Clock, Reading, Status, SystemClock
 from launchdeck.engine.engine import Engine
 from launchdeck.engine.notices import (BackfillNotice, ChecklistNotice, ProblemNotice, ReadingNotice,
                                        VerificationNotice)
@@ -31,13 +32,14 @@ from launchdeck.probes import build_probes
 from launchdeck.probes.base import Probe
 from launchdeck.tui.flows.actions import KEYS as ACTION_KEYS, MEANING as ACTION_MEANING, ActionsFlow
 from launchdeck.tui.flows.signoff import SignoffFlow
-from launchdeck.tui.palette import register_themes
-from launchdeck.tui.messages import (BackupsListRequested, EngineNotices, NoticeInbox, SignoffRequested,
-                                     VerifyRequested)
+from launchdeck.tui.palette import no_colour, register_themes
+from launchdeck.tui.messages import (BackupsListRequested, DetailRequested, EngineNotices, NoticeInbox,
+                                     ReasonsRequested, SignoffRequested, VerifyRequested)
 from launchdeck.tui.screens.backups import BackupsScreen
 from launchdeck.tui.screens.checklist import ChecklistScreen
 from launchdeck.tui.screens.dashboard import DashboardScreen
-from launchdeck.tui.screens.help import HelpScreen
+from launchdeck.tui.screens.detail import DetailScreen, ReasonsScreen
+from launchdeck.tui.screens.help import HelpScreen, screen_keys
 from launchdeck.tui.widgets.header import DeckHeader
 
 ENGINE_STOP_SECONDS = 1.0  # quitting waits at most this for the engine's thread (it is a daemon)
@@ -59,6 +61,7 @@ class LaunchdeckApp(App[None]):
     def __init__(self, config: Config, engine: Engine, actions_enabled: bool, checklist_problem: str = "") -> None:
         super().__init__()
         register_themes(self)  # before anything sets App.theme
+        no_colour(self)
         self.config = config
         self.engine = engine
         self.clock = engine.clock
@@ -67,7 +70,8 @@ class LaunchdeckApp(App[None]):
         self.latest: dict[tuple[str, str], Reading] = {}  # what this view has been told, by target
         self.verifications = VerificationNotice.of({}, {})
         self._inbox = NoticeInbox(self.post_message)
-        self.dashboard = DashboardScreen(config, actions_enabled, checklist_problem)
+        self.newest_at: datetime | None = None  # the newest reading's time: the header's "updated 3s ago"
+        self.dashboard = DashboardScreen(config, actions_enabled, checklist_problem, freshness=self._freshness)
         self.signoffs = SignoffFlow(self) if self.checklists else None
         # deploy / rollback / restore: keys exist only when actions are enabled and configured
         self.actions = ActionsFlow(self)
@@ -134,7 +138,14 @@ class LaunchdeckApp(App[None]):
     def _show(self, notice) -> None:
         if isinstance(notice, ReadingNotice):
             reading = notice.reading
+            before = self.latest.get(reading.key)
             self.latest[reading.key] = reading
+            if self.newest_at is None or reading.observed_at > self.newest_at:
+                self.newest_at = reading.observed_at
+            if self.config.deck.bell and reading.status is Status.CRIT and (before is None or before.status is not Status.CRIT):
+                self.bell()  # [deck] bell: a target newly crit
+            if isinstance(self.screen, DetailScreen):
+                self.screen.show_reading(reading)
             self.dashboard.show_reading(reading, notice.verdict, notice.track)
             if reading.panel == "backups" and isinstance(self.screen, BackupsScreen):
                 self.screen.show_reading(reading)
@@ -169,6 +180,27 @@ class LaunchdeckApp(App[None]):
         if refusal:
             self.notify(refusal, severity="warning", timeout=5)
 
+    def on_detail_requested(self, message: DetailRequested) -> None:
+        """Enter (or a click) on a row, or on one of the verdict's reasons: that target's detail."""
+        self.push_screen(DetailScreen(self.engine, message.panel, message.target))
+
+    def on_reasons_requested(self, _message: ReasonsRequested) -> None:
+        self.action_reasons()
+
+    def action_reasons(self) -> None:
+        """Every reason of the Go / No-Go verdict, each opening its target's detail."""
+        if not isinstance(self.screen, ReasonsScreen):
+            self.push_screen(ReasonsScreen(self.engine))
+
+    def action_dashboard(self) -> None:
+        """Back to the dashboard from any screen above it (the palette's "Dashboard")."""
+        while len(self.screen_stack) > 1 and self.screen is not self.dashboard:
+            self.pop_screen()
+
+    def _freshness(self) -> tuple[datetime, datetime | None, float]:
+        """For the headers' clock: now, the newest reading's time, the refresh interval."""
+        return self.clock.now(), self.newest_at, self.config.deck.refresh
+
     def on_backups_list_requested(self, _message: BackupsListRequested) -> None:
         self.action_backups()
 
@@ -183,7 +215,7 @@ class LaunchdeckApp(App[None]):
     # ------------------------------------------------------------------ keys
     def _header(self) -> DeckHeader:
         deck = self.config.deck
-        return DeckHeader(deck.name, deck.environment, deck.is_production, self.actions_enabled)
+        return DeckHeader(deck.name, deck.environment, deck.is_production, self.actions_enabled, self._freshness)
 
     def action_checklists(self) -> None:
         if self.checklists is None:
@@ -213,13 +245,18 @@ class LaunchdeckApp(App[None]):
                                            self.verifications.summaries))
 
     def action_help(self) -> None:
-        """One help screen for the app's life: built on the first `?`, shown again as it is (its
-        text never changes while the app runs), so later presses skip composing and measuring it."""
+        """Every key of the screen `?` was pressed on, read from its bindings (screen_keys). One help
+        screen per kind of screen for the app's life: built on the first `?` there, shown again as it
+        is (a screen's keys do not change while the app runs), so later presses skip composing it."""
         if isinstance(self.screen, HelpScreen):
             return
-        if not self.is_screen_installed("help"):
-            self.install_screen(HelpScreen(self.actions.keys_help()), "help")
-        self.push_screen("help")
+        screen = self.screen
+        name = f"help-{type(screen).__name__}"
+        if not self.is_screen_installed(name):
+            title = "launchdeck help" if screen is self.dashboard else f"launchdeck help · {type(screen).__name__}"
+            self.install_screen(HelpScreen(screen_keys(screen, self), self.actions.keys_help(), title,
+                                           panels=screen is self.dashboard), name)
+        self.push_screen(name)
 
     def action_start_action(self, name: str) -> None:
         """D, R, S and the palette: the confirmation first; refused unless enabled and configured."""
@@ -243,7 +280,13 @@ class LaunchdeckApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("Refresh now", "Poll every probe immediately", self.action_refresh)
-        yield SystemCommand("Help", "Keys and what each panel means", self.action_help)
+        yield SystemCommand("Help", "Every key of this screen, and what each panel means (?)", self.action_help)
+        yield SystemCommand("Dashboard", "Back to the dashboard from any screen", self.action_dashboard)
+        yield SystemCommand("Go / No-Go reasons", "Every reason of the verdict; each opens its detail",
+                            self.action_reasons)
+        for panel, target in sorted(self.latest):
+            yield SystemCommand(f"Detail: {panel}/{target}", "Full reason, last readings and events",
+                                partial(self.post_message, DetailRequested(panel, target)))
         yield SystemCommand("Checklists", "Sign, unsign and waive launch checklist items", self.action_checklists)
         yield SystemCommand("Backups", "Recent backups of every source; verify a dump", self.action_backups)
         yield SystemCommand("Timeline", "Every event of the launch in order, filtered (t)", self.action_timeline)

@@ -64,3 +64,21 @@ class VerifyRequested(Message):
 
 class BackupsListRequested(Message):
     """Open the recent-backups screen."""
+
+
+class DetailRequested(Message):
+    """Open the detail of one target (enter or a click on its row, or on a reason of the verdict)."""
+
+    def __init__(self, panel: str, target: str) -> None:
+        super().__init__()
+        self.panel = panel
+        self.target = target
+
+
+class ReasonsRequested(Message):
+    """List every reason of the Go / No-Go verdict (enter or a click on the verdict)."""
+
+
+class RoomChanged(Message):
+    """A panel needs a different number of lines (rows came or went, it was expanded or folded): the
+    dashboard shares the screen's height again."""

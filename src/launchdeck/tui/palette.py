@@ -113,6 +113,16 @@ HIGH_CONTRAST = Theme(
 THEMES = (HIGH_CONTRAST,)
 
 
+def no_colour(app: App) -> None:
+    """NO_COLOR (no-color.org): no colour codes at all. Textual's own answer is a greyscale filter,
+    which still sends a 24-bit colour for every cell; this swaps it for one that drops colour and
+    keeps bold, dim, underline and reverse, so status words and marks still stand out."""
+    from textual.filter import Monochrome, NoColor
+
+    if app.no_color:
+        app._filters = [f for f in app._filters if not isinstance(f, Monochrome)] + [NoColor()]
+
+
 def register_themes(app: App) -> None:
     """Make launchdeck's themes selectable (`App.theme = "launchdeck-high-contrast"`, or the command
     palette). Call it from the app's constructor, before anything sets `App.theme`."""
@@ -122,4 +132,4 @@ def register_themes(app: App) -> None:
 
 __all__ = ["OK", "WARN", "CRIT", "UNKNOWN", "INFO", "MUTED", "KEY", "STATUS_STYLE", "STATUS_FILL", "PRODUCTION_FILL",
            "ENVIRONMENT_FILL", "ACTIONS_ENABLED_FILL", "READ_ONLY_FILL", "HIGH_CONTRAST", "THEMES", "TableText", "styled",
-           "register_themes"]
+           "no_colour", "register_themes"]

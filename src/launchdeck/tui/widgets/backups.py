@@ -1,7 +1,6 @@
 """Backups panel: per source its status, the newest backup's age and size, what it holds, whether the
 newest was verified, and the reason; on a wide screen the next older backups under it. `enter`
-lists all recent backups (the restore chooser's list),
-`v` verifies the newest dump of every directory source.
+opens a source's detail, `b` lists all recent backups (the restore chooser's list), `v` verifies the newest dump of every directory source.
 
 Ages show in whole minutes and reasons carry no live numbers: a row repaints when a minute
 passes or something changes, not on every poll (DESIGN rule 7).
@@ -106,8 +105,8 @@ class BackupRow(CellRow):
 class BackupsPanel(RowsPanel):
     ROW = BackupRow
     TITLE = "Backups"
-    HINT = "enter list · v verify"
-    BINDINGS = [Binding("enter", "list", "Backups list"), Binding("v", "verify", "Verify newest")]
+    HINT = "enter detail · b list · v verify"
+    BINDINGS = [*RowsPanel.BINDINGS, Binding("v", "verify", "Verify newest")]
 
     def __init__(self, targets: list[str], **kwargs) -> None:
         super().__init__(targets, **kwargs)

@@ -16,9 +16,11 @@ from textual.widgets import Input, Static
 from launchdeck.core.model import Reading, Status
 from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_duration, format_size
+from launchdeck.tui.messages import RoomChanged
 from launchdeck.tui.palette import CRIT, MUTED, OK, WARN, styled
 from launchdeck.tui.widgets.badge import badge
-from launchdeck.tui.widgets.rows import WALL, WIDE_ENOUGH, CellRow, RowLines, Column, Steady, ellipsis, short_name
+from launchdeck.tui.widgets.rows import (WALL, WIDE_ENOUGH, CellRow, Column, RowCursor, RowLines, Steady, ellipsis,
+                                         short_name)
 
 SORTS = ("name", "cpu", "memory", "state")
 HEALTH_STYLE = {"healthy": OK, "unhealthy": CRIT, "starting": WARN}
@@ -80,14 +82,16 @@ class ContainerRow(CellRow):
         return group + (self.target,)
 
 
-class ContainersPanel(Vertical, can_focus=True):
-    BINDINGS = [Binding("s", "sort", "Sort"), Binding("slash", "filter", "Filter", key_display="/"),
+class ContainersPanel(RowCursor, Vertical, can_focus=True):
+    BINDINGS = [*RowCursor.CURSOR_BINDINGS, Binding("s", "sort", "Sort"),
+                Binding("slash", "filter", "Filter", key_display="/"),
                 Binding("escape", "clear_filter", "Clear filter", show=False)]
     DEFAULT_CSS = """
     ContainersPanel { height: auto; }
     ContainersPanel > Input { display: none; height: 3; }
     ContainersPanel > Input.-shown { display: block; }
     ContainersPanel > .-host-problem { color: $error; }
+    ContainersPanel > .-empty { color: $text-muted; }
     """
 
     def __init__(self, hosts: list[str], **kwargs) -> None:
@@ -102,14 +106,28 @@ class ContainersPanel(Vertical, can_focus=True):
         self._problems = {host: Static("", classes="-host-problem") for host in hosts}
         for line in self._problems.values():
             line.display = False
+        self._empty = Static(Content(f"waiting for the first poll of {', '.join(hosts)}"), classes="-empty")
         self._subtitle()
+        self.watch_rows()
 
     def compose(self):
         yield Input(placeholder="filter containers (escape clears)")
         yield from self._problems.values()
+        yield self._empty
         yield self.lines
 
+    def extra_lines(self) -> int:
+        """Lines above the rows: a host's problem, "no containers", the filter box while it is open."""
+        return (sum(1 for line in self._problems.values() if line.display) + (1 if self._empty.display else 0)
+                + (3 if self.query_one(Input).has_class("-shown") else 0))
+
+    def least_lines(self) -> int:
+        return self.lines.least() if self.lines.rows else 0
+
     def show(self, reading: Reading, track: Track | None = None) -> None:
+        if self._empty.display:  # the first reading of any host: its containers or its problem from now on
+            self._empty.display = False
+            self.post_message(RoomChanged())
         host = reading.target.split("/", 1)[0]
         if "/" not in reading.target:  # the whole host failed: one reading for the host itself
             self._problem(host, reading.reason if reading.status is not Status.OK else "")
@@ -118,11 +136,16 @@ class ContainersPanel(Vertical, can_focus=True):
         row = self.rows.get(reading.target)
         if row is None:
             row = self.rows[reading.target] = ContainerRow(reading.target)
+            row.status = reading.status
             row.show_reading(reading, track)
             if self._matches(reading.target):  # at the end until the host's poll settles, then in order
                 self.lines.set_rows([*self.lines.rows, row])
         else:
+            moved = row.status is not reading.status
+            row.status = reading.status
             row.show_reading(reading, track)
+            if moved:
+                self.lines.status_changed()
         if self._newest.get(host) != reading.observed_at:
             self._newest[host] = reading.observed_at
             self.call_after_refresh(self._settle, host)
@@ -132,9 +155,11 @@ class ContainersPanel(Vertical, can_focus=True):
 
     def _problem(self, host: str, reason: str) -> None:
         line = self._problems.get(host)
-        if line is not None:
+        if line is not None and (line.display != bool(reason) or reason):
             line.update(styled(f"{host}: {reason}") if reason else Content(""))
-            line.display = bool(reason)
+            if line.display != bool(reason):
+                line.display = bool(reason)
+                self.post_message(RoomChanged())
 
     def _settle(self, host: str) -> None:
         """After a poll of `host`: drop containers it no longer reports, then restore the order."""
@@ -163,12 +188,14 @@ class ContainersPanel(Vertical, can_focus=True):
         box = self.query_one(Input)
         box.add_class("-shown")
         box.focus()
+        self.post_message(RoomChanged())
 
     def action_clear_filter(self) -> None:
         box = self.query_one(Input)
         box.value = ""
         box.remove_class("-shown")
         self.focus()
+        self.post_message(RoomChanged())
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

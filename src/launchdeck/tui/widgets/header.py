@@ -1,12 +1,33 @@
-"""The top line: deck name, environment (production stands out) and the read-only badge."""
+"""The top line: deck name, environment (production stands out) and the read-only badge; on the right
+a clock and how long ago the newest reading arrived, which turns warn-coloured when the data is
+older than three refresh intervals: a frozen screen never looks calm."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
 
 from textual.content import Content
 from textual.widgets import Static
 
-from launchdeck.tui.palette import (ACTIONS_ENABLED_FILL, ENVIRONMENT_FILL, PRODUCTION_FILL, READ_ONLY_FILL,
-                                    styled)
+from launchdeck.core.units import format_duration
+from launchdeck.tui.palette import (ACTIONS_ENABLED_FILL, ENVIRONMENT_FILL, MUTED, PRODUCTION_FILL, READ_ONLY_FILL,
+                                    WARN, styled)
+
+STALE_AFTER_INTERVALS = 3
+# () -> (now, when the newest reading was taken or None, the refresh interval in seconds)
+Freshness = Callable[[], tuple[datetime, "datetime | None", float]]
+
+
+def freshness_text(now: datetime, newest: datetime | None, refresh: float) -> Content:
+    """`18:40:12 UTC · updated 3s ago`; warn-coloured past three refresh intervals."""
+    clock = styled(now.strftime("%H:%M:%S %Z").strip(), "bold")
+    if newest is None:
+        return Content.assemble(clock, styled(" · waiting for data", MUTED))
+    age = max(0.0, (now - newest).total_seconds())
+    stale = age > STALE_AFTER_INTERVALS * refresh
+    words = f" · updated {f'{age:.0f}s' if age < 60 else format_duration(round(age))} ago" + (" (stale)" if stale else "")
+    return Content.assemble(clock, styled(words, f"bold {WARN}" if stale else MUTED))
 
 
 class DeckHeader(Static):
@@ -14,9 +35,29 @@ class DeckHeader(Static):
     DeckHeader { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
-    def __init__(self, name: str, environment: str, production: bool, actions_enabled: bool) -> None:
-        super().__init__(self.compose_line(name, environment, production, actions_enabled), id="deck-header")
+    def __init__(self, name: str, environment: str, production: bool, actions_enabled: bool,
+                 freshness: Freshness | None = None) -> None:
+        self._left = self.compose_line(name, environment, production, actions_enabled)
+        self._freshness = freshness
+        super().__init__(self._left, id="deck-header")
         self.set_class(production, "-production")
+
+    def on_mount(self) -> None:
+        if self._freshness is not None:
+            self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        if self.screen.is_current:  # a hidden screen's header paints nothing (DESIGN rule 7)
+            self.refresh()
+
+    def render(self) -> Content:
+        if self._freshness is None:
+            return self._left
+        right = freshness_text(*self._freshness())
+        gap = self.content_region.width - self._left.cell_length - right.cell_length
+        if gap < 2:
+            return self._left
+        return Content.assemble(self._left, " " * gap, right)
 
     @staticmethod
     def compose_line(name: str, environment: str, production: bool, actions_enabled: bool) -> Content:

@@ -5,9 +5,12 @@ cells, and only a cell whose text changed is repainted (DESIGN rule 7: bytes are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from rich.segment import Segment
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.events import Click
 from textual.content import Content
 from textual.reactive import reactive
 from textual.geometry import Region
@@ -17,7 +20,9 @@ from textual.widget import Widget
 from launchdeck.core.model import Reading, Status
 from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_minutes
+from launchdeck.tui.messages import DetailRequested, RoomChanged
 from launchdeck.tui.palette import MUTED, WARN, styled
+from launchdeck.tui.widgets.spark import Scale
 
 
 class Shown(Content):
@@ -104,6 +109,7 @@ class CellRow:
         self.target = target
         self.cells = {column.name: Slot() for column in self.COLUMNS}
         self.owner: RowLines | None = None  # the widget drawing this row, told of every change
+        self.status: Status | None = None  # the newest reading's (None before the first): which rows are worst
         self._spans: tuple[tuple[int, str], dict[str, tuple[int, int, Column]]] | None = None
 
     def show(self, texts: dict[str, Content | str]) -> None:
@@ -150,11 +156,36 @@ class CellRow:
     def show_reading(self, reading: Reading, track: Track | None) -> None:
         raise NotImplementedError
 
+    def use_scale(self, scale: Scale) -> None:
+        """Sparkline heights against this row's thresholds (spark.threshold_scale); rows without one ignore it."""
+        return None
+
+
+class MoreRow(CellRow):
+    """The last line of a panel cut down to its worst rows: how many are not shown, and that enter
+    (or a click) shows them all; on an expanded panel, that enter shows fewer again."""
+
+    COLUMNS = (Column("text"),)
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def say(self, hidden: int, expanded: bool) -> None:
+        text = "▲ fewer · enter" if expanded else f"+{hidden} more · enter shows all"
+        self.show({"text": styled(text, MUTED)})
+
+    def show_reading(self, reading: Reading, track: Track | None) -> None:
+        return None
+
 
 class RowLines(Widget):
     """Draws a panel's rows, a line each (Textual's line API): only lines on screen are rendered, and
     a changed column repaints only its own cells (`refresh(region)`), so over SSH the bytes stay those
-    of the changed text (DESIGN rule 7)."""
+    of the changed text (DESIGN rule 7).
+
+    With a `budget` of lines smaller than the rows need (an 80x24 screen), it shows the worst rows
+    (crit, unknown, warn, then ok; config order among equals) and a `MoreRow` saying how many are left
+    out. A cursor (one row) is drawn while the panel has focus: enter opens that row's detail."""
 
     DEFAULT_CSS = """
     RowLines { height: auto; }
@@ -163,9 +194,18 @@ class RowLines(Widget):
     def __init__(self, rows: list[CellRow] | None = None, layout: str = "normal") -> None:
         super().__init__()
         self.layout_name = layout
-        self.rows: list[CellRow] = []
+        self.rows: list[CellRow] = []  # every row, in the panel's order
+        self.shown: list[CellRow] = []  # the rows drawn: all of them, or the worst and a MoreRow
+        self.more = MoreRow()
+        self.more.owner = self
+        self.budget: int | None = None  # lines this widget may take; None: as many as its rows need
+        self.expanded = False
+        self.cursor = 0  # index into `shown`
+        self.focused = False
         self._at: dict[int, int] = {}  # id(row) -> its first line
         self._lines: list[tuple[CellRow, int]] = []  # line -> (row, which of its lines)
+        self._wanted = 0
+        self.on_wanted: Callable[[], None] | None = None  # told when the lines every row needs changed
         self.set_rows(rows or [])
 
     def set_rows(self, rows: list[CellRow]) -> None:
@@ -177,16 +217,69 @@ class RowLines(Widget):
         self.rows = list(rows)
         self.reflow()
 
-    def reflow(self) -> None:
-        """Lines again from the rows: after a change of rows, of layout, or of a row's line count."""
+    def set_budget(self, budget: int | None, expanded: bool = False) -> None:
+        if (budget, expanded) != (self.budget, self.expanded):
+            self.budget, self.expanded = budget, expanded
+            self.reflow()
+
+    def wanted(self) -> int:
+        """Lines every row needs at this width (plus the "fewer" line of an expanded panel)."""
+        return self._wanted + (1 if self.expanded and self.cut_without_expanding() else 0)
+
+    def least(self) -> int:
+        """Lines the worst row needs, and a line saying how many more there are."""
+        if not self.rows:
+            return 0
         width = self.size.width or 80
+        worst = min(self.rows, key=_rank(self.rows))
+        need = len(worst.lines(width, self.layout_name))
+        return need + (1 if self._wanted > need else 0)
+
+    def cut_without_expanding(self) -> bool:
+        return self.budget is not None and self._wanted > self.budget
+
+    def _choose(self, width: int) -> list[CellRow]:
+        rows = self.rows
+        if self.budget is None or self._wanted <= self.budget:
+            return list(rows)
+        if self.expanded:
+            self.more.say(0, True)
+            return [*rows, self.more]
+        room, chosen = self.budget - 1, set()
+        for row in sorted(rows, key=_rank(rows)):
+            need = len(row.lines(width, self.layout_name))
+            if need <= room:
+                chosen.add(id(row))
+                room -= need
+        if not chosen and rows:  # not even the worst fits with the count: the worst, without it
+            return [min(rows, key=_rank(rows))]
+        self.more.say(len(rows) - len(chosen), False)
+        return [row for row in rows if id(row) in chosen] + [self.more]
+
+    def reflow(self) -> None:
+        """Lines again from the rows: after a change of rows, of layout, of budget, of a row's line
+        count or (when cut to the worst rows) of a row's status."""
+        width = self.size.width or 80
+        wanted = sum(len(row.lines(width, self.layout_name)) for row in self.rows)
+        told = wanted != self._wanted
+        at_cursor = self.shown[self.cursor] if 0 <= self.cursor < len(self.shown) else None
+        self._wanted = wanted
+        shown = self._choose(width)
         lines, at = [], {}
-        for row in self.rows:
+        for row in shown:
             at[id(row)] = len(lines)
             lines += [(row, k) for k in range(len(row.lines(width, self.layout_name)))]
         grew = len(lines) != len(self._lines)
-        self._lines, self._at = lines, at
+        self._lines, self._at, self.shown = lines, at, shown
+        self.cursor = shown.index(at_cursor) if at_cursor in shown else min(self.cursor, max(0, len(shown) - 1))
         self.refresh(layout=grew)
+        if told and self.on_wanted is not None:
+            self.on_wanted()
+
+    def status_changed(self) -> None:
+        """A row's status moved: when cut to the worst rows, which ones are worst may have changed."""
+        if self.cut_without_expanding() and not self.expanded:
+            self.reflow()
 
     def set_layout(self, layout: str) -> None:
         if layout != self.layout_name:
@@ -197,6 +290,9 @@ class RowLines(Widget):
         y = self._at.get(id(row))
         width = self.size.width
         if y is None or not width:
+            return
+        if self.focused and self.cursor_row() is row:
+            self.refresh(Region(0, y, width, 1))  # the cursor's highlight spans the whole line
             return
         spans = row.spans(width, self.layout_name)
         self.refresh(*(Region(spans[n][0], y, spans[n][1], 1) for n in names if n in spans))
@@ -213,6 +309,61 @@ class RowLines(Widget):
         region = self.content_region
         return Region(region.x, region.y + self._at[id(row)], region.width, 1)
 
+    # ------------------------------------------------------------------ the cursor
+    def cursor_row(self) -> CellRow | None:
+        return self.shown[self.cursor] if 0 <= self.cursor < len(self.shown) else None
+
+    def move(self, step: int) -> bool:
+        """Move the cursor; False at either end (the panel may hand the key on)."""
+        target = self.cursor + step
+        if not 0 <= target < len(self.shown):
+            return False
+        self._repaint_cursor()
+        self.cursor = target
+        self._repaint_cursor()
+        self._scroll_to_cursor()
+        return True
+
+    def set_focused(self, focused: bool) -> None:
+        if focused != self.focused:
+            self.focused = focused
+            self._repaint_cursor()
+            if focused:
+                self._scroll_to_cursor()
+
+    def row_at(self, y: int) -> int | None:
+        """Index into `shown` of the row drawn on line `y`."""
+        if 0 <= y < len(self._lines):
+            return self.shown.index(self._lines[y][0])
+        return None
+
+    def put_cursor(self, index: int) -> None:
+        self._repaint_cursor()
+        self.cursor = index
+        self._repaint_cursor()
+
+    def _repaint_cursor(self) -> None:
+        row = self.cursor_row()
+        if row is not None:
+            self.repaint(row)
+
+    def _scroll_to_cursor(self) -> None:
+        """The dashboard scrolls when an expanded panel is taller than the screen: keep the cursor in view."""
+        row = self.cursor_row()
+        if row is None or id(row) not in self._at:
+            return
+        for ancestor in self.ancestors:
+            if isinstance(ancestor, Widget) and ancestor.is_scrollable and ancestor.max_scroll_y:
+                top = self.region.y - ancestor.content_region.y + int(ancestor.scroll_y) + self._at[id(row)]
+                ancestor.scroll_to_region(Region(0, top, 1, 1), animate=False, immediate=True)
+                return
+
+    def on_click(self, event: Click) -> None:
+        index = self.row_at(event.y)
+        if index is not None and isinstance(self.parent, RowCursor):
+            event.stop()
+            self.parent.clicked(index, event.chain)
+
     def get_content_height(self, container, viewport, width: int) -> int:
         return len(self._lines)
 
@@ -225,11 +376,24 @@ class RowLines(Widget):
         content = lines[k] if k < len(lines) else Content("")
         if content.cell_length < width:
             content = content.pad_right(width - content.cell_length)
+        if self.focused and k == 0 and row is self.cursor_row():
+            content = content.stylize("reverse")
         # one line, already cut to width: its segments directly (a third of Visual.to_strips' cost,
         # which wraps, aligns and tags every segment with offsets for text selection)
         base = self.visual_style
         return Strip([Segment(text, style.rich_style if style else None)
                       for text, style in content.render(base, "", self._get_style)], width)
+
+
+def _rank(rows: list[CellRow]) -> Callable[[CellRow], tuple[int, int]]:
+    """Worst first (crit, unknown, warn, ok, not yet read), then the panel's own order."""
+    order = {id(row): i for i, row in enumerate(rows)}
+
+    def rank(row: CellRow) -> tuple[int, int]:
+        status = row.status
+        return (-(status.severity if status is not None else -1), order.get(id(row), 0))
+
+    return rank
 
 
 class Steady:
@@ -273,7 +437,62 @@ def short_name(name: str, width: int) -> Content:
     return styled(name if len(name) <= width else name[: width - 1] + "…", "bold")
 
 
-class RowsPanel(Vertical, can_focus=True):
+class RowCursor:
+    """Keys, clicks and focus of a panel drawn by one RowLines (`self.lines`): up/down (j/k) move the
+    cursor, enter opens the row's detail, or on a "+N more" line shows every row (and fewer again).
+    At either end of the rows, up/down move to the previous or next panel, so the arrows alone
+    walk the whole dashboard."""
+
+    CURSOR_BINDINGS = [Binding("down,j", "cursor(1)", "Next row", show=False),
+                       Binding("up,k", "cursor(-1)", "Previous row", show=False),
+                       Binding("enter", "open_row", "Detail")]
+    lines: RowLines
+    expanded = False
+
+    def action_cursor(self, step: int) -> None:
+        if not self.lines.move(step):
+            self.screen.focus_next() if step > 0 else self.screen.focus_previous()  # type: ignore[attr-defined]
+
+    def action_open_row(self) -> None:
+        row = self.lines.cursor_row()
+        if row is self.lines.more:
+            self.expanded = not self.expanded
+            self.post_message(RoomChanged())  # type: ignore[attr-defined]
+        elif row is not None:
+            self.post_message(DetailRequested(self.panel_name, row.target))  # type: ignore[attr-defined]
+
+    @property
+    def panel_name(self) -> str:
+        return str(self.id)  # type: ignore[attr-defined]
+
+    def on_focus(self) -> None:
+        self.lines.set_focused(True)
+
+    def on_blur(self) -> None:
+        self.lines.set_focused(False)
+
+    def clicked(self, index: int, chain: int) -> None:
+        """A click puts the cursor on the row; a click on the cursor's row (or a double click) opens it."""
+        again = self.lines.focused and index == self.lines.cursor
+        self.lines.put_cursor(index)
+        self.focus()  # type: ignore[attr-defined]
+        if again or chain > 1:
+            self.action_open_row()
+
+    def set_budget(self, lines: int | None) -> None:
+        self.lines.set_budget(lines, self.expanded)
+
+    def wanted_lines(self) -> int:
+        return self.lines.wanted()
+
+    def least_lines(self) -> int:
+        return max(1, self.lines.least())
+
+    def watch_rows(self) -> None:
+        self.lines.on_wanted = lambda: self.post_message(RoomChanged())  # type: ignore[attr-defined]
+
+
+class RowsPanel(RowCursor, Vertical, can_focus=True):
     """Rows in config order. The border subtitle holds only static hints, never a live count:
     changing a border repaints the whole panel (a tmux capture of the demo showed every line of the
     Traffic panel rewritten on each ok-count change), and a status near a threshold flips often;
@@ -281,18 +500,23 @@ class RowsPanel(Vertical, can_focus=True):
 
     ROW: type[CellRow] = CellRow
     TITLE = ""
-    HINT = ""
+    HINT = "enter detail"
+    BINDINGS = RowCursor.CURSOR_BINDINGS
 
     DEFAULT_CSS = """
     RowsPanel { height: auto; }
     """
 
-    def __init__(self, targets: list[str], **kwargs) -> None:
+    def __init__(self, targets: list[str], scales: dict[str, Scale] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = self.TITLE
         self.border_subtitle = self.HINT
         self.rows = {target: self.ROW(target) for target in targets}
+        for target, scale in (scales or {}).items():
+            if target in self.rows:
+                self.rows[target].use_scale(scale)
         self.lines = RowLines(list(self.rows.values()))
+        self.watch_rows()
 
     def compose(self):
         yield self.lines
@@ -303,7 +527,11 @@ class RowsPanel(Vertical, can_focus=True):
     def show(self, reading: Reading, track: Track | None = None) -> None:
         row = self.rows.get(reading.target)
         if row is not None:
+            moved = row.status is not reading.status
+            row.status = reading.status
             row.show_reading(reading, track)
+            if moved:
+                self.lines.status_changed()
 
 
-__all__ = ["Shown", "Cell", "Column", "Slot", "LAYOUTS", "WIDE_ENOUGH", "WALL", "CellRow", "RowLines", "RowsPanel", "Steady", "since_text", "ellipsis", "short_name"]
+__all__ = ["Shown", "Cell", "Column", "Slot", "LAYOUTS", "WIDE_ENOUGH", "WALL", "CellRow", "MoreRow", "RowLines", "RowCursor", "RowsPanel", "Steady", "since_text", "ellipsis", "short_name"]

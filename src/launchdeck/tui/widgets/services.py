@@ -25,6 +25,9 @@ class ServiceRow(CellRow):
         self.steady = Steady(floors={"latency": 0.005})  # 7ms vs 9ms means nothing to the on-call
         self.show({"badge": badge(None), "name": short_name(target, 12), "reason": ellipsis("waiting for the first poll", MUTED)})
 
+    def use_scale(self, scale) -> None:
+        self.latencies.scale = scale
+
     def show_reading(self, reading: Reading, track: Track | None) -> None:
         latency = reading.values.get("latency_seconds")
         self.latencies.add(reading.observed_at, latency)
