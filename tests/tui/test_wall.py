@@ -122,6 +122,8 @@ async def test_stale_data_turns_loud_and_recovers():
         wall = app.screen
         assert not wall.has_class("-stale") and not wall.query_one("#wall-stale").display
         assert "updated 2s ago" in text_of(app, "#wall-clock")
+        band = wall.query_one("#wall-band")
+        verdict_colour = band.styles.background
         clock.advance(60)  # no reading for a minute: the engine stopped, or the link did
         wall.tick()
         await pilot.pause()
@@ -129,10 +131,12 @@ async def test_stale_data_turns_loud_and_recovers():
         loud = text_of(app, "#wall-stale")
         assert "█" in loud and "no new reading for 1m02s (expected within 15s)" in loud
         assert "updated 1m02s ago" in text_of(app, "#wall-clock")
+        assert band.styles.background != verdict_colour  # a frozen verdict keeps its word, not its colour
         state.observe(_reading("services", "web", Status.OK, "HTTP 200", clock.now()))  # data again
         wall.tick()
         await pilot.pause()
         assert not wall.has_class("-stale") and not wall.query_one("#wall-stale").display
+        assert band.styles.background == verdict_colour
 
 
 async def test_reasons_that_do_not_fit_cycle_in_pages():

@@ -56,6 +56,8 @@ TALL_BAND_FROM = 38  # rows from which the verdict's letters are twice as big (1
 HUGE_FROM = (180, 52)  # from both: figures twice as big, the verdict three times (200x60 on a TV)
 GLYPH = {Status.OK: "●", Status.WARN: "▲", Status.CRIT: "✖", Status.UNKNOWN: "?"}
 STALE_FILL = "bold reverse $text-error"  # loud without blinking, on every theme
+# Stale: the verdict's band loses its colour (a frozen GO must not look calm) and an inverted block,
+# unlike any verdict's colour, says since when nothing came.
 
 
 @dataclass
@@ -88,8 +90,9 @@ class WallScreen(ModalScreen[None]):
     #wall-band.-warn { background: $warning; color: $text; }
     #wall-band.-crit { background: $error; color: $text; }
     #wall-band.-unknown { background: $secondary; color: $text; }
-    #wall-stale { display: none; height: auto; padding: 0 0 0 0; text-align: center;
-                  background: $error; color: $text; text-style: bold; }
+    #wall-stale { display: none; height: auto; text-align: center; background: $foreground; color: $background;
+                  text-style: bold; }
+    WallScreen.-stale #wall-band { background: $panel; color: $text-muted; }
     WallScreen.-stale #wall-stale { display: block; }
     #wall-reasons { height: 1fr; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     #wall-figures { height: auto; grid-size: 3; grid-rows: auto; grid-gutter: 0 1; padding: 0 1; }
