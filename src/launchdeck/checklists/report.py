@@ -51,7 +51,8 @@ def _ledger_json(path: Path | None, checked: Checked) -> dict[str, Any]:
             "detail": result.detail}
 
 
-def report_json(board: Board, title: str, checked: Checked | None = None, ledger: Path | None = None) -> str:
+def report_json(board: Board, title: str, checked: Checked | None = None, ledger: Path | None = None,
+                timeline: list[dict[str, Any]] | None = None, recording: dict[str, Any] | None = None) -> str:
     phases = []
     for phase in board.phases():
         done, total = board.progress(phase)
@@ -65,6 +66,9 @@ def report_json(board: Board, title: str, checked: Checked | None = None, ledger
         document["ledger"] = _ledger_json(ledger, checked)
         document["unverified"] = [{"line": u.line, "record": u.record.to_json() if u.record else None, "why": u.why}
                                   for u in checked.unverified]
+    if timeline is not None:  # engine/timeline_report.py: the recording's events and the ledger's, by time
+        document["timeline"] = timeline
+        document["recording"] = recording
     return dumps(document)
 
 
@@ -178,7 +182,24 @@ def _twins(board: Board) -> list[str]:
     return lines
 
 
-def report_markdown(board: Board, title: str, checked: Checked | None = None, ledger: Path | None = None) -> str:
+def timeline_lines(timeline: list[dict[str, Any]], recording: dict[str, Any] | None = None) -> list[str]:
+    """The "Timeline" section: one line per event, people's text escaped like every other line."""
+    lines = [f"## Timeline ({len(timeline)} events)", ""]
+    if recording and recording.get("problem"):
+        lines += [f"Recording: {md(recording.get('path') or '-')}: {md(recording['problem'])} "
+                  "(the ledger's records only)", ""]
+    elif recording and recording.get("lines_skipped"):
+        lines += [f"Recording: {md(recording.get('path'))}: {recording['lines_skipped']} unreadable line(s) "
+                  "skipped", ""]
+    for entry in timeline:
+        when = str(entry.get("time", ""))[:19].replace("T", " ")
+        lines.append(f"- {md(when)} **{md(entry.get('severity'))}** {md(entry.get('panel'))}/"
+                     f"{md(entry.get('target'))} {md(entry.get('kind'))}: {md(entry.get('text'))}")
+    return lines + [""]
+
+
+def report_markdown(board: Board, title: str, checked: Checked | None = None, ledger: Path | None = None,
+                    timeline: list[dict[str, Any]] | None = None, recording: dict[str, Any] | None = None) -> str:
     lines = [f"# Launch report: {md(title)}", ""]
     if checked is not None:
         ok, words = integrity_words(checked, ledger)
@@ -220,4 +241,6 @@ def report_markdown(board: Board, title: str, checked: Checked | None = None, le
         lines += [f"## Unverified ledger lines (from line {first}: not counted above)", ""]
         lines += [_unverified_line(entry) for entry in checked.unverified]
         lines.append("")
+    if timeline is not None:
+        lines += timeline_lines(timeline, recording)
     return "\n".join(lines)

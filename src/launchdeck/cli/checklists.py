@@ -294,7 +294,10 @@ def report(ctx: click.Context, config_path: Path | None, fmt: str) -> None:
     board = Board.build(checklists, checked.records)
     title = f"{config.deck.name} ({config.deck.environment})"
     render = report_json if fmt == "json" else report_markdown
-    click.echo(render(board, title, checked, path))
+    from launchdeck.engine.timeline_report import build_timeline
+
+    timeline, recording = build_timeline(config, checked.records)  # the flight recording's and the ledger's
+    click.echo(render(board, title, checked, path, timeline, recording))
     ok, words = integrity_words(checked, path)
     if not ok:
         click.secho(f"launchdeck: {words}", fg="red", err=True)
