@@ -16,16 +16,19 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
-from markdown_it import MarkdownIt
-from markdown_it.tree import SyntaxTreeNode
+from typing import TYPE_CHECKING
 
 from launchdeck.checklists.fastscan import Line, normalise_source, scan, sections
 from launchdeck.core import collector
 from launchdeck.core.errors import LaunchdeckError
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.tree import SyntaxTreeNode
 
 PHASES = ("pre-launch", "launch-day", "post-launch", "other")
 
@@ -54,8 +57,22 @@ _VERIFY = re.compile(r"<!--\s*verify:\s*(.*?)\s*-->", re.DOTALL | re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+")
 _PUNCTUATION = re.compile(r"[^\w\s]")
 _NAME = re.compile(r"<!--\s*id:\s*(.*?)\s*-->", re.DOTALL | re.IGNORECASE)
-_PARSER = MarkdownIt("commonmark")
-_BLOCKS = MarkdownIt("commonmark").disable(["inline", "text_join"])
+
+
+@cache
+def _markdown(blocks_only: bool = False) -> MarkdownIt:
+    """markdown-it, imported on first use (~0.12 s): the line scanner reads plain checklists without it,
+    and the dashboard's first frame never waits for it."""
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt("commonmark")
+    return parser.disable(["inline", "text_join"]) if blocks_only else parser
+
+
+def _tree(tokens: list) -> SyntaxTreeNode:
+    from markdown_it.tree import SyntaxTreeNode
+
+    return SyntaxTreeNode(tokens)
 
 
 class ChecklistError(LaunchdeckError):
@@ -183,7 +200,7 @@ def _inline(paragraph: SyntaxTreeNode) -> SyntaxTreeNode | None:
 
 def _inline_of(source: str) -> SyntaxTreeNode:
     """One line of inline Markdown as the tree node markdown-it's block parse would have made."""
-    return SyntaxTreeNode(_PARSER.parseInline(source)).children[0]
+    return _tree(_markdown().parseInline(source)).children[0]
 
 
 def _label(paragraph: SyntaxTreeNode) -> str | None:
@@ -436,7 +453,7 @@ def parse_checklist(text: str, source: str = "<text>", *, phase: str | None = No
 def _is_heading(lines: list[str], start: int, cut: int) -> bool:
     """Whether markdown-it, reading lines start..cut, reads line `cut` as a top-level heading (not
     inside a fence or an HTML block opened above it). Blocks only: no inline parsing needed."""
-    tokens = _BLOCKS.parse("\n".join(lines[start:cut + 1]))
+    tokens = _markdown(blocks_only=True).parse("\n".join(lines[start:cut + 1]))
     return any(t.type == "heading_open" and t.level == 0 and t.map and t.map[0] == cut - start for t in tokens)
 
 
@@ -456,9 +473,9 @@ def _parse(text: str, source: str, *, phase: str | None = None, overrides: Mappi
                 walker.lines(scanned)
             else:
                 walker.offset = start
-                walker.container(SyntaxTreeNode(_PARSER.parse("\n".join(lines[start:end]))).children, _Scope())
+                walker.container(_tree(_markdown().parse("\n".join(lines[start:end]))).children, _Scope())
     else:
-        walker.container(SyntaxTreeNode(_PARSER.parse(text)).children, _Scope())
+        walker.container(_tree(_markdown().parse(text)).children, _Scope())
     items, problems = walker.items()
     return Checklist(source=source, title=walker.title or Path(source).stem, items=items, key=key,
                      problems=problems)
