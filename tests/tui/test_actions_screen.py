@@ -512,3 +512,43 @@ async def test_a_long_output_is_capped_on_screen_and_ends_with_its_last_line(tmp
         assert run.result.outcome == "done"
     log = Path(run.result.log)
     assert sum(x.startswith("line ") for x in log.read_text().splitlines()) == 20000  # every line is in the file
+
+
+async def test_a_stale_lock_whose_step_still_runs_offers_to_kill_it_and_records_that(tmp_path):
+    """A SIGKILLed holder left its step running in its own process group: the confirmation says so and
+    offers to kill it as part of breaking the lock; ticked, the group is ended and the record says so."""
+    from textual.widgets import Checkbox
+
+    from launchdeck.actions import lock as locks
+
+    orphan = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        holder = {"login": "bob", "host": socket.gethostname(), "boot_id": locks.boot_id(), "pid": dead_pid(),
+                  "action": "deploy", "params": {}, "started": time.time() - 600, "token": "dead",
+                  "step": "migrate", "step_host": "local", "step_pgid": orphan.pid,
+                  "step_pgid_start": locks.process_start(orphan.pid)}
+        lock_file(tmp_path).write_text(json.dumps(holder))
+        marker = tmp_path / "marker"
+        app = build(tmp_path, deploy_writing(marker, confirm="yes"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_confirm(pilot, app)
+            state = str(screen.query_one("#state", Static).render())
+            assert f"its step migrate is still running (process group {orphan.pid})" in state, state
+            box = screen.query_one("#kill-orphan", Checkbox)
+            assert str(orphan.pid) in str(box.label) and not box.value
+            await type_into(pilot, screen, "#param-version", "v4")
+            await type_into(pilot, screen, "#break-lock", "bob's terminal was SIGKILLed")
+            box.value = True
+            screen.query_one("#confirm").focus()
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+            await wait_until(pilot, lambda: app.screen.result is not None, timeout=20)
+            assert app.screen.result.outcome == "done", app.screen.result.message
+        assert orphan.wait(timeout=5) is not None, "the orphaned step was killed"
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
+    assert marker.read_text() == "v4" and not lock_file(tmp_path).exists()
+    [broken] = [r for r in action_records(tmp_path) if r.evidence["event"] == "lock-broken"]
+    assert broken.evidence["orphan_killed"] == orphan.pid and broken.reason == "bob's terminal was SIGKILLed"

@@ -246,3 +246,116 @@ async def test_an_unwritable_ledger_means_nothing_runs(tmp_path: Path):
     result = await run_action(config, plan, opts)
     assert result.outcome == "failed" and "nothing ran" in result.message
     assert not (tmp_path / "started").exists() and not lock_file(tmp_path).exists()
+
+
+def lock_holder(tmp_path: Path) -> dict:
+    return json.loads(lock_file(tmp_path).read_text())
+
+
+def wait_for_step_in_lock(tmp_path: Path, timeout: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        holder = lock_holder(tmp_path) if lock_file(tmp_path).exists() else {}
+        if holder.get("step_pgid"):
+            return holder
+        assert time.monotonic() < deadline, f"the lock never named its step: {holder}"
+        time.sleep(0.02)
+
+
+def group_gone(pgid: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not locks.group_alive(pgid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_kills_the_running_steps_group_and_releases_the_lock(tmp_path: Path, stop):
+    config = slow_config(tmp_path)
+    first = start_act(config)
+    try:
+        wait_for(tmp_path / "started")
+        holder = wait_for_step_in_lock(tmp_path)
+        pgid = int((tmp_path / "step.pid").read_text())
+        assert holder["step"] == "slow" and holder["step_pgid"] == pgid and holder["step_host"] == "local"
+        assert holder["host"] == socket.gethostname() and holder["boot_id"] == locks.boot_id() and holder["deadline"]
+        first.send_signal(stop)
+        out, _err = first.communicate(timeout=15)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 2 and "cancelled" in out
+    assert group_gone(pgid) and gone(int((tmp_path / "child.pid").read_text()))
+    assert not lock_file(tmp_path).exists() and not (tmp_path / "after").exists()
+    assert events(tmp_path)[-1]["outcome"] == "cancelled"
+
+
+def test_a_sigkilled_act_leaves_its_step_running_the_lock_says_so_and_breaking_it_can_kill_it(tmp_path: Path):
+    config = slow_config(tmp_path, seconds=60)
+    first = start_act(config)
+    pgid = None
+    try:
+        wait_for(tmp_path / "started")
+        pgid = wait_for_step_in_lock(tmp_path)["step_pgid"]
+        first.kill()
+        first.communicate(timeout=10)
+        assert locks.group_alive(pgid), "the step lives on in its own process group"
+        refused = CliRunner().invoke(act, ["deploy", "--config", str(config), "--confirm", "yes",
+                                           "--break-lock", "holder SIGKILLed"])
+        assert refused.exit_code == 2
+        assert f"its step slow is still running (process group {pgid})" in refused.output, refused.output
+        assert "--kill-orphan" in refused.output and locks.group_alive(pgid) and lock_file(tmp_path).exists()
+        (tmp_path / "started").unlink()
+        config.write_text(config.read_text().replace("sleep 60", "sleep 0"))
+        broke = CliRunner().invoke(act, ["deploy", "--config", str(config), "--confirm", "yes",
+                                         "--break-lock", "holder SIGKILLed", "--kill-orphan"])
+        assert broke.exit_code == 0, broke.output
+        assert group_gone(pgid) and gone(int((tmp_path / "child.pid").read_text()))
+    finally:
+        if pgid is not None and locks.group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)
+    [broken] = [e for e in events(tmp_path) if e["event"] == "lock-broken"]
+    assert broken["orphan_killed"] == pgid and broken["holder"]["pid"] == first.pid
+    assert (tmp_path / "after").exists() and not lock_file(tmp_path).exists()
+    assert verify(tmp_path / "launch-signoff.jsonl").ok
+
+
+def other_host_lock(tmp_path: Path, deadline_ago: float) -> dict:
+    holder = {"login": "carol", "host": "ops-elsewhere", "boot_id": "b00t", "pid": 4242, "action": "deploy",
+              "params": {"version": "v7"}, "started": time.time() - 7200, "deadline": time.time() - deadline_ago,
+              "token": "theirs"}
+    lock_file(tmp_path).write_text(json.dumps(holder))
+    return holder
+
+
+def test_another_hosts_lock_is_stale_only_past_its_timeout_plus_grace_and_breaking_it_is_recorded(tmp_path: Path):
+    config = slow_config(tmp_path, seconds=0)
+    other_host_lock(tmp_path, deadline_ago=30)  # its timeout passed half a minute ago: still within the grace
+    held = CliRunner().invoke(act, ["deploy", "--config", str(config), "--confirm", "yes", "--break-lock", "gone"])
+    assert held.exit_code == 2 and "held by carol@ops-elsewhere (pid 4242)" in held.output
+    assert "from another host: judged stale only after its action's timeout plus 10m grace (in 9m)" in held.output
+    assert "stale:" not in held.output and not (tmp_path / "after").exists()
+
+    other_host_lock(tmp_path, deadline_ago=3600)
+    refused = CliRunner().invoke(act, ["deploy", "--config", str(config), "--confirm", "yes"])
+    assert refused.exit_code == 2 and "--break-lock" in refused.output
+    assert "stale: held from another host, 50m past its action's timeout plus 10m grace" in refused.output
+    broke = CliRunner().invoke(act, ["deploy", "--config", str(config), "--confirm", "yes",
+                                     "--break-lock", "ops-elsewhere was reimaged"])
+    assert broke.exit_code == 0, broke.output
+    [broken] = [r for r in Ledger(tmp_path / "launch-signoff.jsonl").records()
+                if r.kind == "action" and r.evidence["event"] == "lock-broken"]
+    assert broken.reason == "ops-elsewhere was reimaged" and broken.evidence["holder"]["host"] == "ops-elsewhere"
+    assert "stale: held from another host, 50m past its action's timeout plus 10m grace" in broken.item_text
+    assert (tmp_path / "after").exists() and not lock_file(tmp_path).exists()
+
+
+def test_a_lock_from_this_host_before_a_reboot_is_stale():
+    holder = {"host": socket.gethostname(), "boot_id": "a-boot-before-this-one", "pid": os.getpid(),
+              "pid_start": locks.process_start(os.getpid())}
+    assert "rebooted since" in (locks.staleness(holder) or "")
+    holder["boot_id"] = locks.boot_id()
+    assert locks.staleness(holder) is None  # this very process: alive
+    assert locks.staleness({"host": "elsewhere", "pid": 1}) is None  # another host, no deadline: never guessed

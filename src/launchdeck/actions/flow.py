@@ -14,6 +14,7 @@ import asyncio
 import secrets
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,7 @@ class Options:
     on_line: LineCallback | None = None
     include: frozenset[str] = frozenset()  # optional steps the operator said yes to, by name
     break_lock: str | None = None  # a reason: break a stale lock (recorded)
+    kill_orphan: bool = False  # breaking it: also end the dead holder's step still running in its group
     reason: str | None = None  # why this action (recorded)
     connections: Connections | None = None
     operator: Operator | None = None
@@ -88,31 +90,38 @@ def _holder_line(lock: locks.ActionLock, deadline: float) -> str:
 
 async def _take_action_lock(plan: Plan, opts: Options, recorder: Recorder, operator: Operator) -> locks.ActionLock:
     """Our lock, after breaking a stale one if the operator gave a reason; LockError otherwise."""
+    budget = sum(s.timeout for s in plan.steps) + plan.watch  # another host judges our lock stale past this
     lock = locks.ActionLock.mine(locks.lock_path_for(opts.ledger), operator.login, plan.action, plan.params,
-                                 opts.reason)
+                                 opts.reason, budget)
     try:
         locks.acquire(lock)
         return lock
     except locks.LockError as error:
         if not (error.stale and opts.break_lock):
             if error.stale:
-                raise locks.LockError(f"{error} (break it with --break-lock REASON)", error.holder, True) from None
+                how = " --kill-orphan" if locks.orphan(error.holder) is not None else ""
+                raise locks.LockError(f"{error} (break it with --break-lock REASON{how})", error.holder,
+                                      True) from None
             raise
-    holder = locks.break_stale(lock.path, opts.break_lock)
-    await recorder.append("lock-broken", f"stale action lock broken: {locks.describe(holder, lock.path)}",
-                          {"lock": str(lock.path), "holder": holder}, reason=opts.break_lock)
+    words = locks.describe(locks.read_holder(lock.path) or {}, lock.path)  # before a killed orphan changes it
+    holder = locks.break_stale(lock.path, opts.break_lock, kill_orphan=opts.kill_orphan)
+    killed = holder.get("orphan_killed")
+    said = f"; its orphaned step's process group {killed} was killed" if killed else ""
+    await recorder.append("lock-broken", f"stale action lock broken: {words}{said}",
+                          {"lock": str(lock.path), "holder": holder, "orphan_killed": killed}, reason=opts.break_lock)
     locks.acquire(lock)
     return lock
 
 
-async def run_step(step: PlannedStep, log: ActionLog, opts: Options) -> StepResult:
+async def run_step(step: PlannedStep, log: ActionLog, opts: Options,
+                   on_spawn: Callable[[int], object] | None = None) -> StepResult:
     if step.call is not None:
         result = await step.call()
         log.note(result.message)
         return result
     if step.host is None:
         return await run_local_step(step.argv, log, timeout=step.timeout, cancel=opts.cancel, env=step.env,
-                                    stdin=step.stdin, gunzip=step.gunzip)
+                                    stdin=step.stdin, gunzip=step.gunzip, on_spawn=on_spawn)
     if opts.connections is None:
         raise ValueError(f"step {step.name!r} runs on {step.host.name}: the SSH connections are needed")
     from launchdeck.actions.remote import run_remote_step
@@ -175,7 +184,7 @@ async def run_action(config: Config, plan: Plan, opts: Options) -> ActionResult:
             return result
         notified = asyncio.ensure_future(_notify(config, plan, operator, "started", None))
         try:
-            await _body(config, plan, opts, recorder, log, result, taken, host_line)
+            await _body(config, plan, opts, recorder, log, result, taken, host_line, lock)
         except asyncio.CancelledError:
             result.outcome, result.message = "cancelled", "cancelled; nothing further ran"
             await asyncio.shield(_finish(plan, recorder, log, result, started))
@@ -198,7 +207,7 @@ async def run_action(config: Config, plan: Plan, opts: Options) -> ActionResult:
 
 
 async def _body(config: Config, plan: Plan, opts: Options, recorder: Recorder, log: ActionLog,
-                result: ActionResult, taken: list, host_line: str) -> None:
+                result: ActionResult, taken: list, host_line: str, lock: locks.ActionLock) -> None:
     if plan.hosts:
         refusal = await _lock_hosts(plan, opts, recorder, host_line, taken)
         if refusal:
@@ -215,7 +224,13 @@ async def _body(config: Config, plan: Plan, opts: Options, recorder: Recorder, l
             continue
         where = step.host.name if step.host else "local"
         log.note(f"step {index + 1}/{len(plan.steps)} {step.name} on {where}: {shlex.join(step.display)}")
-        outcome = await run_step(step, log, opts)
+        where_lock = step.host.name if step.host else "local"
+        locks.note_step(lock, step.name, where_lock)  # a SIGKILLed holder's lock names the step it left
+        try:
+            outcome = await run_step(step, log, opts,
+                                     on_spawn=lambda pgid, s=step.name: locks.note_step(lock, s, "local", pgid))
+        finally:
+            locks.note_step(lock, None)
         log.note(outcome.message)
         done = {"name": step.name, "outcome": outcome.outcome, "exit_status": outcome.exit_status,
                 "signal": outcome.exit_signal, "duration_seconds": round(outcome.duration, 3),

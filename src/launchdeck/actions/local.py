@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,8 +98,9 @@ async def _stop_group(pid: int) -> None:
 
 async def run_local_step(argv: list[str], log: ActionLog, *, timeout: float, cancel: asyncio.Event,
                          env: dict[str, str] | None = None, stdin: Path | None = None,
-                         gunzip: bool = False) -> StepResult:
-    """Run argv here with stdout and stderr streamed into `log`; never raises for the command's sake."""
+                         gunzip: bool = False, on_spawn: Callable[[int], object] | None = None) -> StepResult:
+    """Run argv here with stdout and stderr streamed into `log`; never raises for the command's sake.
+    `on_spawn(pgid)` is told the step's process group as soon as it exists (the action lock records it)."""
     started = time.monotonic()
     what = f"`{argv[0]}`"
     try:
@@ -111,6 +113,8 @@ async def run_local_step(argv: list[str], log: ActionLog, *, timeout: float, can
         return StepResult("error", None, time.monotonic() - started, f"{what}: permission denied")
     except OSError as error:
         return StepResult("error", None, time.monotonic() - started, f"{what}: cannot start: {error.strerror}")
+    if on_spawn is not None:
+        on_spawn(process.pid)  # start_new_session: the step leads its own group, pgid == pid
     pumps = [asyncio.ensure_future(_pump(process.stdout, log.stream("out"))),
              asyncio.ensure_future(_pump(process.stderr, log.stream("err")))]
     feeder = asyncio.ensure_future(_feed_stdin(process, stdin, gunzip)) if stdin else None

@@ -1,13 +1,21 @@
 """One action at a time: a lock file beside the ledger, shared by every operator and terminal.
 
 Created with O_CREAT|O_EXCL|O_NOFOLLOW (atomic; a symbolic link in its place is refused, never
-followed), holding one JSON object: who (login, host, pid and the pid's start time), which action
-with which parameters, why, since when, and a random token. A held lock is reported with its holder
-and age. It is stale when its holder ran on this host and that process is gone (a SIGKILLed
-`launchdeck act`, a closed terminal): the pid's start time guards against a recycled pid. Only a
-stale lock can be broken, only with a reason, and the caller records that reason in the ledger.
-`held()` is a context manager whose `finally` releases the lock on success, failure, cancel,
-timeout and exceptions alike.
+followed), holding one JSON object: who (login, host, the host's boot id, pid and the pid's start
+time), which action with which parameters, why, since when, until when its steps and watch window
+may run (`deadline`), and a random token. While a local step runs, the lock also names it and its
+process group (`step`, `step_host`, `step_pgid`, `step_pgid_start`), rewritten atomically (rename).
+
+A held lock is reported with its holder and age. It is stale when:
+- its holder ran on this host (same boot) and that process is gone (a SIGKILLed `launchdeck act`,
+  a closed terminal): the pid's start time guards against a recycled pid;
+- its holder ran on this host before a reboot (another boot id): no process of it is left;
+- its holder ran on another host (a shared ledger folder): nothing of it can be checked from here,
+  so it is judged by age: stale once `deadline` (its action's timeout) plus OTHER_HOST_GRACE has
+  passed, and the message says so. A lock without a deadline from another host is never guessed.
+A SIGKILLed holder's step keeps running in its own process group (the orphan): the lock says so,
+and breaking the lock while it runs needs `kill_orphan` (the group is ended first, and recorded).
+Only a stale lock can be broken, only with a reason, and the caller records that reason in the ledger.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import errno
 import json
 import os
 import secrets
+import signal
 import socket
 import time
 from dataclasses import dataclass, field
@@ -24,9 +33,13 @@ from pathlib import Path
 
 from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.plain import visible
+from launchdeck.run.argv import kill_group
 
 LOCK_SUFFIX = ".action.lock"
 MAX_LOCK_BYTES = 64 * 1024
+OTHER_HOST_GRACE = 600.0  # s past another host's deadline before its lock is judged stale
+ORPHAN_GRACE = 2.0  # s between SIGTERM and SIGKILL of an orphaned step's group
+STEP_FIELDS = ("step", "step_host", "step_pgid", "step_pgid_start")
 
 
 class LockError(LaunchdeckError):
@@ -69,6 +82,50 @@ def pid_alive(pid: object, start: object = None) -> bool:
     return True
 
 
+def boot_id() -> str | None:
+    """This boot of this machine (a reboot changes it): a pid from another boot means nothing now."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def group_alive(pgid: object, leader_start: object = None) -> bool:
+    """True while some process of that group lives. When its leader is alive with another start time,
+    the id was recycled by a new session (Linux reuses a pgid only once the old group is empty)."""
+    if not isinstance(pgid, int) or isinstance(pgid, bool) or pgid <= 1:
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, another user's
+    if not _running_members(pgid):
+        return False
+    now = process_start(pgid)
+    return leader_start is None or now is None or now == leader_start
+
+
+def _running_members(pgid: int) -> bool:
+    """Some process of the group is not a zombie (an orphan's parent may never reap it: a container's
+    init). Without /proc, what killpg said stands."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            data = (entry / "stat").read_bytes()
+        except OSError:
+            continue  # ended while we looked
+        fields = data[data.rfind(b")") + 2:].split()
+        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] != b"Z":
+            return True
+    return False
+
+
 def age_words(seconds: float) -> str:
     seconds = max(0, int(seconds))
     if seconds < 120:
@@ -86,11 +143,16 @@ class ActionLock:
     holder: dict = field(default_factory=dict)
 
     @classmethod
-    def mine(cls, path: Path, login: str, action: str, params: dict[str, str], reason: str | None) -> ActionLock:
-        pid = os.getpid()
-        return cls(path, {"login": login, "host": socket.gethostname(), "pid": pid,
-                          "pid_start": process_start(pid), "action": action, "params": params,
-                          "reason": reason, "started": time.time(), "token": secrets.token_hex(16)})
+    def mine(cls, path: Path, login: str, action: str, params: dict[str, str], reason: str | None,
+             budget: float | None = None) -> ActionLock:
+        """`budget`: seconds its steps and watch window may take (another host judges staleness by it)."""
+        pid, now = os.getpid(), time.time()
+        holder = {"login": login, "host": socket.gethostname(), "boot_id": boot_id(), "pid": pid,
+                  "pid_start": process_start(pid), "action": action, "params": params, "reason": reason,
+                  "started": now, "token": secrets.token_hex(16)}
+        if budget is not None:
+            holder["deadline"] = now + budget
+        return cls(path, holder)
 
     def line(self) -> str:
         return json.dumps(self.holder, sort_keys=True, separators=(",", ":"))
@@ -117,15 +179,61 @@ def read_holder(path: Path) -> dict | None:
         return {}  # torn (the holder died while writing it): stale only if it is also old
 
 
-def is_stale(holder: dict) -> bool:
-    """Stale: its holder ran on this host and is gone. A lock from another host is never guessed stale."""
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def here(holder: dict) -> bool:
+    """The holder ran on this machine: same host name, and (when both are known) the same boot."""
+    if holder.get("host") != socket.gethostname():
+        return False
+    ours, theirs = boot_id(), holder.get("boot_id")
+    return ours is None or theirs is None or theirs == ours
+
+
+def staleness(holder: dict) -> str | None:
+    """Why the lock is stale, in words; None while its holder may still be running."""
     if not holder:
-        return True
-    return holder.get("host") == socket.gethostname() and not pid_alive(holder.get("pid"), holder.get("pid_start"))
+        return "unreadable (torn)"
+    if holder.get("host") == socket.gethostname():
+        if not here(holder):
+            return "this host has rebooted since it was taken (another boot id): its process is gone"
+        return None if pid_alive(holder.get("pid"), holder.get("pid_start")) else "its process is gone"
+    deadline = _number(holder.get("deadline"))
+    if deadline is None:
+        return None
+    past = time.time() - (deadline + OTHER_HOST_GRACE)
+    if past < 0:
+        return None
+    return (f"held from another host, {age_words(past)} past its action's timeout plus "
+            f"{age_words(OTHER_HOST_GRACE)} grace (its process cannot be checked from here)")
+
+
+def is_stale(holder: dict) -> bool:
+    """Stale: its holder ran here and is gone, or ran on another host and is past its deadline plus grace."""
+    return staleness(holder) is not None
+
+
+def orphan(holder: dict) -> int | None:
+    """The process group of the step a dead holder left running here, while some process of it lives."""
+    if not here(holder) or holder.get("step_host", "local") != "local":
+        return None
+    pgid = holder.get("step_pgid")
+    return pgid if group_alive(pgid, holder.get("step_pgid_start")) else None
+
+
+def _other_host_words(holder: dict) -> str:
+    deadline = _number(holder.get("deadline"))
+    if deadline is None:
+        return "; from another host, without a deadline: never judged stale from here"
+    left = deadline + OTHER_HOST_GRACE - time.time()
+    return (f"; from another host: judged stale only after its action's timeout plus {age_words(OTHER_HOST_GRACE)} "
+            f"grace (in {age_words(left)})")
 
 
 def describe(holder: dict, path: Path) -> str:
-    """`held by alice@ops1 (pid 4242) running deploy version=v2 for 3m: reason`, as printable text."""
+    """`held by alice@ops1 (pid 4242) running deploy version=v2 for 3m: reason`, as printable text; why it
+    is stale, and a step still running in its process group."""
     if not holder:
         return f"the action lock {path} is unreadable (torn); it is stale"
     params = " ".join(f"{k}={v}" for k, v in (holder.get("params") or {}).items())
@@ -133,10 +241,60 @@ def describe(holder: dict, path: Path) -> str:
         age = age_words(time.time() - float(holder.get("started", 0)))
     except (TypeError, ValueError):
         age = "?"
-    stale = ", stale: its process is gone" if is_stale(holder) else ""
+    why_stale = staleness(holder)
+    stale = f", stale: {why_stale}" if why_stale else ""
+    if why_stale is None and holder.get("host") != socket.gethostname():
+        stale = _other_host_words(holder)
+    group = orphan(holder) if why_stale else None
+    if group is not None:
+        stale += (f"; its step {holder.get('step', '?')!s} is still running (process group {group}): "
+                  "breaking the lock can kill it (--kill-orphan)")
+    elif holder.get("step") and holder.get("step_host", "local") != "local":
+        stale += f"; its step {holder['step']!s} ran on host {holder['step_host']!s}"
     why = f" ({holder['reason']})" if holder.get("reason") else ""
     return visible(f"held by {holder.get('login', '?')}@{holder.get('host', '?')} (pid {holder.get('pid', '?')}) "
                    f"running {holder.get('action', '?')}{' ' + params if params else ''} for {age}{why}{stale}")
+
+
+def stop_orphan(pgid: int, start: object = None) -> bool:
+    """SIGTERM the orphan's group, SIGKILL what is left after ORPHAN_GRACE; True when it is gone."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return not group_alive(pgid, start)
+    deadline = time.monotonic() + ORPHAN_GRACE
+    while time.monotonic() < deadline and group_alive(pgid, start):
+        time.sleep(0.05)
+    if group_alive(pgid, start):
+        kill_group(pgid)
+        time.sleep(0.1)
+    return not group_alive(pgid, start)
+
+
+def note_step(lock: ActionLock, step: str | None, step_host: str = "local", pgid: int | None = None) -> bool:
+    """Write the running step (and its process group) into our lock, or clear it (step None); atomic
+    (a new file renamed over ours). False when the lock is no longer ours (left alone)."""
+    holder = {k: v for k, v in lock.holder.items() if k not in STEP_FIELDS}
+    if step is not None:
+        holder.update(step=step, step_host=step_host)
+        if pgid is not None:
+            holder.update(step_pgid=pgid, step_pgid_start=process_start(pgid))
+    try:
+        current = read_holder(lock.path)
+    except LockError:
+        return False
+    if current is None or current.get("token") != lock.holder.get("token"):
+        return False
+    fresh = lock.path.with_name(f"{lock.path.name}.{os.getpid()}-{secrets.token_hex(4)}")
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, (json.dumps(holder, sort_keys=True, separators=(",", ":")) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(fresh, lock.path)
+    lock.holder = holder
+    return True
 
 
 def acquire(lock: ActionLock) -> None:
@@ -172,9 +330,11 @@ def acquire_once_more(lock: ActionLock) -> None:
         os.close(fd)
 
 
-def break_stale(path: Path, reason: str) -> dict:
-    """Remove a stale lock (never a live one); the holder it had, for the ledger record. The file is
-    renamed aside first, so two operators breaking it at once cannot remove a fresh lock taken meanwhile."""
+def break_stale(path: Path, reason: str, kill_orphan: bool = False) -> dict:
+    """Remove a stale lock (never a live one); the holder it had, for the ledger record (with
+    `orphan_killed`: the step's process group ended first). A step still running in its group refuses
+    the break unless `kill_orphan`. The file is renamed aside first, so two operators breaking it at
+    once cannot remove a fresh lock taken meanwhile."""
     if not reason.strip():
         raise LockError("breaking a lock needs a reason (it is recorded in the ledger)")
     holder = read_holder(path)
@@ -182,6 +342,14 @@ def break_stale(path: Path, reason: str) -> dict:
         return {}
     if not is_stale(holder):
         raise LockError(f"action lock {describe(holder, path)}; it is not stale and cannot be broken", holder)
+    group = orphan(holder)
+    if group is not None and not kill_orphan:
+        raise LockError(f"action lock {describe(holder, path)}; not broken while it runs", holder, True)
+    if group is not None:
+        if not stop_orphan(group, holder.get("step_pgid_start")):
+            raise LockError(f"action lock {describe(holder, path)}; its process group {group} could not be "
+                            "killed (another user's?): not broken", holder, True)
+        holder = {**holder, "orphan_killed": group}
     aside = path.with_name(f"{path.name}.broken-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         os.rename(path, aside)

@@ -83,6 +83,9 @@ def _records(ledger: Path) -> list:
               help='the confirmation: "yes", or for confirm = "typed" the word (environment, database name)')
 @click.option("--step", "include", multiple=True, metavar="NAME", help="say yes to an optional step (repeatable)")
 @click.option("--break-lock", metavar="REASON", help="break a stale lock (dead holder); the reason is recorded")
+@click.option("--kill-orphan", is_flag=True,
+              help="breaking a stale lock whose step still runs (its holder was SIGKILLed): kill that step's "
+                   "process group first (recorded)")
 @click.option("--reason", metavar="TEXT", help="why, recorded with the action")
 @click.option("--override-gate", is_flag=True,
               help="deploy although pre-launch checklist items are open; needs --reason (both recorded)")
@@ -90,7 +93,7 @@ def _records(ledger: Path) -> list:
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON (output lines to stderr)")
 @click.pass_context
 def act(ctx: click.Context, name: str, config_path: Path | None, params: tuple[str, ...], backup: str | None,
-        typed: str | None, include: tuple[str, ...], break_lock: str | None, reason: str | None,
+        typed: str | None, include: tuple[str, ...], break_lock: str | None, kill_orphan: bool, reason: str | None,
         override_gate: bool, allow_actions: bool, as_json: bool) -> None:
     """Run deploy, rollback or restore; exit 0 done, 1 watch window breached, 2 refused or failed."""
     from launchdeck.actions.flow import Options, ledger_path, log_dir
@@ -138,7 +141,7 @@ def act(ctx: click.Context, name: str, config_path: Path | None, params: tuple[s
         optional = f" (optional: {step.question}: {'yes' if step.name in include else 'no'})" if step.question else ""
         _say(as_json, f"{step.name} on {where}: {shlex.join(step.display)}{optional}")
     opts = Options(ledger, log_dir(config), include=frozenset(include), break_lock=break_lock, reason=reason,
-                   on_line=lambda _stream, line: _say(as_json, line))
+                   on_line=lambda _stream, line: _say(as_json, line), kill_orphan=kill_orphan)
     result = asyncio.run(_run(config, plan, opts))
     if result.outcome == "breached" and plan.spec.auto_rollback:
         result = _auto_rollback(config, allow, ledger, opts, result, as_json)

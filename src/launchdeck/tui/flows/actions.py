@@ -68,7 +68,8 @@ class Draft:
     records: list = field(default_factory=list)  # the ledger, for rollback's previous good version
     backups: list[BackupChoice] = field(default_factory=list)  # restore chooses from these
     lock: str | None = None  # the action lock's holder and age, when held
-    lock_stale: bool = False  # its holder ran here and is gone: `launchdeck act --break-lock REASON` breaks it
+    lock_stale: bool = False  # its holder is gone (or another host's is past its deadline): broken with a reason
+    lock_orphan: int | None = None  # the dead holder's step still running in this process group
     problem: str | None = None  # why the plan cannot be built as it stands
     gate: Gate | None = None  # the phase gate (actions/gates.py): closed, a deploy needs a reason to override it
     warnings: list[str] = field(default_factory=list)  # not-ok readings, in gates.py's words: shown and recorded
@@ -83,6 +84,7 @@ class Answer:
     include: frozenset[str]
     reason: str | None
     break_lock: str | None = None  # a stale lock's holder is gone: broken with this reason (recorded)
+    kill_orphan: bool = False  # and the step it left running is killed first (recorded)
 
 
 def gather(config: Config, name: str, enabled: bool, board: Board | None = None) -> Draft:
@@ -111,7 +113,8 @@ def gather(config: Config, name: str, enabled: bool, board: Board | None = None)
         (step.name or f"step {i + 1}", step.host or spec.host or "local", shlex.join(step.argv))
         for i, step in enumerate(spec.runbook())]
     draft = Draft(name, spec, asked, "yes", templates, records=records, lock=lock,
-                  lock_stale=holder is not None and locks.is_stale(holder), gate=phase_gate(config, name, board))
+                  lock_stale=holder is not None and locks.is_stale(holder), gate=phase_gate(config, name, board),
+                  lock_orphan=locks.orphan(holder) if holder else None)
     if spec.backups:  # the built-in restore, or a runbook's {backup}: chosen from the source's list
         draft.backups = _backups(config, spec)
         if not draft.backups:
@@ -270,7 +273,7 @@ class ActionRun:
         check_confirmation(self.plan, self.answer.word)  # once more, where it runs: a wrong word runs nothing
         opts = Options(ledger_path(self.config), log_dir(self.config), include=self.answer.include,
                        reason=self.answer.reason, on_line=self.on_line, break_lock=self.answer.break_lock,
-                       live=self.live)
+                       kill_orphan=self.answer.kill_orphan, live=self.live)
         self._loop, self._event = asyncio.get_running_loop(), opts.cancel
         if self.cancelled:
             opts.cancel.set()

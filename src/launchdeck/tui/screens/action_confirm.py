@@ -116,6 +116,10 @@ class ActionConfirm(ModalScreen[Answer | None]):
                     yield Label(styled("the action lock is stale (its holder is gone): a reason to break it", CRIT),
                                 classes="section")
                     yield Input(id="break-lock", placeholder="why breaking it is safe (required, recorded)")
+                    if draft.lock_orphan is not None:
+                        yield Checkbox(styled(f"its step is still running (process group {draft.lock_orphan}): "
+                                              "kill it first (recorded; else the lock is not broken)"),
+                                       id="kill-orphan")
                 yield Input(id="reason", placeholder="reason (optional, recorded in the ledger)")
                 if draft.spec.confirm == "typed":  # last: the word, then enter, is the confirmation
                     yield Label(styled("type ", "bold") + styled(self.draft.word, CRIT)
@@ -246,7 +250,8 @@ class ActionConfirm(ModalScreen[Answer | None]):
                 self._say("refused: breaking the stale lock needs a reason (it is recorded in the ledger)")
                 self.query_one("#break-lock", Input).focus()
                 return
-        self.dismiss(Answer(plan, typed, self.include(), reason, breaking))
+        kill = self.draft.lock_orphan is not None and self.query_one("#kill-orphan", Checkbox).value
+        self.dismiss(Answer(plan, typed, self.include(), reason, breaking, kill))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
