@@ -59,6 +59,8 @@ PHASES = (("pre-launch", 20, 20), ("launch-day", 3, 9), ("post-launch", 0, 4))
 class WallOnly(App[None]):
     """Just the wall screen over a WallSource, with launchdeck's themes."""
 
+    TITLE = "launchdeck wall"
+
     def __init__(self, source: WallSource) -> None:
         super().__init__()
         register_themes(self)
