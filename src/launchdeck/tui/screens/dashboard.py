@@ -195,7 +195,7 @@ class DashboardScreen(Screen):
                  for p, (least, wanted, c) in zip(column, wants)]
         lines, spare = share(room, wants)
         for i, (panel, count) in enumerate(zip(column, lines)):
-            budget = None if count >= wants[i][1] else count
+            budget = None if count >= wants[i][1] and not getattr(panel, "expanded", False) else count
             if hasattr(panel, "set_budget"):
                 panel.set_budget(budget)
             total = count + chrome[i] + (spare if i == len(column) - 1 else 0)

@@ -29,8 +29,8 @@ READINGS_SHOWN = 20
 EVENTS_SHOWN = 30
 SCREEN_CSS = """
 {name} {{ align: center middle; background: $background; }}
-{name} > VerticalScroll, {name} > OptionList {{ width: 96%; max-width: 140; height: auto; max-height: 94%;
-    border: round $accent; background: $surface; padding: 0 1; }}
+{name} > VerticalScroll, {name} > OptionList, {name} > OptionList:focus {{ width: 96%; max-width: 140;
+    height: auto; max-height: 94%; border: round $accent; background: $surface; padding: 0 1; }}
 """
 
 
@@ -38,13 +38,14 @@ def _time(at: datetime) -> str:
     return at.strftime("%H:%M:%S")
 
 
-def _values(reading: Reading) -> Content:
-    """Every plain value of the reading in its own unit (`age 40h`, `error ratio 1.2%`); lists and
-    tables (a backups listing, SLO burn per window) are on their own screens."""
-    parts = [Content.assemble(styled(key, MUTED), " ", styled(format_metric(key, value)))
-             for key, value in reading.values.items()
+def _values(reading: Reading) -> list[Content]:
+    """Every plain value of the reading in its own unit (`age_seconds  40h`, `error_ratio  1.2%`), a
+    line each; lists and tables (a backups listing, SLO burn per window) are on their own screens."""
+    plain = [(key, value) for key, value in reading.values.items()
              if value is not None and isinstance(value, (int, float, str)) and not isinstance(value, bool)]
-    return Content("  ").join(parts) if parts else styled("no values", MUTED)
+    width = max((len(key) for key, _ in plain), default=0) + 2
+    return [Content.assemble(styled(key.ljust(width), MUTED), styled(format_metric(key, value)))
+            for key, value in plain] or [styled("no values", MUTED)]
 
 
 def _history(engine: Engine, panel: str, target: str) -> list[Reading]:
@@ -89,7 +90,7 @@ class DetailScreen(ModalScreen[None]):
                 lines.append(Content.assemble(
                     styled(f"{reading.status.value} for {format_minutes(held)}, since {_time(track.since)}", MUTED),
                     styled(f" · {track.flaps} changes in the last 15 minutes", WARN) if track.flaps else ""))
-            lines.append(_values(reading))
+            lines += ["", *_values(reading)]
         lines += ["", styled("Last readings", f"{KEY} underline")]
         readings = _history(self.engine, self.panel, self.target)
         lines += [Content.assemble(styled(_time(r.observed_at) + "  ", MUTED), badge(r.status), styled(r.reason))

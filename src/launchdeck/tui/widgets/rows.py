@@ -224,7 +224,7 @@ class RowLines(Widget):
 
     def wanted(self) -> int:
         """Lines every row needs at this width (plus the "fewer" line of an expanded panel)."""
-        return self._wanted + (1 if self.expanded and self.cut_without_expanding() else 0)
+        return self._wanted + (1 if self.expanded else 0)
 
     def least(self) -> int:
         """Lines the worst row needs, and a line saying how many more there are."""
@@ -240,11 +240,11 @@ class RowLines(Widget):
 
     def _choose(self, width: int) -> list[CellRow]:
         rows = self.rows
-        if self.budget is None or self._wanted <= self.budget:
-            return list(rows)
-        if self.expanded:
+        if self.expanded:  # every row, and the line that folds them again
             self.more.say(0, True)
             return [*rows, self.more]
+        if self.budget is None or self._wanted <= self.budget:
+            return list(rows)
         room, chosen = self.budget - 1, set()
         for row in sorted(rows, key=_rank(rows)):
             need = len(row.lines(width, self.layout_name))
