@@ -227,3 +227,16 @@ async def test_peoples_text_on_the_wall_is_shown_not_obeyed():
         await pilot.pause()
         shown = text_of(app, "#wall-reasons")
         assert "[bold red]boom[/] ␛[2J\\u202e" in shown and "\x1b" not in shown
+
+
+def test_launchdeck_wall_with_a_bad_config_says_where_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from launchdeck.cli import main
+
+    bad = tmp_path / "launchdeck.toml"
+    bad.write_text('[deck]\nrefresh = "soon"\n')
+    result = CliRunner().invoke(main, ["wall", "--config", str(bad)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(bad) in lines[0] and "deck.refresh" in lines[0] and "Traceback" not in result.output
