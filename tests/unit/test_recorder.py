@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -136,3 +137,21 @@ def test_a_stuck_writer_never_blocks_the_engine(tmp_path):
     recorder = Recorder(tmp_path / "rec.jsonl", queue_limit=1)  # not started: nothing drains the queue
     results = [recorder.observe_reading(reading(reason=f"r{i}", at=i)) for i in range(5)]
     assert results == [True, False, False, False, False] and recorder.lost == 4
+
+
+def test_one_recorder_per_file_and_the_second_takes_over_with_the_state(tmp_path):
+    path = tmp_path / "rec.jsonl"
+    first = Recorder(path, lock=True).start()
+    first.observe_reading(reading(target="web", reason="from the first"))
+    second = Recorder(path, lock=True).start()
+    second.observe_reading(reading(target="db", status=Status.WARN, reason="from the second", at=1))
+    deadline = time.monotonic() + 5
+    while second._standby is False and time.monotonic() < deadline:  # the second's writer found the lock taken
+        time.sleep(0.02)
+    assert second._standby
+    first.close()
+    second.observe_reading(reading(target="db", status=Status.CRIT, reason="later", at=2))
+    second.close()
+    written = [(r["target"], r["reason"], bool(r.get("carried"))) for r in readings_in(path)]
+    assert written == [("web", "from the first", False), ("db", "from the second", True), ("db", "later", False)]
+    assert second.problems == 0

@@ -20,6 +20,7 @@ records were lost in between.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ QUEUE_LIMIT = 20_000  # records waiting for the writer; more are counted as lost
 EVENT_POLL_SECONDS = 1.0  # the writer looks for new events this often
 RETRY_SECONDS = 30.0  # after a failed write, records are dropped (and counted) until this has passed
 PROBLEM_TITLE = "flight recorder"
+LOCK_SUFFIX = ".lock"  # one recorder per file: a second dashboard on the same config does not interleave
 
 _STOP = object()
 
@@ -105,7 +107,7 @@ class Recorder:
     def __init__(self, path: Path, scrub: Callable[[str], str] = lambda text: text,
                  on_problem: Callable[[str, str], None] | None = None, *, max_bytes: int = MAX_BYTES,
                  keep: int = KEEP, numbers_every: float = NUMBERS_EVERY, queue_limit: int = QUEUE_LIMIT,
-                 meta: dict[str, Any] | None = None, clock: Any = None) -> None:
+                 meta: dict[str, Any] | None = None, clock: Any = None, lock: bool = False) -> None:
         self.path = Path(path)
         self.clock = clock  # for the meta lines' times (a FixedClock in tests); the system's without one
         self.scrub = scrub
@@ -121,6 +123,10 @@ class Recorder:
         self._shown: dict[tuple[str, str], tuple[str, str, dict, dict, datetime]] = {}  # listener's thread only
         self._last_lines: dict[tuple[str, str], dict[str, Any]] = {}  # writer's thread only: carried on rotation
         self._file: Any = None
+        self._chunk = bytearray()  # whole lines waiting for one write
+        self._lock = lock
+        self._lock_fd: int | None = None
+        self._standby = False  # another process holds the lock: this one writes nothing meanwhile
         self._size = 0
         self._failed_at: float | None = None
         self._lost_unsaid = 0
@@ -206,6 +212,9 @@ class Recorder:
                 self._write(lines)
         if self._file is not None:
             self._close_file()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # the next dashboard on this config records from here
+            self._lock_fd = None
 
     def _new_event_lines(self) -> list[dict[str, Any]]:
         if self._events is None or self._events.last_seq == self._event_seq:
@@ -228,12 +237,25 @@ class Recorder:
             self._lost_unsaid += len(lines)
             return
         try:
+            if not self._lock_held():  # another launchdeck records to this file
+                if not self._standby:
+                    self._standby = True
+                    log.info("flight recorder: another launchdeck records to %s; this one takes over when it "
+                             "stops", self.path)
+                for line in lines:  # kept: on taking over, every target's state is written first
+                    if line.get("type") == "reading":
+                        self._last_lines[(line["panel"], line["target"])] = line
+                return
+            if self._standby:
+                self._standby = False
+                lines[:0] = [{**line, "carried": True} for line in self._last_lines.values()]
             if self._lost_unsaid:
                 lines.insert(0, {"t": self._now(), "type": "meta", "what": "lost", "records": self._lost_unsaid})
             for line in lines:
                 self._write_line(line)
-            self._file.flush()
+            self._flush_chunk()
         except OSError as error:
+            self._chunk.clear()  # whole lines or none: what did not go out is counted as lost
             self._failed(error, len(lines))
             return
         if self._failed_at is not None:
@@ -245,19 +267,43 @@ class Recorder:
         if self._file is None:
             self._open()
         elif self._size and self._size + len(data) > self.max_bytes:
+            self._flush_chunk()
             self._rotate()
-        self._file.write(data)
+        self._chunk += data
         self._size += len(data)
         self.written += 1
         if line.get("type") == "reading":
             self._last_lines[(line["panel"], line["target"])] = line
 
+    def _lock_held(self) -> bool:
+        """flock on `file.lock`, taken once and held: True when this recorder may write. A lock file that
+        cannot be made (an unwritable directory) raises, and is the one problem told."""
+        if not self._lock or self._lock_fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + LOCK_SUFFIX),
+                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
     def _open(self) -> None:
         if self.path.is_dir():
             raise IsADirectoryError(21, "is a directory, not a file", str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "ab", buffering=1 << 16)  # "a": O_APPEND, every write at the end
+        self._file = open(self.path, "ab", buffering=0)  # "a": O_APPEND, every write at the end
         self._size = self._file.tell()
+
+    def _flush_chunk(self) -> None:
+        """A batch of whole lines in one write(2): with O_APPEND, another writer's lines never land inside one."""
+        data, done = bytes(self._chunk), 0
+        self._chunk.clear()
+        while done < len(data):
+            done += self._file.write(data[done:])
 
     def _close_file(self) -> None:
         try:
@@ -286,7 +332,7 @@ class Recorder:
         carried = [{**line, "carried": True} for line in self._last_lines.values()]
         for line in [{"t": self._now(), "type": "meta", "what": "rotated", "format": FORMAT, **self.meta}, *carried]:
             data = (json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
-            self._file.write(data)
+            self._chunk += data
             self._size += len(data)
             self.written += 1
 
@@ -328,7 +374,7 @@ def start_recorder(config: Any, engine: Any, tell: Callable[[Notice], None] | No
 
     recorder = Recorder(path, engine.scrub, problem,
                         meta={"deck": config.deck.name, "environment": config.deck.environment},
-                        clock=engine.clock)
+                        clock=engine.clock, lock=True)
     engine.subscribe(recorder.listener)
     return recorder.start(engine.events)
 
