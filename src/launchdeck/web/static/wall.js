@@ -87,13 +87,23 @@
     page.figures.replaceChildren(...figures.map((figure) => {
       const box = el("div", `figure status-${statusClass(figure.status)}`);
       box.dataset.key = figure.key;
-      box.append(el("div", "figure-label", figure.label), el("div", "figure-value", figure.value),
+      box.append(el("div", "figure-label", figure.label), value(String(figure.value)),
                  el("div", "figure-detail", figure.detail || ""));
       if (Array.isArray(figure.trend) && figure.trend.length > 1) {
         box.append(trend(figure.trend, figure.scale, figure.status));
       }
       return box;
     }));
+  }
+
+  // "232 ms" and "12/20 pre-launch": the number large, the words after it smaller, so the number
+  // stays whole on a TV instead of being cut off with an ellipsis
+  function value(text) {
+    const box = el("div", "figure-value");
+    const space = text.indexOf(" ");
+    box.append(el("span", "figure-number", space < 0 ? text : text.slice(0, space)));
+    if (space >= 0) box.append(el("span", "figure-unit", text.slice(space)));
+    return box;
   }
 
   // A sparkline drawn against the figure's crit threshold (not its own maximum): 0.1 % and 3 %
@@ -166,7 +176,8 @@
   function lose(why) {
     if (state.source) state.source.close();
     state.source = null;
-    state.status = why;
+    // the server said it was stopping: failed reconnects after that still mean "stopped", not a bad link
+    state.status = state.status === "closed" && why === "lost" ? "closed" : why;
     if (state.retryTimer) return;
     const delay = Math.min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** state.attempts) * (0.8 + Math.random() * 0.4);
     state.attempts += 1;
