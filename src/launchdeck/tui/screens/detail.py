@@ -48,14 +48,25 @@ def _values(reading: Reading) -> list[Content]:
             for key, value in plain] or [styled("no values", MUTED)]
 
 
-def _history(engine: Engine, panel: str, target: str) -> list[Reading]:
-    """The newest readings first; read again if the engine appended while we copied (its own thread)."""
+def _history(engine: Engine, panel: str, target: str) -> list[tuple[Reading, int]]:
+    """The newest readings first, a run of equal ones (same status, same reason) as one with its
+    count; read again if the engine appended while we copied (it runs on its own thread)."""
+    readings: list[Reading] = []
     for _ in range(3):
         try:
-            return list(engine.state.history.newest_first(panel, target))[:READINGS_SHOWN]
+            readings = list(engine.state.history.newest_first(panel, target))
+            break
         except RuntimeError:  # deque mutated during iteration: copy again
             continue
-    return []
+    runs: list[tuple[Reading, int]] = []
+    for reading in readings:
+        if runs and (runs[-1][0].status, runs[-1][0].reason) == (reading.status, reading.reason):
+            runs[-1] = (reading, runs[-1][1] + 1)  # the run's oldest: since when it has said this
+        elif len(runs) == READINGS_SHOWN:
+            break
+        else:
+            runs.append((reading, 1))
+    return runs
 
 
 class DetailScreen(ModalScreen[None]):
@@ -93,8 +104,9 @@ class DetailScreen(ModalScreen[None]):
             lines += ["", *_values(reading)]
         lines += ["", styled("Last readings", f"{KEY} underline")]
         readings = _history(self.engine, self.panel, self.target)
-        lines += [Content.assemble(styled(_time(r.observed_at) + "  ", MUTED), badge(r.status), styled(r.reason))
-                  for r in readings] or [styled("none kept", MUTED)]
+        lines += [Content.assemble(styled(_time(r.observed_at) + "  ", MUTED), badge(r.status), styled(r.reason),
+                                   styled(f"  ({count} readings alike since)", MUTED) if count > 1 else "")
+                  for r, count in readings] or [styled("none kept", MUTED)]
         lines += ["", styled("Events", f"{KEY} underline")]
         events = [e for e in self.engine.events.since(0) if e.panel == self.panel and e.target == self.target]
         lines += [Content.assemble(styled(_time(e.time) + "  ", MUTED), styled(e.kind.ljust(9), STATUS_STYLE[e.severity]),
@@ -108,7 +120,8 @@ class DetailScreen(ModalScreen[None]):
             self.action_reread()
 
     def action_reread(self) -> None:
-        self.query_one("#detail", Static).update(self.text())
+        for shown in self.query("#detail").results(Static):  # none yet while the screen is composed
+            shown.update(self.text())
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
