@@ -69,7 +69,7 @@ class ActionConfirm(ModalScreen[Answer | None]):
     ActionConfirm > Vertical { width: 96%; max-width: 110; height: auto; max-height: 96%;
                                border: thick $error; background: $surface; padding: 0 1; }
     ActionConfirm VerticalScroll { height: auto; max-height: 70vh; }
-    ActionConfirm .section { color: $text-muted; margin-top: 1; }
+    ActionConfirm .section { color: $text-muted; margin-top: 1; width: 100%; }  /* a long label wraps at 80x24 */
     ActionConfirm .first { margin-top: 0; }
     ActionConfirm Input { margin: 0; }
     ActionConfirm OptionList { height: auto; max-height: 6; }
