@@ -13,11 +13,12 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import (AfterValidator, BaseModel, Discriminator, Field, PrivateAttr, Tag, ValidationError, field_validator,
+from pydantic import (AfterValidator, BaseModel, Discriminator, Field, PrivateAttr, Tag, field_validator,
                       model_validator)
 
 from launchdeck.core.redact import mask_passwords
-from launchdeck.core.config_base import ConfigError, Duration, Period, Ratio, Section, Size, Timeout, http_url
+from launchdeck.core.config_base import (ConfigError, Duration, Period, Ratio, Section, Size, Timeout, http_url,
+                                         validate_sections)
 from launchdeck.core.config_actions import ActionConfig, ActionsConfig, NotifyConfig, StepConfig, action_problems  # noqa: F401
 
 CONFIG_NAME = "launchdeck.toml"
@@ -403,10 +404,9 @@ def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str]
     data = _interpolate(raw, (), os.environ if environ is None else environ, secrets, problems)
     if problems:
         raise ConfigError(source, problems)
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as error:
-        raise ConfigError(source, [_describe_safely(e, secrets) for e in error.errors()]) from None
+    config, errors = validate_sections(Config, data)  # only the sections in the file build their validators
+    if config is None:
+        raise ConfigError(source, [_describe_safely(e, secrets) for e in errors])
     problems = _cross_check(config)
     if problems:
         raise ConfigError(source, problems)
