@@ -4,14 +4,21 @@ Starts N labelled busy containers (`sh -c 'while :; do :; done'`, each throttled
 cores are not saturated), then measures, one after the other over equal windows:
   idle                    nobody watching (the engine's own baseline, for reference)
   launchdeck              ContainersProbe in a subprocess, one collect every 2 s (start to start)
-  launchdeck engine-only  the same with read_cgroups=False: what a remote (SSH) host costs its engine
+  launchdeck engine-only  the same with read_cgroups=False: engine one-shot stats, no files
+  remote (ssh, files)     the probe for an SSH [[hosts]] entry through the real sshd (.services/env.sh):
+                          list / inspect / events over the forwarded socket, the numbers from the
+                          host's cgroup and /proc files by one awk command per refresh
+  remote engine-only      the same host with read_cgroups=False: the remote path before issue 14
   streams                 a rejected design: a thread per container reading stats(stream=True)
   docker stats            `docker stats <ids>` streaming to /dev/null
-CPU = utime+stime from /proc of the measured process PLUS dockerd, containerd and every
-containerd-shim, over the window. Then per-refresh latency of the probe for 30 and 50 containers.
+CPU = utime+stime from /proc of the measured process PLUS dockerd, containerd, every
+containerd-shim and every sshd session with all it runs (sshd_cpu: the login shell, the sh loop,
+each refresh's awk), over the window. Then per-refresh latency of the probe for 30 and 50 containers.
 Prints a table, writes bench/results/containers.json, removes exactly its containers.
 
-    .venv/bin/python bench/containers.py [--containers 30] [--window 20] [--cpus 0.02] [--repeat 3]
+    .venv/bin/python bench/containers.py [--containers 30] [--window 20] [--cpus 0.02] [--repeat 3] [--quick]
+
+--quick (for `make bench`): one round of 15 s windows, no streams row, latency at 30 containers only.
 """
 
 from __future__ import annotations
@@ -41,18 +48,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime of every thread
 
 
-def engine_pids() -> list[int]:
-    found = []
+def _processes() -> dict[int, tuple[str, int, list[int]]]:
+    """pid -> (comm, ppid, [utime, stime, cutime, cstime]) of every process now."""
+    found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            comm = Path(f"/proc/{entry}/comm").read_text().strip()
+            head, tail = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)
         except OSError:  # exited while we looked
             continue
-        if comm in ("dockerd", "containerd") or comm.startswith("containerd-shim"):
-            found.append(int(entry))
+        fields = tail.split()
+        found[int(entry)] = (head.partition("(")[2], int(fields[1]), [int(v) for v in fields[11:15]])
     return found
+
+
+def engine_pids() -> list[int]:
+    """dockerd, containerd and the shims running now."""
+    return [pid for pid, (comm, _, _) in _processes().items()
+            if comm in ("dockerd", "containerd") or comm.startswith("containerd-shim")]
 
 
 def total_cpu(pids: list[int]) -> float:
@@ -65,6 +79,28 @@ def total_cpu(pids: list[int]) -> float:
     return total
 
 
+def sshd_cpu() -> float:
+    """CPU s of every sshd session and everything under it (the session's shell, the sh loop, each
+    refresh's awk): utime+stime+cutime+cstime of each live process in the tree, so a child that ended
+    is counted once, in its parent's cutime. The listener counts without its children: another
+    helper's session ending inside the window is not this tool's cost."""
+    table = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (_, ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    total = 0
+    for pid, (comm, ppid, times) in table.items():
+        if comm != "sshd" or table.get(ppid, ("",))[0] == "sshd":
+            continue  # not a listener
+        total += times[0] + times[1]
+        todo = list(children.get(pid, ()))
+        while todo:
+            child = todo.pop()
+            total += sum(table[child][2])
+            todo += children.get(child, ())
+    return total / TICKS
+
+
 def measure(name: str, argv: list[str] | None, window: float, settle: float) -> dict:
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) if argv else None
     try:
@@ -72,9 +108,9 @@ def measure(name: str, argv: list[str] | None, window: float, settle: float) -> 
         if proc is not None and proc.poll() is not None:
             raise SystemExit(f"{name} exited early: {proc.stderr.read().decode()[-2000:]}")
         engine = engine_pids()
-        e0, m0, t0 = total_cpu(engine), cpu_seconds(proc.pid) if proc else 0.0, time.monotonic()
+        e0, m0, t0 = total_cpu(engine) + sshd_cpu(), cpu_seconds(proc.pid) if proc else 0.0, time.monotonic()
         time.sleep(window)
-        e1, m1, t1 = total_cpu(engine), cpu_seconds(proc.pid) if proc else 0.0, time.monotonic()
+        e1, m1, t1 = total_cpu(engine) + sshd_cpu(), cpu_seconds(proc.pid) if proc else 0.0, time.monotonic()
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
@@ -93,18 +129,46 @@ def measure(name: str, argv: list[str] | None, window: float, settle: float) -> 
 # ---------------------------------------------------------------- children
 
 
-def child_launchdeck(label: str, interval: float, out: str, engine_only: bool) -> None:
+def ssh_host():
+    """The real sshd of scripts/services.sh, as a [[hosts]] entry (settings from .services/env.sh)."""
+    from launchdeck.core.config import HostConfig
+
+    env = {}
+    for line in (HERE.parent / ".services" / "env.sh").read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[7:].partition("=")
+            env[key] = value.strip("'")
+    return HostConfig(name="vps1", address=env["LAUNCHDECK_SSH_HOST"], port=int(env["LAUNCHDECK_SSH_PORT"]),
+                      user=env["LAUNCHDECK_SSH_USER"], key=env["LAUNCHDECK_SSH_KEY"],
+                      known_hosts=env["LAUNCHDECK_SSH_KNOWN_HOSTS"], connect_timeout=10)
+
+
+MODES = {"local": "local (cgroup files)", "engine": "engine only", "remote": "remote (ssh, files)",
+         "remote-engine": "remote engine-only"}
+
+
+def make_probe(label: str, interval: float, mode: str):
+    """(probe, connections or None) for one of MODES."""
     from launchdeck.core.config import ContainersConfig
     from launchdeck.probes.containers.probe import ContainersProbe
+    from launchdeck.run.ssh import Connections
 
+    files = None if mode in ("local", "remote") else False
+    if mode.startswith("remote"):
+        connections = Connections()
+        spec = ContainersConfig(host="vps1", filters={"label": [label]}, timeout=15)
+        return ContainersProbe(spec, ssh_host(), interval, connections, read_cgroups=files), connections
+    return ContainersProbe(ContainersConfig(filters={"label": [label]}), None, interval, read_cgroups=files), None
+
+
+def child_launchdeck(label: str, interval: float, out: str, mode: str) -> None:
     stop = asyncio.Event()
     latencies: list[float] = []
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-        probe = ContainersProbe(ContainersConfig(filters={"label": [label]}), None, interval,
-                                read_cgroups=False if engine_only else None)
+        probe, connections = make_probe(label, interval, mode)
         try:
             while not stop.is_set():
                 started = time.monotonic()
@@ -116,6 +180,8 @@ def child_launchdeck(label: str, interval: float, out: str, engine_only: bool) -
                     continue
         finally:
             await probe.aclose()
+            if connections is not None:
+                await connections.close()
         Path(out).write_text(json.dumps(latencies))
 
     asyncio.run(main())
@@ -139,12 +205,8 @@ def child_streams(label: str) -> None:
 # ---------------------------------------------------------------- latency
 
 
-async def latencies(label: str, polls: int, interval: float, engine_only: bool) -> dict:
-    from launchdeck.core.config import ContainersConfig
-    from launchdeck.probes.containers.probe import ContainersProbe
-
-    probe = ContainersProbe(ContainersConfig(filters={"label": [label]}), None, interval,
-                            read_cgroups=False if engine_only else None)
+async def latencies(label: str, polls: int, interval: float, mode: str) -> dict:
+    probe, connections = make_probe(label, interval, mode)
     try:
         started = time.monotonic()
         first = await probe.collect()
@@ -158,7 +220,9 @@ async def latencies(label: str, polls: int, interval: float, engine_only: bool) 
         without_cpu = sum(1 for _, outcome in batch if outcome.values.get("cpu_percent") is None)
     finally:
         await probe.aclose()
-    return {"containers": len(first), "mode": "engine only" if engine_only else "local (cgroup files)",
+        if connections is not None:
+            await connections.close()
+    return {"containers": len(first), "mode": MODES[mode],
             "first_collect_s": round(first_s, 3),
             "refresh_s": {"median": round(statistics.median(times), 3), "max": round(max(times), 3),
                           "all": [round(t, 3) for t in times]},
@@ -184,31 +248,36 @@ def run(args: argparse.Namespace) -> dict:
     me = [sys.executable, __file__]
     results: dict = {"containers": args.containers, "cpus_per_container": args.cpus, "window_s": args.window,
                      "interval_s": args.interval, "cores": os.cpu_count(),
-                     "engine": client.version().get("Version"), "runs": []}
+                     "engine": client.version().get("Version"), "load_before": os.getloadavg()[0], "runs": []}
     lat_file = f"/tmp/ld-bench-latency-{value}.json"
     try:
         start_containers(client, label, args.containers, args.cpus)
         ids = [c.id for c in client.containers.list(filters={"label": selector})]
         time.sleep(3)
         child = [*me, "--child", "launchdeck", "--label", selector, "--interval", str(args.interval), "--out", lat_file]
-        plan = [("idle", None), ("launchdeck", child), ("launchdeck engine-only", [*child, "--engine-only"]),
+        plan = [("idle", None), ("launchdeck", child), ("launchdeck engine-only", [*child, "--mode", "engine"]),
+                ("remote (ssh, files)", [*child, "--mode", "remote"]),
+                ("remote engine-only", [*child, "--mode", "remote-engine"]),
                 ("streams", [*me, "--child", "streams", "--label", selector]),
                 ("docker stats", ["docker", "stats", *ids])]
+        if args.quick:
+            plan = [step for step in plan if step[0] != "streams"]
         for round_ in range(args.repeat):
             for name, argv in plan:
                 row = measure(name, argv, args.window, settle=4.0 if argv else 1.0)
                 row["round"] = round_ + 1
-                if name.startswith("launchdeck"):  # the child's own refresh times during the window
+                if argv is not None and argv[:4] == child[:4]:  # the child's own refresh times in the window
                     times = json.loads(Path(lat_file).read_text())
                     row["refresh_s_median"] = round(statistics.median(times[1:] or times), 3)
                     row["first_collect_s"] = round(times[0], 3)
                 results["runs"].append(row)
                 print(f"  {name:23s} round {round_ + 1}: engine {row['engine_cpu_pct']:5.2f} + process "
                       f"{row['process_cpu_pct']:5.2f} = {row['total_cpu_pct']:5.2f} % of a core", flush=True)
-        results["latency"] = [asyncio.run(latencies(selector, 5, args.interval, mode)) for mode in (False, True)]
-        start_containers(client, label, 50 - args.containers, args.cpus, offset=args.containers)
-        time.sleep(3)
-        results["latency"] += [asyncio.run(latencies(selector, 5, args.interval, mode)) for mode in (False, True)]
+        results["latency"] = [asyncio.run(latencies(selector, 5, args.interval, mode)) for mode in MODES]
+        if not args.quick:
+            start_containers(client, label, 50 - args.containers, args.cpus, offset=args.containers)
+            time.sleep(3)
+            results["latency"] += [asyncio.run(latencies(selector, 5, args.interval, mode)) for mode in MODES]
     finally:
         Path(lat_file).unlink(missing_ok=True)
         client.close()
@@ -239,30 +308,31 @@ def remove_containers(selector: str, patience: float = 120.0) -> None:
 
 def summarize(results: dict) -> None:
     mean = {}  # the median of rounds: robust to a burst of someone else's engine work in one window
-    for tool in ("idle", "launchdeck", "launchdeck engine-only", "streams", "docker stats"):
+    for tool in dict.fromkeys(r["tool"] for r in results["runs"]):
         rows = [r for r in results["runs"] if r["tool"] == tool]
         mean[tool] = {key: round(statistics.median(r[key] for r in rows), 2)
                       for key in ("engine_cpu_pct", "process_cpu_pct", "total_cpu_pct")}
     docker_total = mean["docker stats"]["total_cpu_pct"]
     idle = mean["idle"]["total_cpu_pct"]
     results["median_of_rounds"] = mean
-    results["ratio_launchdeck_vs_docker_stats"] = round(mean["launchdeck"]["total_cpu_pct"] / docker_total, 3)
-    results["ratio_streams_vs_docker_stats"] = round(mean["streams"]["total_cpu_pct"] / docker_total, 3)
-    results["ratio_engine_only_vs_docker_stats"] = round(
-        mean["launchdeck engine-only"]["total_cpu_pct"] / docker_total, 3)
-    results["ratio_above_idle_launchdeck_vs_docker_stats"] = round(
-        (mean["launchdeck"]["total_cpu_pct"] - idle) / (docker_total - idle), 3)
+    ratio = lambda tool: round(mean[tool]["total_cpu_pct"] / docker_total, 3)  # noqa: E731
+    above = lambda tool: round((mean[tool]["total_cpu_pct"] - idle) / (docker_total - idle), 3)  # noqa: E731
+    results["ratio_launchdeck_vs_docker_stats"] = ratio("launchdeck")
+    results["ratio_engine_only_vs_docker_stats"] = ratio("launchdeck engine-only")
+    results["ratio_remote_vs_docker_stats"] = ratio("remote (ssh, files)")
+    results["ratio_remote_engine_only_vs_docker_stats"] = ratio("remote engine-only")
+    if "streams" in mean:
+        results["ratio_streams_vs_docker_stats"] = ratio("streams")
+    results["ratio_above_idle_launchdeck_vs_docker_stats"] = above("launchdeck")
+    results["ratio_above_idle_remote_vs_docker_stats"] = above("remote (ssh, files)")
     print(f"\n{results['containers']} busy containers (--cpus {results['cpus_per_container']}), "
-          f"{results['window_s']:.0f} s windows, {results['cores']} cores, engine {results['engine']}")
+          f"{results['window_s']:.0f} s windows, {results['cores']} cores, engine {results['engine']}, "
+          f"load {results.get('load_before', '?')} before")
     print(f"{'':24s}{'engine %':>10s}{'process %':>11s}{'total %':>9s}{'vs docker stats':>17s}   "
-          "(% of one core, median of rounds)")
+          "(% of one core, median of rounds; engine = dockerd + containerd + shims + sshd)")
     for tool, row in mean.items():
         print(f"{tool:24s}{row['engine_cpu_pct']:10.2f}{row['process_cpu_pct']:11.2f}{row['total_cpu_pct']:9.2f}"
               f"{row['total_cpu_pct'] / docker_total:16.2f}x")
-    print(f"launchdeck / docker stats = {results['ratio_launchdeck_vs_docker_stats']:.2f}x "
-          f"(above the idle baseline: {results['ratio_above_idle_launchdeck_vs_docker_stats']:.2f}x); "
-          f"engine-only / docker stats = {results['ratio_engine_only_vs_docker_stats']:.2f}x; "
-          f"streams / docker stats = {results['ratio_streams_vs_docker_stats']:.2f}x")
     for row in results["latency"]:
         print(f"refresh latency, {row['containers']} containers, {row['mode']}: first collect {row['first_collect_s']:.2f} s, "
               f"then median {row['refresh_s']['median']:.2f} s, max {row['refresh_s']['max']:.2f} s")
@@ -278,13 +348,16 @@ def main() -> None:
     parser.add_argument("--child", choices=["launchdeck", "streams"])
     parser.add_argument("--label")
     parser.add_argument("--out")
-    parser.add_argument("--engine-only", action="store_true")
+    parser.add_argument("--mode", choices=list(MODES), default="local")
+    parser.add_argument("--quick", action="store_true", help="one round of 15 s windows, no streams row")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "containers.json")
     args = parser.parse_args()
     if args.child == "launchdeck":
-        return child_launchdeck(args.label, args.interval, args.out, args.engine_only)
+        return child_launchdeck(args.label, args.interval, args.out, args.mode)
     if args.child == "streams":
         return child_streams(args.label)
+    if args.quick:
+        args.repeat, args.window = 1, min(args.window, 15.0)
     results = run(args)
     summarize(results)
     out = args.results

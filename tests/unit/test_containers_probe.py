@@ -710,3 +710,4 @@ def test_a_host_without_cgroup_mounts_says_so_in_one_line(tmp_path):
     assert out == "version 0\n"
     host, samples = parse_batch(out)
     assert host.version == 0 and samples == {}
+    assert parse_batch("sh: awk: not found\n")[0].version == -1  # awk missing: said apart from "no cgroups"

@@ -1,12 +1,16 @@
 """Engine-shaped stats samples for a remote host's containers, read from its cgroup and /proc files
-through the SSH connection the probe already has: one command per refresh, nothing installed.
+through the SSH connection the probe already has: one awk run per refresh, nothing installed.
 
 Why: over SSH, each engine stats sample still costs the host's dockerd + containerd + shim ~4 ms
 of CPU (1.02x `docker stats` for 30 containers). The same counters read from files cost one short
-`awk` run. The command is a fixed POSIX awk program (mawk, gawk and busybox awk all run it) sent
-as one argv element; its arguments are the /proc root and "pid:container-id" pairs, validated
-(digits, lowercase hex) before they leave this process, and shell-quoted by Connections.run, so no
-value is ever read as shell or awk code. awk resolves each container's cgroup directories from the
+`awk` run. A fresh exec per refresh would cost more than the engine: sshd starts the user's login
+shell, and bash started by sshd reads ~/.bashrc (pyenv's init on the test VM: ~170 ms of CPU). So
+one session per connection runs a fixed `sh` loop (SESSION_LOOP, sent as argv: no file installed)
+that reads one line per refresh and runs the fixed POSIX awk program (mawk, gawk and busybox awk
+all run it) on that line's words, then prints END_LINE. The words are the /proc root and
+"pid:container-id" pairs, validated (digits, lowercase hex, a plain path) before they leave this
+process; the loop splits them with globbing off and passes them as awk's arguments, so no value is
+ever read as shell or awk code. awk resolves each container's cgroup directories from the
 host's mountinfo exactly as CgroupReader does locally (cgroup v1 when it has the memory controller,
 else v2), and prints the raw counters as "key value" lines: no arithmetic on the host (mawk would
 print large counters in exponent form), the sums are done here.
@@ -116,6 +120,11 @@ BEGIN {
 """
 
 
+END_LINE = "launchdeck-batch-end"
+SESSION_LOOP = ('prog=$1; set -f; while IFS= read -r line; do set -- $line; '
+                f'awk "$prog" "$@" </dev/null 2>&1; echo {END_LINE}; done')
+
+
 class NoCgroupFiles(Exception):
     """The host shows no cgroup v1 (memory + cpuacct) or v2 mount: its containers go to the engine."""
 
@@ -124,7 +133,7 @@ class NoCgroupFiles(Exception):
 class _Host:
     """What the host said about itself in a batch's header."""
 
-    version: int = 0
+    version: int = -1  # -1: awk said nothing (not installed, or failed)
     ticks: int = 0
     online_cpus: int = 0
     memtotal: int = 0
@@ -132,7 +141,7 @@ class _Host:
 
 
 def awk_argv(pids: Mapping[str, int], proc: str = "/proc", with_ticks: bool = True) -> list[str]:
-    """The command for one batch; ValueError for an id or pid that is not what the engine gives."""
+    """awk and its arguments for one batch; ValueError for an id or pid that is not what the engine gives."""
     if not PROC_ROOT.fullmatch(proc):
         raise ValueError(f"proc root {proc!r}: not a plain absolute path")
     pairs = []
@@ -206,21 +215,31 @@ def _sample(found: dict[str, Any], host: _Host) -> dict[str, Any] | None:
 
 
 class RemoteCgroupReader:
-    """Reads one host's containers' counters through `connections` (run/ssh.py's pool), one command a batch."""
+    """Reads one host's containers' counters through `connections` (run/ssh.py's pool): one session
+    per connection, one line and one awk run per batch."""
 
     def __init__(self, connections: Any, host: Any, timeout: float, proc: str = "/proc") -> None:
         self.connections, self.host, self.timeout, self.proc = connections, host, timeout, proc
         self.ticks = 0  # the host's USER_HZ, asked once
+        self._session: Any = None
 
     async def sample_many(self, pids: Mapping[str, int]) -> dict[str, dict[str, Any] | None]:
-        """{id: sample or None}; NoCgroupFiles when the host has no cgroup mount to read."""
+        """{id: sample or None}; NoCgroupFiles when the host has no cgroup mount (or no awk) to read."""
         argv = awk_argv(pids, self.proc, with_ticks=not self.ticks)
-        run = await self.connections.run(self.host, argv, self.timeout)
-        if run.exit_status != 0:
-            raise OSError(f"cgroup read on {self.host.name} exited {run.exit_status}: "
-                          f"{run.stderr.strip()[:200] or 'no message'}")
-        host, samples = parse_batch(run.stdout, self.ticks)
+        if self._session is None or self._session.closed:
+            self._session = await self.connections.session(self.host, ["sh", "-c", SESSION_LOOP, "launchdeck-cgroups",
+                                                                       AWK_PROGRAM], self.timeout)
+        text = await self._session.ask(" ".join(argv[2:]), END_LINE, self.timeout)
+        host, samples = parse_batch(text, self.ticks)
+        if host.version == -1:
+            said = text.strip().splitlines()[:1] or ["nothing"]
+            raise NoCgroupFiles(f"awk on {self.host.name} did not answer ({said[0][:200]})")
         if host.version == 0:
             raise NoCgroupFiles(f"no cgroup v1 or v2 mount in {self.proc}/self/mountinfo on {self.host.name}")
         self.ticks = self.ticks or host.ticks
         return {cid: samples.get(cid) for cid in pids}
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
