@@ -20,6 +20,11 @@ def reading(target="web", status=Status.OK, reason="HTTP 200", at=0.0, **values)
     return Reading("services", target, status, reason, values, T0 + timedelta(seconds=at), 0.01)
 
 
+def letters(number: int) -> str:
+    """A count as words do not mask: 0 → "a", 27 → "bb"."""
+    return chr(97 + number % 26) * (1 + number // 26)
+
+
 def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -50,6 +55,18 @@ def test_numbers_alone_are_written_at_most_every_interval(tmp_path):
     recorder.close()
     times = [r["t"] for r in readings_in(tmp_path / "rec.jsonl")]
     assert times == [(T0 + timedelta(seconds=s)).isoformat() for s in (0, 30, 60, 90)]
+
+
+def test_a_reason_or_list_that_moves_only_in_its_numbers_counts_as_numbers(tmp_path):
+    recorder = Recorder(tmp_path / "rec.jsonl", numbers_every=30).start()
+    for second in range(0, 65, 5):  # a container's "up 46s", a backup list's ages: every poll
+        recorder.observe_reading(reading(reason=f"up {46 + second}s", at=second,
+                                         backups=[{"name": "main.sql.gz", "age_seconds": 7200 + second}]))
+    recorder.observe_reading(reading(reason="up 111s", at=66, backups=[{"name": "new.sql.gz", "age_seconds": 1}]))
+    recorder.observe_reading(reading(status=Status.WARN, reason="restarting", at=67))
+    recorder.close()
+    assert [(r["t"][17:19], r["reason"]) for r in readings_in(tmp_path / "rec.jsonl")] == [
+        ("00", "up 46s"), ("30", "up 76s"), ("00", "up 106s"), ("06", "up 111s"), ("07", "restarting")]
 
 
 def test_a_changed_word_value_is_written_at_once(tmp_path):
@@ -85,8 +102,8 @@ def test_secrets_are_scrubbed_from_reasons_values_and_events(tmp_path):
 def test_the_file_is_bounded_and_rotated_keeping_k(tmp_path):
     path = tmp_path / "rec.jsonl"
     recorder = Recorder(path, max_bytes=4000, keep=2).start()
-    for i in range(400):  # every reading a change: its reason carries the count
-        recorder.observe_reading(reading(target=f"t{i % 3}", reason=f"reading {i}", at=i))
+    for i in range(400):  # every reading a change: its reason carries the count, in letters
+        recorder.observe_reading(reading(target=f"t{i % 3}", reason=f"reading {letters(i)}", at=i))
     recorder.close()
     assert path.exists() and path.with_name("rec.jsonl.1").exists() and path.with_name("rec.jsonl.2").exists()
     assert not path.with_name("rec.jsonl.3").exists()
@@ -97,14 +114,14 @@ def test_the_file_is_bounded_and_rotated_keeping_k(tmp_path):
     carried = [line for line in newest if line.get("carried")]
     assert sorted(c["target"] for c in carried) == ["t0", "t1", "t2"]  # each file replays on its own
     last = readings_in(path)[-1]
-    assert last["reason"] == "reading 399"
+    assert last["reason"] == f"reading {letters(399)}"
 
 
 def test_a_full_disk_is_one_problem_and_recording_goes_on_quietly(tmp_path):
     problems = []
     recorder = Recorder(Path("/dev/full"), on_problem=lambda title, text: problems.append((title, text))).start()
     for i in range(50):
-        recorder.observe_reading(reading(reason=f"r{i}", at=i))
+        recorder.observe_reading(reading(reason=f"r{letters(i)}", at=i))
     recorder.close()
     assert len(problems) == 1 and recorder.problems == 1
     assert "/dev/full" in problems[0][1] and "No space left" in problems[0][1]
@@ -135,7 +152,7 @@ def test_record_path_defaults_beside_the_ledger_and_can_be_turned_off(tmp_path):
 
 def test_a_stuck_writer_never_blocks_the_engine(tmp_path):
     recorder = Recorder(tmp_path / "rec.jsonl", queue_limit=1)  # not started: nothing drains the queue
-    results = [recorder.observe_reading(reading(reason=f"r{i}", at=i)) for i in range(5)]
+    results = [recorder.observe_reading(reading(reason=f"r{letters(i)}", at=i)) for i in range(5)]
     assert results == [True, False, False, False, False] and recorder.lost == 4
 
 

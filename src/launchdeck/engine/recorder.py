@@ -4,9 +4,10 @@ Why: after the launch, `launchdeck replay FILE` shows the dashboard and the time
 at any minute, and `launchdeck report` carries the timeline. One object a line, `{"t": iso time,
 "type": "reading" | "event" | "meta", ...}`, appended (O_APPEND), never rewritten.
 
-What is written: a reading only when its status, reason or a non-numeric value changed, or when
-only its numbers moved and NUMBERS_EVERY seconds have passed since that target's last line (a
-replay has the numbers without a line per poll); every event of the engine's log (polled by seq).
+What is written: a reading only when what it says changed (its status, its reason, a non-numeric
+value), or when only its numbers moved (a latency, "up 46s" in a reason, a backup's age in a list)
+and NUMBERS_EVERY seconds have passed since that target's last line: a replay has the numbers
+without a line per poll; every event of the engine's log (polled by seq).
 Bounded and rotated: past `max_bytes` the file becomes `file.1` (`file.1` becomes `file.2` ...,
 `keep` kept) and the new file starts with every target's last written reading again, so each
 file replays on its own. Secrets: every text passes through the engine's scrubber.
@@ -25,6 +26,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -95,10 +97,23 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _split(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(shown words, numbers) of a reading's values."""
-    words = {k: v for k, v in values.items() if not _numeric(v)}
-    return words, {k: v for k, v in values.items() if _numeric(v)}
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _words(reading: Reading) -> tuple[str, str, Any]:
+    """What a reading says apart from its numbers: status, reason with its figures masked ("up 46s" and
+    "up 51s" say the same; "HTTP 200 in 12ms" moves every poll), values with numeric leaves masked."""
+    return reading.status.value, _DIGITS.sub("#", reading.reason), _shape(dict(reading.values))
+
+
+def _shape(value: Any) -> Any:
+    if _numeric(value):
+        return "#"
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_shape(v) for v in value]
+    return value
 
 
 class Recorder:
@@ -120,7 +135,7 @@ class Recorder:
         self.lost = 0  # records dropped: queue full or the file not writable
         self.problems = 0  # problems told (one per failure streak)
         self._queue: queue.Queue = queue.Queue(maxsize=queue_limit)
-        self._shown: dict[tuple[str, str], tuple[str, str, dict, dict, datetime]] = {}  # listener's thread only
+        self._shown: dict[tuple[str, str], tuple[tuple, tuple, datetime]] = {}  # listener's thread only
         self._last_lines: dict[tuple[str, str], dict[str, Any]] = {}  # writer's thread only: carried on rotation
         self._file: Any = None
         self._chunk = bytearray()  # whole lines waiting for one write
@@ -149,16 +164,16 @@ class Recorder:
             self.observe_reading(notice.reading)
 
     def observe_reading(self, reading: Reading) -> bool:
-        """Queue the reading if it changed in what is shown (or its numbers are due); True if queued."""
-        words, numbers = _split(dict(reading.values))
+        """Queue the reading if it changed in what it says (or only its numbers moved, and they are due:
+        NUMBERS_EVERY since this target's last line); True if queued."""
+        words, whole = _words(reading), (reading.reason, dict(reading.values))
         shown = self._shown.get(reading.key)
         if shown is not None:
-            status, reason, old_words, old_numbers, at = shown
-            same_words = status == reading.status.value and reason == reading.reason and old_words == words
-            if same_words and (old_numbers == numbers or
-                               (reading.observed_at - at).total_seconds() < self.numbers_every):
+            old_words, old_whole, at = shown
+            if old_words == words and (old_whole == whole or
+                                       (reading.observed_at - at).total_seconds() < self.numbers_every):
                 return False
-        self._shown[reading.key] = (reading.status.value, reading.reason, words, numbers, reading.observed_at)
+        self._shown[reading.key] = (words, whole, reading.observed_at)
         return self._put(reading)
 
     def observe_events(self, events: list[Event] | tuple[Event, ...]) -> None:
