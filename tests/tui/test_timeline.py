@@ -110,3 +110,17 @@ async def test_ten_thousand_events_are_one_widget_and_filter_whole():
         assert len(lines(app)) == 100 and all("svc-042" in line for line in lines(app))
         await pilot.press("enter", "end", "up")
         assert listing(app).cursor == 98
+
+
+async def test_an_event_reported_late_takes_its_place_in_time():
+    app = app_with(mixed_probes())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_timeline(pilot, app, 4)
+        events = app.engine.events
+        events.add(T0 + timedelta(minutes=10), "services", "checkout", "recovery", Status.OK, "crit → ok")
+        await wait_until(pilot, lambda: "recovery" in lines(app)[-1])
+        events.add(T0 + timedelta(minutes=5), "containers", "local/web", "container", Status.WARN, "die late")
+        await wait_until(pilot, lambda: any("die late" in line for line in lines(app)))
+        assert "die late" in lines(app)[-2] and "recovery" in lines(app)[-1]
+        times = [e.time for e in listing(app).shown]
+        assert times == sorted(times)

@@ -1,4 +1,4 @@
-"""`t`: the launch's timeline, every event of the engine's log in order, filtered, following new ones.
+"""`t`: the launch's timeline, every event of the engine's log in time order, filtered, following new ones.
 
 State changes (breaches, recoveries), sign-offs, waivers, verifications, container events, actions
 and problems: one line each (time, severity, panel/target, kind, text). The list is one Line-API
@@ -34,6 +34,11 @@ MARK = {Status.OK: "✓", Status.WARN: "▲", Status.CRIT: "✗", Status.UNKNOWN
 SEVERITIES = (("all", 0), ("warn+", Status.WARN.severity), ("crit", Status.CRIT.severity))
 PANELS = ("services", "traffic", "containers", "backups", "checklists", "actions", "engine")
 _CACHE_LIMIT = 2000
+
+
+def _when(event: Event) -> tuple:
+    """Time order; the log's order among events of the same moment."""
+    return event.time, event.seq
 
 
 def event_line(event: Event, day: bool = False) -> Content:
@@ -83,7 +88,7 @@ class EventList(ScrollView, can_focus=True):
                 and (not self.needle or self.needle in f"{event.panel}/{event.target}".casefold()))
 
     def set_events(self, events: list[Event]) -> None:
-        self.events = list(events)
+        self.events = sorted(events, key=_when)
         self._lines.clear()
         self.day = bool(self.events) and self.events[0].time.date() != self.events[-1].time.date()
         self._apply(keep_end=True)
@@ -91,6 +96,10 @@ class EventList(ScrollView, can_focus=True):
     def add_events(self, events: tuple[Event, ...] | list[Event]) -> None:
         """New events from the log: appended; the cursor follows them when it was on the newest line."""
         at_end = self.cursor >= len(self.shown) - 1
+        if self.events and events and min(events, key=_when).time < self.events[-1].time:
+            self.events = sorted([*self.events, *events], key=_when)  # a container event reported late
+            self._apply(keep_end=at_end)
+            return
         self.events.extend(events)
         fresh = [e for e in events if self._passes(e)]
         if self.events and self.events[0].time.date() != self.events[-1].time.date() and not self.day:
@@ -113,9 +122,14 @@ class EventList(ScrollView, can_focus=True):
         self._apply(keep_end=True)
 
     def _apply(self, keep_end: bool) -> None:
+        """The filters applied again; the cursor on the newest line, or on the event it was on."""
+        current = self.selected()
         self.shown = [e for e in self.events if self._passes(e)]
         self.virtual_size = Size(0, len(self.shown))
-        self.move_to(len(self.shown) - 1 if keep_end else 0)
+        index = len(self.shown) - 1
+        if not keep_end and current is not None:
+            index = next((i for i, e in enumerate(self.shown) if e.seq == current.seq), index)
+        self.move_to(index)
         self.refresh()
 
     def selected(self) -> Event | None:
