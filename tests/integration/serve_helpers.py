@@ -4,9 +4,11 @@ engine's requests (with a /metrics whose numbers the test decides), a small conf
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -112,13 +114,14 @@ window = "30s"
 class Served:
     """`launchdeck serve` as people run it: a subprocess, its URL read from what it prints."""
 
-    def __init__(self, config: Path, *extra: str, token: str = TOKEN) -> None:
+    def __init__(self, config: Path, *extra: str, token: str = TOKEN, env: dict | None = None) -> None:
         self.port = free_port()
         args = [sys.executable, "-m", "launchdeck", "serve", "--config", str(config), "--port", str(self.port)]
         if token:
             args += ["--token", token]
         self.process = subprocess.Popen([*args, *extra], cwd=config.parent, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"})
+                                        stderr=subprocess.PIPE, text=True,
+                                        env={**os.environ, "NO_COLOR": "1", **(env or {})})
         self.printed: list[str] = []
         deadline = time.monotonic() + 30
         self.url = ""
@@ -179,10 +182,18 @@ class EventStream(threading.Thread):
                     self.events += 1
                 elif line.startswith(b"event: closing"):
                     self.closing = True
-        except OSError:  # closed by the test: this viewer is done
+        except OSError:  # hung up by the test: this viewer is done
             return
         finally:
+            self.connection.close()
             self.ended.set()
 
     def close(self) -> None:
-        self.connection.close()
+        """Hang up: the reading thread sees the end of the stream and closes the connection itself."""
+        sock = self.connection.sock
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):  # already gone: nothing to hang up
+            sock.shutdown(socket.SHUT_RDWR)
+        if not self.is_alive():
+            self.connection.close()
