@@ -225,3 +225,74 @@ async def test_a_failed_view_worker_is_told_and_kept_in_the_engine_event_log():
         problems = [e for e in app.engine.events.since(0) if e.kind == "problem"]
     assert [n.title for n in app._notifications] == ["RuntimeError"]
     assert len(problems) == 1 and "export: disk on fire" in problems[0].text
+
+
+def help_plain(app) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))
+    from launchdeck.tui.screens.help import help_text
+
+    screen = app.screen
+    console.print(help_text(screen.sections, screen.actions, screen.panels))
+    return console.export_text()
+
+
+async def test_help_lists_every_key_of_the_screen_it_was_pressed_on_from_its_bindings():
+    """Generated from the bindings: a key bound at run time is in the help; another screen's help
+    has that screen's keys, not the dashboard's."""
+    app = app_with(mixed_probes(), extra='[checklists]\nledger = "x.jsonl"\n')
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 5)
+        app.dashboard.query_one("#services")._bindings.bind("z", "app.bell", "Ring the bell (test key)")
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = help_plain(app)
+        for meaning in ("Quit", "Refresh", "Checklists", "Backups", "Ring the bell (test key)", "Detail",
+                        "All reasons", "Open checklists", "Timeline", "Wall", "Next row"):
+            assert meaning in text, f"{meaning} missing from the help:\n{text}"
+        await pilot.press("escape")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: app.screen.id == "checklists-screen")
+        checklist_screen = app.screen
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = help_plain(app)
+        assert "Ring the bell (test key)" not in text and "All reasons" not in text, "not the dashboard's keys"
+        own = [b.description for bs in checklist_screen._bindings.key_to_bindings.values() for b in bs
+               if b.description and not b.system]
+        assert own and all(d in text for d in own), "every key of the checklist screen"
+
+
+async def test_a_new_crit_rings_the_bell_only_when_asked(monkeypatch):
+    from launchdeck.core.config import parse_config
+    from launchdeck.core.model import FixedClock
+    from launchdeck.tui.app import make_app
+
+    for bell, expected in (("", 0), ("bell = true\n", 1)):
+        probe = FakeProbe("web", [Outcome(Status.OK, "fine"), Outcome(Status.CRIT, "refused"),
+                                  Outcome(Status.CRIT, "refused")], interval=0.05)
+        config = parse_config(f'[deck]\nname = "shop"\n{bell}[[services]]\nname = "web"\nurl = "http://127.0.0.1:9/"\n',
+                              "test.toml", {})
+        app = make_app(config, probes=[probe], clock=FixedClock())
+        rung: list[int] = []
+        monkeypatch.setattr(app, "bell", lambda rung=rung: rung.append(1))
+        async with app.run_test() as pilot:
+            await wait_until(pilot, lambda: probe.calls >= 4)
+            await pilot.pause()
+        assert len(rung) == expected, f"{bell or 'no bell'}: rang {len(rung)} times for one new crit"
+        assert app.latest[("services", "web")].status is Status.CRIT
+
+
+async def test_the_header_shows_a_clock_and_the_datas_age_warn_coloured_when_stale():
+    app = app_with([FakeProbe("web")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        header = app.dashboard.query_one(DeckHeader)
+        await wait_until(pilot, lambda: app.latest)
+        await pilot.pause()
+        text = header.render()
+        assert "12:00:00 UTC · updated 0s ago" in text.plain
+        assert "warning" not in str(text.spans)
+        app.clock.advance(3 * app.config.deck.refresh + 1)  # no reading since: the data is old
+        text = header.render()
+        assert "(stale)" in text.plain and "$text-warning" in str(text.spans)

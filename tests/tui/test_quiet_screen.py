@@ -72,3 +72,36 @@ def test_a_backfill_that_lands_after_the_first_live_poll_still_fills_the_sparkli
     for step in range(12, 0, -1):
         spark.add(now - timedelta(seconds=30 * step), 0.01)
     assert list(spark.values) == [0.01] * 9 + [0.02]
+
+
+def test_sparklines_are_drawn_against_the_rows_thresholds_not_their_own_maximum():
+    from launchdeck.tui.widgets.spark import BARS, sparkline, threshold_scale
+
+    errors = threshold_scale(0.01, 0.05)  # error_ratio_warn 1 %, error_ratio_crit 5 %
+    assert sparkline([0.001] * 4, 4, scale=errors) == BARS[0] * 4, "0.10 % under a 1 % warn draws low"
+    assert sparkline([0.0311] * 4, 4, scale=errors)[0] in BARS[4:7], "3.11 %: between warn (▅) and crit (█)"
+    assert sparkline([0.01, 0.05, 0.5], 3, scale=errors) == "▅██", "warn is ▅, crit and past it █"
+    spike = sparkline([2.0, 0.12, 0.11, 0.13], 4, scale=threshold_scale(0.5, 1.0))
+    assert spike[0] == "█" and set(spike[1:]) == {BARS[1]}, "a start-up spike does not flatten what follows"
+    assert sparkline([2.0, 0.12, 0.11, 0.13], 4)[1:] == BARS[0] * 3, "(the old own-maximum scale did)"
+
+
+async def test_a_filling_rate_window_is_said_to_be_warming_up_and_dimmed():
+    """A /metrics source's rate over a 60 s window from 20 s of scrapes is a third of the traffic."""
+    from datetime import timedelta
+
+    values = {"error_ratio": 0.002, "p95_seconds": 0.1, "rate_rps": 13.0, "scrapes": 10}
+    probe = FakeProbe("api", [Outcome(Status.OK, "fine", values)], panel="traffic", interval=0.05)
+    extra = '[[traffic]]\nname = "api"\nsource = "scrape"\nscrape_url = "http://127.0.0.1:9/metrics"\nwindow = "1m"\n'
+    app = app_with([probe], extra=extra)
+    async with app.run_test(size=(120, 40)) as pilot:
+        row = app.dashboard.query_one("#traffic").rows["api"]
+        await wait_until(pilot, lambda: "warming up" in row.plain())
+        assert "warming up (0 s of 60 s)" in row.plain() and "within thresholds" not in row.plain()
+        assert "dim" in str(row.cells["rate"].text.spans), "the climbing rate is dimmed"
+        app.clock.advance(40)
+        await wait_until(pilot, lambda: "(40 s of 60 s)" in row.plain())
+        app.clock.advance(21)
+        await wait_until(pilot, lambda: "within thresholds" in row.plain())
+        assert "dim" not in str(row.cells["rate"].text.spans)
+        assert timedelta(seconds=61) == app.clock.now() - row.first_at

@@ -188,3 +188,35 @@ def test_user_text_is_never_markup():
     assert reason in bar.render().plain
     header = DeckHeader.compose_line("[b]shop[/b]", "prod[uction]", production=False, actions_enabled=False)
     assert "[b]shop[/b]" in header.plain and "PROD[UCTION]" in header.plain
+
+
+async def test_no_color_sends_no_colour_codes_and_keeps_the_status_words(monkeypatch):
+    """NO_COLOR (no-color.org): Textual's own filter greys colours out but still sends 24-bit colours;
+    every cell of the dashboard, after the app's filters, carries none, and the words are there."""
+    from textual.filter import Monochrome, NoColor
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_with(mixed_probes())
+    assert any(isinstance(f, NoColor) for f in app._filters) and not any(isinstance(f, Monochrome) for f in app._filters)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 5)
+        await pilot.pause()
+        strips = app.screen._compositor.render_strips()
+        coloured = []
+        for y, strip in enumerate(strips):
+            segments = list(strip)
+            for filter_ in app._filters:
+                segments = filter_.apply(segments, Color(0, 0, 0))
+            coloured += [(y, s.text) for s in segments if s.style is not None and (
+                (s.style.color is not None and not s.style.color.is_default)
+                or (s.style.bgcolor is not None and not s.style.bgcolor.is_default))]
+        assert not coloured, f"colour left on {coloured[:5]}"
+        text = "\n".join(strip.text for strip in strips)
+        assert "✖ crit" in text and "▲ warn" in text and "● ok" in text and "NO-GO" in text
+
+
+def test_the_high_contrast_theme_is_registered_and_selectable():
+    app = app_with(mixed_probes())
+    assert HIGH_CONTRAST.name in app.available_themes
+    app.theme = HIGH_CONTRAST.name
+    assert app.current_theme.background == HIGH_CONTRAST.background
