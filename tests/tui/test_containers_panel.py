@@ -65,3 +65,68 @@ async def test_a_dead_host_is_one_clear_line_and_the_rows_recover():
         await pilot.press("r")
         await wait_until(pilot, lambda: order(app) == ["local/web"])
         assert str(panel._problems["local"].render()) == ""
+
+
+def _unix_server(path, answer: bytes | None):
+    """A Unix socket that answers the first request with `answer` (None: accepts and never answers)."""
+    import socket
+    import threading
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    held = []
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        held.append(connection)
+        connection.recv(1024)
+        if answer is not None:
+            connection.sendall(answer)
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, held
+
+
+def test_the_demo_watches_the_local_docker_engine_only_when_it_answers_a_ping(tmp_path):
+    import time
+
+    from launchdeck.core.config import parse_config
+    from launchdeck.demo.stack import DemoStack, docker_answers
+
+    engine, _ = _unix_server(tmp_path / "docker.sock", b"HTTP/1.1 200 OK\r\nApi-Version: 1.47\r\n\r\nOK")
+    silent, held = _unix_server(tmp_path / "silent.sock", None)
+    refused = _unix_server(tmp_path / "teapot.sock", b"HTTP/1.1 418 I'm a teapot\r\n\r\n")[0]
+    try:
+        assert docker_answers(str(tmp_path / "docker.sock")) is True
+        assert docker_answers(str(tmp_path / "teapot.sock")) is False, "something else on the socket"
+        assert docker_answers(str(tmp_path / "missing.sock")) is False
+        started = time.monotonic()
+        assert docker_answers(str(tmp_path / "silent.sock"), timeout=0.3) is False
+        assert time.monotonic() - started < 2, "a hung engine does not hold up the demo's start"
+    finally:
+        for server in (engine, silent, refused, *held):
+            server.close()
+    stack = DemoStack()
+    for service in stack.services.values():
+        service.port = 9  # as if started: config_text only writes the addresses
+    with_engine = parse_config(stack.config_text(docker=True), "demo.toml", {})
+    assert [c.host for c in with_engine.containers] == ["local"]
+    assert parse_config(stack.config_text(docker=False), "demo.toml", {}).containers == []
+
+
+async def test_a_host_without_readings_yet_says_so_on_one_line_then_shows_its_containers():
+    from launchdeck.core.model import Outcome
+    from tests.fakes import FakeProbe
+    from tests.tui.helpers import app_with
+
+    probe = FakeProbe("local/web", [Outcome(Status.OK, "running", {"name": "web", "host": "local"})],
+                      panel="containers", delay=0.3)
+    app = app_with([FakeProbe("api"), probe], extra='[[containers]]\nhost = "local"\n')
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.dashboard.query_one(ContainersPanel)
+        await pilot.pause()
+        assert panel._empty.display and "waiting for the first poll of local" in str(panel._empty.render())
+        await wait_until(pilot, lambda: order(app) == ["local/web"])
+        assert not panel._empty.display
