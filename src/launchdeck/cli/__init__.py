@@ -5,6 +5,7 @@ Config problems are printed as one short message and exit 2; no traceback reache
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import signal
 import sys
@@ -16,9 +17,6 @@ from pathlib import Path
 import click
 
 from launchdeck import __version__
-from launchdeck.cli.act import act
-from launchdeck.cli.backups import backups
-from launchdeck.cli.checklists import checklist, report, signoff
 from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.config import CONFIG_NAME, Config, ConfigError, find_config, load_config
 from launchdeck.core.plain import visible, visible_lines
@@ -95,6 +93,24 @@ class _Launchdeck(click.Group):
     """Every command's deliberate errors end as one line and exit 2, never a traceback: a crashed
     `check` exiting 1 would read as "warn" to the CI that runs it. Messages carry paths and ids
     people wrote: their control characters are shown, not sent to the terminal."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, str] = {}  # command name -> "module:attribute", imported when that command runs
+
+    def add_lazy_command(self, name: str, target: str) -> None:
+        """Register a subcommand by where it lives: the dashboard's start-up imports none of them (act,
+        backups, the browser view... cost ~0.3 s of imports before the first frame)."""
+        self.lazy[name] = target
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy:
+            module, _, attribute = self.lazy[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -228,14 +244,12 @@ def _deploy_first(config_path: Path) -> None:
     click.secho(f"demo: deploy {FIRST}: {result.outcome}: {visible(result.message)}", fg=colour)
 
 
-main.add_command(checklist)
-main.add_command(signoff)
-main.add_command(report)
-main.add_command(backups)
-main.add_command(act)
-from launchdeck.cli.replay import replay  # noqa: E402  (a flight recording: dashboard and timeline)
-main.add_command(replay)
-from launchdeck.cli.serve import serve  # noqa: E402  (the browser view; it reads _load from here)
-main.add_command(serve)
-from launchdeck.cli.wall import wall  # noqa: E402  (the war-room wall in this terminal)
-main.add_command(wall)
+# one line per subcommand, imported only when it runs: main.add_lazy_command(name, "module:attribute")
+main.add_lazy_command("checklist", "launchdeck.cli.checklists:checklist")
+main.add_lazy_command("signoff", "launchdeck.cli.checklists:signoff")
+main.add_lazy_command("report", "launchdeck.cli.checklists:report")
+main.add_lazy_command("backups", "launchdeck.cli.backups:backups")
+main.add_lazy_command("act", "launchdeck.cli.act:act")
+main.add_lazy_command("replay", "launchdeck.cli.replay:replay")  # a flight recording: dashboard and timeline
+main.add_lazy_command("serve", "launchdeck.cli.serve:serve")  # the browser view; it reads _load from here
+main.add_lazy_command("wall", "launchdeck.cli.wall:wall")  # the war-room wall in this terminal
