@@ -94,7 +94,7 @@ def test_the_cursor_steps_jumps_to_incidents_and_says_where_it_is(tmp_path):
     told = []
     replay.subscribe(told.append)
     start = replay.cursor
-    assert replay.status_line() == "REPLAY 12:00:00 of 12:00–12:01 UTC"
+    assert replay.status_line() == "REPLAY 12:00:00 of 12:00–12:01"
     breach = replay.next_incident()
     assert breach == start + timedelta(seconds=40)  # checkout's 503 from its 9th poll
     assert replay.snapshot().readings[("services", "checkout")].status is Status.CRIT
@@ -147,3 +147,19 @@ def test_replay_cli_reports_corrupt_lines_and_goes_on(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"line {lines}: skipped" in result.output
     assert "3 targets" in result.output and "12:00" in result.output
+
+
+def test_a_replay_opens_on_the_first_full_picture(tmp_path):
+    from launchdeck.core.model import Reading
+
+    start = FixedClock().now()
+    recorder = Recorder(tmp_path / "rec.jsonl").start()
+    for target, second in (("web", 0), ("web", 5), ("db", 20), ("web", 40)):
+        recorder.observe_reading(Reading("services", target, Status.OK if second != 5 else Status.WARN,
+                                         f"seen {target} {'abc'[second % 3]}", {},
+                                         start + timedelta(seconds=second), 0.0))
+    recorder.close()
+    replay = ReplayEngine(load_recording(tmp_path / "rec.jsonl"), CONFIG)
+    assert replay.cursor == start + timedelta(seconds=20)  # db's first reading: every row has one
+    assert set(replay.snapshot().readings) == {("services", "web"), ("services", "db")}
+    assert replay.start_time == start and replay.status_line() == "REPLAY 12:00:20 of 12:00–12:00"

@@ -170,7 +170,15 @@ class ReplayEngine:
                                  if e.kind in INCIDENT_KINDS or e.severity is Status.CRIT})
         self._keys = list(dict.fromkeys(r.key for r in recording.readings))
         self._reset()
-        self._advance(self.start_time)
+        self._advance(self.first_picture())
+
+    def first_picture(self) -> datetime:
+        """Where a replay opens: once every target had its first reading (the dashboard's first full
+        picture), or the end of a recording that never had one."""
+        firsts: dict = {}
+        for reading in self.recording.readings:
+            firsts.setdefault(reading.key, reading.observed_at)
+        return min(max(firsts.values(), default=self.start_time), self.end_time)
 
     # ------------------------------------------------------------------ the engine's surface
     def subscribe(self, listener: Callable[[Notice], None]) -> None:
@@ -228,7 +236,7 @@ class ReplayEngine:
     def status_line(self) -> str:
         """"REPLAY hh:mm:ss of hh:mm–hh:mm" (UTC, as recorded)."""
         return (f"REPLAY {clock_words(self.cursor)} of {self.start_time.strftime('%H:%M')}–"
-                f"{self.end_time.strftime('%H:%M')} UTC")
+                f"{self.end_time.strftime('%H:%M')}")
 
     # ------------------------------------------------------------------ state at the cursor
     def _reset(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from textual.binding import Binding
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from launchdeck.core.config import Config
 from launchdeck.engine.replay import ReplayEngine
@@ -22,12 +22,11 @@ class ReplayBar(Static):
     """REPLAY hh:mm:ss of hh:mm–hh:mm, and the keys that move it."""
 
     DEFAULT_CSS = """
-    ReplayBar { dock: bottom; height: 1; padding: 0 1; background: $warning 40%; text-wrap: nowrap;
-                text-overflow: ellipsis; }
+    ReplayBar { height: 1; padding: 0 1; background: $warning 40%; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
 
-KEYS_HELP = "[ ] ±10s  { } ±1m  n/p next/prev incident  t timeline"
+KEYS_HELP = "[ ] 10s  { } 1m  n p incident  t timeline"
 
 
 class ReplayApp(LaunchdeckApp):
@@ -54,11 +53,16 @@ class ReplayApp(LaunchdeckApp):
         self.call_after_refresh(self._add_bar)
 
     def _add_bar(self) -> None:
-        self.dashboard.mount(ReplayBar(id="replay-bar"))
+        """Above the footer, in the dashboard's flow (docked, it would cover the footer's keys)."""
+        footers = self.dashboard.query(Footer)
+        if footers:
+            self.dashboard.mount(ReplayBar(id="replay-bar"), before=footers.first())
+        else:
+            self.dashboard.mount(ReplayBar(id="replay-bar"))
         self.show_cursor()
 
     def show_cursor(self) -> None:
-        line = styled(f"{self.replay.status_line()}  ·  {KEYS_HELP}", "bold")
+        line = styled(f"{self.replay.status_line()} · {KEYS_HELP}", "bold")
         for bar in self.dashboard.query(ReplayBar):
             bar.update(line)
         follow = getattr(self.screen, "follow", None)
