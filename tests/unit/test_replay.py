@@ -154,12 +154,12 @@ def test_a_replay_opens_on_the_first_full_picture(tmp_path):
 
     start = FixedClock().now()
     recorder = Recorder(tmp_path / "rec.jsonl").start()
-    for target, second in (("web", 0), ("web", 5), ("db", 20), ("web", 40)):
+    for target, second in (("web", 0), ("web", 5), ("db", 20), ("web", 40), ("late-container", 300)):
         recorder.observe_reading(Reading("services", target, Status.OK if second != 5 else Status.WARN,
                                          f"seen {target} {'abc'[second % 3]}", {},
                                          start + timedelta(seconds=second), 0.0))
     recorder.close()
     replay = ReplayEngine(load_recording(tmp_path / "rec.jsonl"), CONFIG)
-    assert replay.cursor == start + timedelta(seconds=20)  # db's first reading: every row has one
+    assert replay.cursor == start + timedelta(seconds=20)  # db's first reading: every early row has one
     assert set(replay.snapshot().readings) == {("services", "web"), ("services", "db")}
-    assert replay.start_time == start and replay.status_line() == "REPLAY 12:00:20 of 12:00–12:00"
+    assert replay.start_time == start and replay.status_line() == "REPLAY 12:00:20 of 12:00–12:05"

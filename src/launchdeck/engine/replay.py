@@ -32,6 +32,7 @@ log = logging.getLogger("launchdeck.replay")
 
 INCIDENT_KINDS = ("breach",)  # with any crit event: what `n` / `p` jump to
 NOT_YET = "not recorded yet at this time"
+FIRST_PICTURE_WITHIN = timedelta(minutes=1)  # targets first read this soon make the picture a replay opens on
 
 
 class RecordingError(Exception):
@@ -173,12 +174,13 @@ class ReplayEngine:
         self._advance(self.first_picture())
 
     def first_picture(self) -> datetime:
-        """Where a replay opens: once every target had its first reading (the dashboard's first full
-        picture), or the end of a recording that never had one."""
+        """Where a replay opens: once every target of the first minute had its first reading (the
+        dashboard's first full picture; a container created an hour later does not hold it back)."""
         firsts: dict = {}
         for reading in self.recording.readings:
             firsts.setdefault(reading.key, reading.observed_at)
-        return min(max(firsts.values(), default=self.start_time), self.end_time)
+        early = [when for when in firsts.values() if when <= self.start_time + FIRST_PICTURE_WITHIN]
+        return min(max(early, default=self.start_time), self.end_time)
 
     # ------------------------------------------------------------------ the engine's surface
     def subscribe(self, listener: Callable[[Notice], None]) -> None:
