@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from tests.integration.serve_helpers import TOKEN, EventStream, Served, Target, write_config  # noqa: E402
+from tests.integration.serve_helpers import EventStream, Served, Target, write_config
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -114,8 +114,8 @@ def stop_time(config: Path, viewers: int) -> tuple[float, float]:
 def import_time(runs: int = 5) -> float:
     times = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", "import time; t=time.perf_counter(); import aiohttp.web; "
-                              "print(time.perf_counter()-t)"], capture_output=True, text=True, check=True)
+        code = "import time; t=time.perf_counter(); import aiohttp.web; print(time.perf_counter()-t)"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         times.append(float(out.stdout))
     return statistics.median(times)
 

@@ -32,7 +32,7 @@ class Target:
         target = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 if self.path.startswith("/metrics"):
                     body = target.metrics().encode()
                 else:

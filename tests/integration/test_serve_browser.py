@@ -66,7 +66,7 @@ def _wait_for_word(page, word: str, timeout: float = 30_000) -> None:
 
 
 def test_the_page_with_the_token_shows_the_verdict_and_without_it_is_refused(browser, deck, tmp_path):
-    served, target, payments, _ = deck
+    served, *_ = deck
     assert TOKEN in served.url and served.url.startswith(f"http://127.0.0.1:{served.port}/")
     context, page, response = _open(browser, served.url)
     assert response.status == 200
@@ -97,7 +97,7 @@ def test_the_page_with_the_token_shows_the_verdict_and_without_it_is_refused(bro
 
 
 def test_keys_and_clicks_change_nothing_in_the_engine(browser, deck):
-    served, target, payments, directory = deck
+    served, target, _, directory = deck
     context, page, _ = _open(browser, served.url)
     _wait_for_word(page, "go")
     ledger = directory / "launch-signoff.jsonl"
@@ -131,7 +131,7 @@ def test_keys_and_clicks_change_nothing_in_the_engine(browser, deck):
 
 
 def test_a_stopped_server_shows_data_stale_and_the_page_recovers(browser, deck, tmp_path):
-    served, target, payments, _ = deck
+    served, _, payments, _ = deck
     context, page, _ = _open(browser, served.url)
     _wait_for_word(page, "go")
     assert page.is_hidden("#stale")

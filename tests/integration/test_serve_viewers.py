@@ -11,7 +11,13 @@ import time
 
 import pytest
 
-from tests.integration.serve_helpers import TOKEN, EventStream, Served, Target, write_config
+from tests.integration.serve_helpers import (
+    TOKEN,
+    EventStream,
+    Served,
+    Target,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +130,7 @@ def test_a_random_token_when_none_is_given_and_the_environment_token_otherwise(t
 def test_only_loopback_unless_allowed_and_then_with_a_warning(tmp_path, target):
     config = write_config(tmp_path, target, checklists=False)
     refused = subprocess.run([sys.executable, "-m", "launchdeck", "serve", "--config", str(config),
-                              "--host", "0.0.0.0", "--token", TOKEN], capture_output=True, text=True, timeout=30)
+                              "--host", "0.0.0.0", "--token", TOKEN], capture_output=True, text=True, timeout=30, check=False)
     assert refused.returncode == 2
     assert "--allow-remote" in refused.stderr and TOKEN not in refused.stdout
     allowed = Served(config, "--host", "0.0.0.0", "--allow-remote")

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from launchdeck.web.auth import (TOKEN_ENV, Viewers, allowed_hosts, choose_token, is_loopback, make_guard,
-                                 new_token, token_matches)
+from launchdeck.web.auth import (
+    TOKEN_ENV,
+    Viewers,
+    allowed_hosts,
+    choose_token,
+    is_loopback,
+    make_guard,
+    new_token,
+    token_matches,
+)
 
 TOKEN = "s3cret-token-for-the-war-room"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -183,7 +183,7 @@ class _Engine:
         self.listeners.append(listener)
 
     def snapshot(self):
-        return self.state.snapshot(datetime.now(timezone.utc))
+        return self.state.snapshot(datetime.now(UTC))
 
     def record_problem(self, title, text):
         self.problems.append((title, text))
@@ -193,7 +193,7 @@ async def test_the_feed_builds_one_summary_per_burst_of_readings_whoever_watches
     engine, sent = _Engine(), []
     feed = WallFeed(engine, CONFIG, sent.append, min_gap=0.2)
     for n in range(50):  # fifty readings arrive together: one summary, not fifty
-        reading = Reading("services", "api", Status.CRIT, f"HTTP 500 #{n}", {}, datetime.now(timezone.utc), 0.01)
+        reading = Reading("services", "api", Status.CRIT, f"HTTP 500 #{n}", {}, datetime.now(UTC), 0.01)
         track, verdict = engine.state.observe(reading)
         for listener in engine.listeners:
             listener(ReadingNotice(reading, track, verdict))

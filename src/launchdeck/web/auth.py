@@ -148,5 +148,14 @@ class Viewers:
         self.count = max(0, self.count - 1)
 
 
-__all__ = ["Guard", "TOKEN_ENV", "Viewers", "allowed_hosts", "choose_token", "is_loopback", "make_guard",
-           "new_token", "token_matches"]
+__all__ = [
+    "TOKEN_ENV",
+    "Guard",
+    "Viewers",
+    "allowed_hosts",
+    "choose_token",
+    "is_loopback",
+    "make_guard",
+    "new_token",
+    "token_matches",
+]

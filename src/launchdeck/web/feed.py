@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from launchdeck.core.config import Config
 from launchdeck.core.jsontext import dumps
@@ -67,7 +68,7 @@ class WallFeed:
         try:
             summary = summarize(self._engine.snapshot(), self._config, self._checklists, self._engine.state.history)
             text = dumps(summary.to_json(), indent=None)
-        except Exception as error:  # a view's bug must not stop the engine's pollers: kept in the event log, once
+        except Exception as error:  # noqa: BLE001 (a view's bug must not stop the engine's pollers: kept in the event log, once)
             told = f"{type(error).__name__}: {error}"
             if told != self._told:
                 self._told = told
@@ -79,7 +80,7 @@ class WallFeed:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 class Hub:
@@ -135,4 +136,4 @@ class Hub:
 CLOSING = b"event: closing\ndata: {}\n\n"
 RETRY = b"retry: 2000\n\n"
 
-__all__ = ["CLOSING", "HEARTBEAT", "Hub", "MIN_GAP", "RETRY", "WallFeed"]
+__all__ = ["CLOSING", "HEARTBEAT", "MIN_GAP", "RETRY", "Hub", "WallFeed"]
