@@ -208,3 +208,20 @@ def test_a_failing_summary_is_told_once_and_never_raised_into_the_engine():
     feed = WallFeed(engine, CONFIG, lambda text: None)
     assert feed.build_now() is None and feed.build_now() is None
     assert len(engine.problems) == 1 and "ZeroDivisionError" in engine.problems[0][1]
+
+
+async def test_a_quiet_engine_still_sends_a_heartbeat_with_a_fresh_server_time():
+    hub = Hub(heartbeat=0.1)
+    client, _, _ = await _client(hub=hub)
+    beat = asyncio.create_task(hub.beat())
+    async with client:
+        stream = await client.get(f"/events?token={TOKEN}")
+        data = b""
+        while data.count(b"event: wall") < 3:
+            data += await asyncio.wait_for(stream.content.readany(), 5)
+        assert data.startswith(b"retry: ")  # the browser's own reconnect is told to wait, too
+        sent_at = [line for line in data.split(b"\n") if line.startswith(b"data: ")]
+        assert len(set(sent_at)) == len(sent_at)  # each beat carries its own sent_at: a live server, old data
+        stream.close()
+    hub.close()
+    await beat
