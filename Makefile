@@ -28,11 +28,23 @@ services:
 services-down:
 	bash scripts/services.sh down
 
+## Every benchmark in bench/ with its quick options (~13 min on 2 cores), then the README's table.
+## The full soak (10,000 cycles, ~8 min) is `$(VENV)/bin/python bench/soak.py`.
 bench: $(STAMP) services
 	$(VENV)/bin/pip install -q -e '.[bench]'
-	$(VENV)/bin/python bench/tui_cost.py
-	$(VENV)/bin/python bench/http_cost.py
-	$(VENV)/bin/python bench/many_targets.py --label after --quiet-wait 0
+	$(VENV)/bin/python bench/summary.py --record-machine
+	$(VENV)/bin/python bench/tui_cost.py --runs 3 --window 15
+	$(VENV)/bin/python bench/http_cost.py --requests 300 --rounds 2
+	$(VENV)/bin/python bench/many_targets.py --label after --quiet-wait 0 --check-runs 1 --tui-runs 1
+	$(VENV)/bin/python bench/containers.py --quick --window 12
+	$(VENV)/bin/python bench/soak.py --cycles 2500 --max-seconds 150 --results bench/results/soak_quick.json
+	$(VENV)/bin/python bench/backups_listing.py --files 2000 --runs 3
+	$(VENV)/bin/python bench/ledger.py --appends 500 --records 20000
+	$(VENV)/bin/python bench/big_checklist.py
+	$(VENV)/bin/python bench/prometheus_agreement.py --seconds 20
+	$(VENV)/bin/python bench/serve_viewers.py --runs 1 --seconds 10
+	$(VENV)/bin/python bench/wall_idle.py --settle 8 --window 12
+	$(VENV)/bin/python bench/summary.py --write-readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache
