@@ -253,7 +253,7 @@ class WallScreen(ModalScreen[None]):
         else:
             words = f"STALE {_short_age(age)}"
             line = (f"no new reading for {format_duration(math.floor(age))} (expected within "
-                    f"{format_duration(summary.stale_after)}): the verdict and figures below may be old")
+                    f"{format_duration(summary.stale_after)}): all below may be old")
         scale = self.scale if supported(words) else 1
         return Content.assemble(big(words, scale=scale), "\n", styled(line, "bold"))
 
