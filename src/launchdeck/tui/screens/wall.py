@@ -91,7 +91,7 @@ class WallScreen(ModalScreen[None]):
     #wall-band.-crit { background: $error; color: $text; }
     #wall-band.-unknown { background: $secondary; color: $text; }
     #wall-stale { display: none; height: auto; text-align: center; background: $foreground; color: $background;
-                  text-style: bold; }
+                  text-style: bold; }  /* a full-width light block: under NO_COLOR the big letters still say it */
     WallScreen.-stale #wall-band { background: $panel; color: $text-muted; }
     WallScreen.-stale #wall-stale { display: block; }
     #wall-reasons { height: 1fr; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
