@@ -163,3 +163,19 @@ def test_a_replay_opens_on_the_first_full_picture(tmp_path):
     assert replay.cursor == start + timedelta(seconds=20)  # db's first reading: every early row has one
     assert set(replay.snapshot().readings) == {("services", "web"), ("services", "db")}
     assert replay.start_time == start and replay.status_line() == "REPLAY 12:00:20 of 12:00–12:05"
+
+
+def test_a_long_jump_back_gives_the_same_state_as_stepping_there(tmp_path, monkeypatch):
+    live, _ = record_session(tmp_path / "rec.jsonl", steps=30)
+    recording = load_recording(tmp_path / "rec.jsonl")
+    middle = sorted(live)[17]
+    stepped = ReplayEngine(recording, CONFIG)
+    stepped.seek(middle)  # forward, a few readings at a time: one by one
+    monkeypatch.setattr("launchdeck.engine.replay.FEED_ONE_BY_ONE", 2)  # every feed takes the per-target path
+    jumped = ReplayEngine(recording, CONFIG)
+    jumped.seek(jumped.end_time)
+    jumped.seek(middle)
+    a, b = stepped.snapshot(), jumped.snapshot()
+    assert dict(a.readings) == dict(b.readings) and a.verdict == b.verdict
+    assert dict(a.tracks) == dict(b.tracks)  # since when and flaps from every reading, not only the newest
+    assert any(t.flaps for t in b.tracks.values())

@@ -32,6 +32,7 @@ log = logging.getLogger("launchdeck.replay")
 
 INCIDENT_KINDS = ("breach",)  # with any crit event: what `n` / `p` jump to
 NOT_YET = "not recorded yet at this time"
+FEED_ONE_BY_ONE = 500  # readings; a longer stretch is fed per target (see _feed_many)
 FIRST_PICTURE_WITHIN = timedelta(minutes=1)  # targets first read this soon make the picture a replay opens on
 
 
@@ -251,8 +252,11 @@ class ReplayEngine:
         """Feed what was recorded up to and including `when`; the readings fed, oldest first."""
         upto = bisect.bisect_right(self._reading_times, when)
         fed = list(self.recording.readings[self._next_reading:upto])
-        for reading in fed:
-            self.state.observe(reading)
+        if len(fed) <= FEED_ONE_BY_ONE:
+            for reading in fed:
+                self.state.observe(reading)
+        else:
+            fed = self._feed_many(fed)
         self._next_reading = max(self._next_reading, upto)
         upto = bisect.bisect_right(self._event_times, when)
         for event in self.recording.events[self._next_event:upto]:
@@ -261,6 +265,23 @@ class ReplayEngine:
         self.cursor = when
         self.clock.at = when
         return fed
+
+    def _feed_many(self, readings: list[Reading]) -> list[Reading]:
+        """A long stretch (a jump back rebuilds from the start): every reading goes through its target's
+        track and history, and only each target's newest through observe(), which judges the verdict
+        over every target each time (an hour of 200 targets took 11 s one by one). The newest per target
+        is returned, oldest first."""
+        by_key: dict[tuple[str, str], list[Reading]] = {}
+        for reading in readings:
+            by_key.setdefault(reading.key, []).append(reading)
+        for earlier in by_key.values():
+            for reading in earlier[:-1]:
+                self.state.tracker.observe(reading)
+                self.state.history.add(reading)
+        newest = sorted((earlier[-1] for earlier in by_key.values()), key=lambda r: r.observed_at)
+        for reading in newest:
+            self.state.observe(reading)
+        return newest
 
     def _publish(self, readings: list[Reading]) -> None:
         snapshot = self.state.snapshot(self.cursor)
