@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from textual.app import App
@@ -22,7 +22,7 @@ from launchdeck.tui.screens.wall import PAGE_SECONDS, WallScreen, WallSource
 from tests.fakes import FakeProbe
 from tests.tui.helpers import wait_until
 
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 STEP = 5.0  # seconds between readings, as a 5 s refresh takes them
 MINUTES = 6
 

@@ -23,7 +23,11 @@ def wall(ctx: click.Context, config_path: Path | None) -> None:
 def run_wall(config: Config) -> None:
     """As the dashboard runs (cli._run_tui): stop signals and a vanished terminal end it cleanly,
     and the engine is stopped however the app ended."""
-    from launchdeck.cli import _exit_cleanly_on_stop_signals, _hang_up_main_thread, _quiet_logging
+    from launchdeck.cli import (
+        _exit_cleanly_on_stop_signals,
+        _hang_up_main_thread,
+        _quiet_logging,
+    )
     from launchdeck.tui.app import ENGINE_STOP_SECONDS
     from launchdeck.tui.terminal_watch import TerminalWatch
     from launchdeck.tui.wall_app import make_wall_app
