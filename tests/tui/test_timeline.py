@@ -124,3 +124,34 @@ async def test_an_event_reported_late_takes_its_place_in_time():
         assert "die late" in lines(app)[-2] and "recovery" in lines(app)[-1]
         times = [e.time for e in listing(app).shown]
         assert times == sorted(times)
+
+
+async def test_the_dashboard_records_and_an_unwritable_recording_is_one_warning(tmp_path):
+    from launchdeck.core.config import parse_config
+    from launchdeck.tui.app import make_app
+
+    source = tmp_path / "launchdeck.toml"
+    source.write_text("")
+    (tmp_path / "taken").mkdir()
+    services = "".join(f'[[services]]\nname = "{p.target}"\nurl = "http://127.0.0.1:9/"\n' for p in mixed_probes())
+    config = parse_config(f'[deck]\nname = "shop"\nrecord = "taken"\n{services}', str(source), {})
+    app = make_app(config, probes=mixed_probes(), clock=FixedClock())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: any("not recording" in n.message for n in app._notifications))
+        await pilot.pause(0.3)
+        told = [n for n in app._notifications if "not recording" in n.message]
+        assert len(told) == 1 and "is a directory" in told[0].message
+        problems = [e for e in app.engine.events.since(0) if e.kind == "problem"]
+        assert len(problems) == 1 and problems[0].target == "flight recorder"
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, TimelineScreen))
+        assert any("engine/flight recorder problem" in line for line in lines(app))
+        assert len(app.latest) == 5, "the dashboard goes on"
+
+    config = parse_config(f'[deck]\nname = "shop"\n{services}', str(source), {})  # the default: beside the ledger
+    app = make_app(config, probes=mixed_probes(), clock=FixedClock())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 5)
+    recorded = (tmp_path / "launchdeck-record.jsonl").read_text().splitlines()
+    assert sum('"type":"reading"' in line for line in recorded) == 5
+    assert recorded[0].startswith('{"t":') and '"what":"start"' in recorded[0] and '"what":"stop"' in recorded[-1]

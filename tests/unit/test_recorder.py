@@ -172,3 +172,20 @@ def test_one_recorder_per_file_and_the_second_takes_over_with_the_state(tmp_path
     written = [(r["target"], r["reason"], bool(r.get("carried"))) for r in readings_in(path)]
     assert written == [("web", "from the first", False), ("db", "from the second", True), ("db", "later", False)]
     assert second.problems == 0
+
+
+def test_a_symbolic_link_as_the_path_is_refused_as_one_problem(tmp_path):
+    target = tmp_path / "elsewhere.jsonl"
+    (tmp_path / "rec.jsonl").symlink_to(target)
+    problems = []
+    recorder = Recorder(tmp_path / "rec.jsonl", on_problem=lambda title, text: problems.append(text)).start()
+    recorder.observe_reading(reading())
+    recorder.close()
+    assert len(problems) == 1 and "symbolic link" in problems[0] and not target.exists()
+
+
+def test_the_recording_is_not_readable_by_everyone(tmp_path):
+    recorder = Recorder(tmp_path / "rec.jsonl").start()
+    recorder.observe_reading(reading())
+    recorder.close()
+    assert (tmp_path / "rec.jsonl").stat().st_mode & 0o007 == 0  # 0640 under the usual umask

@@ -21,6 +21,7 @@ records were lost in between.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -309,9 +310,14 @@ class Recorder:
     def _open(self) -> None:
         if self.path.is_dir():
             raise IsADirectoryError(21, "is a directory, not a file", str(self.path))
+        if self.path.is_symlink():  # the recording goes where the config says, not where a link points
+            raise OSError(errno.ELOOP, "is a symbolic link (refused)", str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "ab", buffering=0)  # "a": O_APPEND, every write at the end
-        self._size = self._file.tell()
+        # O_APPEND: every write at the end; O_NOFOLLOW: a link put there in between is refused too;
+        # 0640 as the ledger's lock: readings and events carry names and reasons, not for everyone
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+        self._file = os.fdopen(fd, "ab", buffering=0)
+        self._size = os.fstat(fd).st_size
 
     def _flush_chunk(self) -> None:
         """A batch of whole lines in one write(2): with O_APPEND, another writer's lines never land inside one."""
