@@ -240,3 +240,24 @@ def test_launchdeck_wall_with_a_bad_config_says_where_in_one_line(tmp_path):
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and str(bad) in lines[0] and "deck.refresh" in lines[0] and "Traceback" not in result.output
+
+
+async def test_w_on_the_dashboard_shows_its_checklist_progress(deck):
+    from launchdeck.tui.app import make_app
+
+    _, config = deck  # CHECKLIST: pre-launch has 2 items, none signed
+    app = make_app(config, probes=[FakeProbe("web", [Outcome(Status.OK, "HTTP 200 in 3ms")])], clock=FixedClock())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.latest)
+        await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, WallScreen))
+        wall = app.screen
+
+        def progress() -> str:
+            wall.tick()
+            figure = wall.summary.figure("checklist")
+            return f"{figure.value} {figure.status.value}" if figure else ""
+
+        await wait_until(pilot, lambda: progress() == "0/2 pre-launch warn")
+        await pilot.pause()
+        assert "pre-launch" in text_of(app, "#fig-checklist")
