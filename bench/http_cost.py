@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -45,6 +46,13 @@ asyncio.run(main())
 """
 
 
+VARIANTS = {
+    "default": "httpx default transport (httpcore)",
+    "lean_client": "lean transport via AsyncClient.stream",
+    "lean": "lean transport, prepared request",
+}
+
+
 def probe_for(url: str, lean: bool) -> HttpProbe:
     probe = HttpProbe(parse_config(f'[[services]]\nname = "web"\nurl = "{url}"\n', "bench.toml", {}).services[0], 5.0)
     if not lean:  # the default transport, as https:// or a proxied URL gets it
@@ -53,11 +61,15 @@ def probe_for(url: str, lean: bool) -> HttpProbe:
     return probe
 
 
-async def cpu_per_request(url: str, lean: bool, requests: int) -> float:
+async def cpu_per_request(url: str, variant: str, requests: int) -> float:
+    lean = variant != "default"
     probe = probe_for(url, lean)
     try:
         await probe.prepare()
         assert isinstance(probe._client._transport, lean_http.LeanTransport) is lean
+        if variant == "lean_client":  # the lean transport behind the client's whole send path (until issue 14)
+            probe._lean = None
+        assert (probe._lean is not None) is (variant == "lean")
         for _ in range(30):
             await probe.collect()
         started = time.process_time()
@@ -84,15 +96,17 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{server.stdout.readline().strip()}/health"
-        rounds = {name: [asyncio.run(cpu_per_request(url, name == "lean", args.requests)) for _ in range(args.rounds)]
-                  for name in ("default", "lean")}
+        rounds = {name: [] for name in VARIANTS}
+        for _ in range(args.rounds):  # interleaved: a load change on this shared machine hits every variant
+            for name in VARIANTS:
+                rounds[name].append(asyncio.run(cpu_per_request(url, name, args.requests)))
         curl = curl_seconds(url)
     finally:
         server.kill()
         server.wait()
     result = {
-        "machine": {"nproc": len(__import__("os").sched_getaffinity(0)), "python": platform.python_version(),
-                    "httpx": httpx.__version__},
+        "machine": {"nproc": len(os.sched_getaffinity(0)), "python": platform.python_version(),
+                    "httpx": httpx.__version__, "load_average": os.getloadavg()},
         "requests_per_round": args.requests,
         "cpu_ms_per_request": {name: [round(v * 1000, 3) for v in values] for name, values in rounds.items()},
         "median_cpu_ms_per_request": {name: round(statistics.median(v) * 1000, 3) for name, v in rounds.items()},
@@ -102,7 +116,7 @@ def main() -> None:
     (HERE / "results" / "http_cost.json").write_text(json.dumps(result, indent=2) + "\n")
     median = result["median_cpu_ms_per_request"]
     print(f"{'HTTP probe, CPU per request':40} {'median':>8}  rounds")
-    for name, label in (("default", "httpx default transport (httpcore)"), ("lean", "lean plain-HTTP transport")):
+    for name, label in VARIANTS.items():
         print(f"{label:40} {median[name]:>6.2f}ms  {', '.join(f'{v:.2f}' for v in result['cpu_ms_per_request'][name])}")
     print(f"{'curl, wall time (reference)':40} {result['curl_wall_ms_median']:>6.2f}ms")
     print(f"lean / default: {median['lean'] / median['default']:.2f}x   -> bench/results/http_cost.json")

@@ -94,10 +94,31 @@ async def test_the_http_probe_takes_the_lean_path_for_plain_http_and_judges_the_
     probe = HttpProbe(config.services[0], 5.0)
     async with server:
         await probe.prepare()
-        assert isinstance(probe._client._transport, LeanTransport)
+        assert isinstance(probe._lean[0], LeanTransport)
         outcome = await probe.collect()
         await probe.aclose()
     assert outcome.status is Status.CRIT and "checks.db is" in outcome.reason
+
+
+async def test_the_prepared_request_carries_the_clients_headers_and_is_sent_again_each_poll(monkeypatch):
+    """The lean path sends one request built once by the client: its default and configured headers
+    go out on every poll, on a fresh connection each time, and a cookie set by the target is not sent back."""
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    server, base, seen = await serve(b"HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 2\r\n\r\nok")
+    config = parse_config(f'[[services]]\nname = "api"\nurl = "{base}/health?x=1"\n'
+                          f'headers = {{ "X-Deck" = "launch" }}\n', "t.toml", {})
+    probe = HttpProbe(config.services[0], 5.0)
+    async with server:
+        outcomes = [await probe.collect() for _ in range(3)]
+        await probe.aclose()
+    assert [o.status for o in outcomes] == [Status.OK] * 3 and outcomes[-1].values["http_status"] == 200
+    assert len(seen) == 3  # one connection per poll: the server closes each after answering
+    for head in seen:
+        lines = head.decode().lower().split("\r\n")
+        assert lines[0] == "get /health?x=1 http/1.1"
+        assert "x-deck: launch" in lines and "connection: close" in lines and any(l.startswith("host: ") for l in lines)
+        assert not any(l.startswith("cookie:") for l in lines)
 
 
 def test_https_and_proxied_urls_keep_the_default_transport(monkeypatch):
