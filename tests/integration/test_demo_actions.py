@@ -98,7 +98,7 @@ def test_deploy_v2_breaches_rollback_and_restore_repair_the_demo(demo):
     done = [(f["action"], f["params"].get("version") or f["params"].get("backup"), f["outcome"])
             for f in finishes(config)]
     assert done == [("deploy", "v1", "done"), ("deploy", "v2", "breached"), ("rollback", "v1", "done"),
-                    ("restore", sorted(p.name for p in (config.parent / "backups").glob("main_db_*.sql.gz"))[-1], "done")]
+                    ("restore", max(p.name for p in (config.parent / "backups").glob("main_db_*.sql.gz")), "done")]
     ledger = config.parent / "launch-signoff.jsonl"
     verified = subprocess.run([LAUNCHER, "signoff", "verify", str(ledger)], capture_output=True, text=True,
                               timeout=30, check=False)

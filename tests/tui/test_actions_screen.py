@@ -523,7 +523,7 @@ async def test_a_stale_lock_whose_step_still_runs_offers_to_kill_it_and_records_
 
     from launchdeck.actions import lock as locks
 
-    orphan = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    orphan = subprocess.Popen(["sleep", "60"], start_new_session=True)  # noqa: ASYNC220 - starts at once, no wait
     try:
         holder = {"login": "bob", "host": socket.gethostname(), "boot_id": locks.boot_id(), "pid": dead_pid(),
                   "action": "deploy", "params": {}, "started": time.time() - 600, "token": "dead",

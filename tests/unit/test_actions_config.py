@@ -195,10 +195,10 @@ def test_a_watch_window_not_longer_than_the_sustain_rule_is_warned_about():
     short = load(seeds + '[actions.deploy]\nargv = ["d"]\nwatch = "5m"\n')
     said = watch_warnings(short)
     assert said == [
-        "actions.deploy.watch 5m is not longer than traffic checkout's error_ratio_for 5m: a sustained error ratio "
-        "breach can never be seen inside the window (make watch longer than 5m)",
-        "actions.deploy.watch 5m is not longer than traffic checkout's p95_for 10m: a sustained p95 breach can "
-        "never be seen inside the window (make watch longer than 10m)"]
+        ("actions.deploy.watch 5m is not longer than traffic checkout's error_ratio_for 5m: a sustained error ratio "
+         "breach can never be seen inside the window (make watch longer than 5m)"),
+        ("actions.deploy.watch 5m is not longer than traffic checkout's p95_for 10m: a sustained p95 breach can "
+         "never be seen inside the window (make watch longer than 10m)")]
     assert watch_warnings(load(seeds + '[actions.deploy]\nargv = ["d"]\nwatch = "11m"\n')) == []
     assert watch_warnings(load(seeds + '[actions.deploy]\nargv = ["d"]\nwatch = "0s"\n')) == []  # no window
     assert watch_warnings(load(seeds + '[actions.deploy]\nargv = ["d"]\nwatch = "5m"\nwatch_traffic = []\n')) == []

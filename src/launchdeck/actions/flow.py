@@ -29,12 +29,12 @@ from launchdeck.audit.ledger import Ledger, LedgerError, Operator
 from launchdeck.checklists.signing import ledger_path  # noqa: F401  (callers import it from here too)
 from launchdeck.core.config import Config
 from launchdeck.core.plain import visible
-from launchdeck.core.webhook import post
 from launchdeck.core.redact import Scrubber
+from launchdeck.core.webhook import post
 
 if TYPE_CHECKING:
-    from launchdeck.engine.engine import Engine
     from launchdeck.core.config import HostConfig
+    from launchdeck.engine.engine import Engine
     from launchdeck.run.ssh import Connections
 
 EXIT = {"done": 0, "breached": 1}  # everything else (refused, failed, cancelled): 2

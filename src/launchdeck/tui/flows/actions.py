@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from launchdeck.core.config import Config
-from launchdeck.core.config_actions import ACTION_NAMES, BUILTIN_PARAMS, ActionConfig, runbook_words
+from launchdeck.core.config_actions import (
+    ACTION_NAMES,
+    BUILTIN_PARAMS,
+    ActionConfig,
+    runbook_words,
+)
 from launchdeck.core.errors import LaunchdeckError
 from launchdeck.core.model import Status
 from launchdeck.core.plain import visible
