@@ -34,6 +34,9 @@ class WallApp(LaunchdeckApp, inherit_bindings=False):
         self.push_screen(WallScreen(WallSource.of_engine(self.engine, lambda: self.checklist_summary),
                                     closable=False))
         self.engine.subscribe(self._inbox.put)
+        from launchdeck.engine.recorder import start_recorder  # the flight recorder, as on the dashboard
+
+        self.recorder = start_recorder(self.config, self.engine, self._inbox.put)  # closed by on_unmount
         self.engine.start(wait=False, hold=True)
         self.call_after_refresh(self.engine.release)
         self.call_after_refresh(gc.freeze)
