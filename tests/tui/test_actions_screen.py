@@ -317,6 +317,38 @@ async def test_restore_offers_the_backups_of_its_source(tmp_path):
     assert action_records(tmp_path) == []
 
 
+async def test_a_restore_runbook_runs_with_the_backup_chosen_from_the_list(tmp_path):
+    """backups = "main_db" on a steps restore: no field to type the dump in; the list offers the source's
+    files newest first, and the one highlighted is the path its step receives."""
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    for index, name in enumerate(("shop_1.dump", "shop_2.dump", "shop_3.dump")):
+        (dumps / name).write_bytes(b"PGDMP" + b"\0" * 10)
+        os.utime(dumps / name, (time.time() - 3600 + index * 60,) * 2)
+    marker = tmp_path / "restored"
+    argv = [sys.executable, "-c", WRITE, str(marker), "{backup}"]
+    actions = f'[actions.restore]\nbackups = "main_db"\nconfirm = "yes"\nargv = {json.dumps(argv)}\n'
+    backups = f'[[backups]]\nname = "main_db"\npath = "{dumps}"\npattern = "*.dump"\n'
+    text = f'[deck]\nname = "shop"\nenvironment = "staging"\n{backups}[actions]\nenabled = true\n{actions}'
+    app = make_app(parse_config(text, str(tmp_path / "launchdeck.toml"), {}), probes=[], clock=FixedClock())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_confirm(pilot, app, "S")
+        assert not screen.query("#param-backup")
+        options = screen.query_one(OptionList)
+        assert [options.get_option_at_index(i).id for i in range(options.option_count)] == [
+            "shop_3.dump", "shop_2.dump", "shop_1.dump"]
+        options.focus()
+        await pilot.press("down")
+        await wait_until(pilot, lambda: screen.plan is not None and screen.plan.params == {"backup": "shop_2.dump"})
+        assert str(dumps / "shop_2.dump") in str(screen.query_one("#steps", Static).render())
+        screen.query_one("#confirm").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ActionRunScreen))
+        await wait_until(pilot, lambda: app.screen.result is not None, timeout=20)
+        assert app.screen.result.outcome == "done", app.screen.result.message
+    assert marker.read_text() == str(dumps / "shop_2.dump")
+
+
 def good_deploy_of_v1(tmp_path: Path) -> None:
     """The ledger says v1 was deployed and its watch window passed: rollback's target."""
     Ledger(ledger_of(tmp_path)).append(
