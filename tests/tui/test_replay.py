@@ -65,3 +65,17 @@ async def test_the_timeline_shows_the_events_up_to_the_cursor_and_follows_it(tmp
         app.replay.seek(app.replay.start_time + timedelta(minutes=2))
         app.show_cursor()
         assert {e.kind for e in events.shown} == {"breach", "recovery"}
+
+
+async def test_the_wall_reads_the_replay_at_its_cursor(tmp_path):
+    from launchdeck.tui.screens.wall import WallScreen
+
+    app = await replay_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: bool(app.dashboard.query(ReplayBar)))
+        await pilot.press("n")  # checkout's breach
+        await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, WallScreen))
+        await pilot.pause(0.3)
+        shown = " ".join(widget.render().plain for widget in app.screen.query("#wall-reasons"))
+        assert "checkout" in shown and "503" in shown
