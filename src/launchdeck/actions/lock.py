@@ -286,13 +286,18 @@ def note_step(lock: ActionLock, step: str | None, step_host: str = "local", pgid
     if current is None or current.get("token") != lock.holder.get("token"):
         return False
     fresh = lock.path.with_name(f"{lock.path.name}.{os.getpid()}-{secrets.token_hex(4)}")
-    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
-        os.write(fd, (json.dumps(holder, sort_keys=True, separators=(",", ":")) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(fresh, lock.path)
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, (json.dumps(holder, sort_keys=True, separators=(",", ":")) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(fresh, lock.path)
+    except OSError:  # a full disk: the lock stays as it was (still ours); the step is not held up for it
+        with contextlib.suppress(FileNotFoundError):  # never created, or already renamed into place
+            os.unlink(fresh)
+        return False
     lock.holder = holder
     return True
 
