@@ -114,8 +114,9 @@ window = "30s"
 class Served:
     """`launchdeck serve` as people run it: a subprocess, its URL read from what it prints."""
 
-    def __init__(self, config: Path, *extra: str, token: str = TOKEN, env: dict | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, config: Path, *extra: str, token: str = TOKEN, env: dict | None = None,
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
         args = [sys.executable, "-m", "launchdeck", "serve", "--config", str(config), "--port", str(self.port)]
         if token:
             args += ["--token", token]

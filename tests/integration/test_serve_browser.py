@@ -157,7 +157,9 @@ def test_a_stopped_server_shows_data_stale_and_the_page_recovers(browser, deck, 
 
 
 def test_sigterm_with_the_page_open_ends_the_server_and_the_page_says_so(browser, deck):
-    served, *_ = deck
+    from playwright.sync_api import expect
+
+    served, target, payments, directory = deck
     context, page, _ = _open(browser, served.url)
     _wait_for_word(page, "go")
     served.signal(signal.SIGTERM)
@@ -167,4 +169,11 @@ def test_sigterm_with_the_page_open_ends_the_server_and_the_page_says_so(browser
     out, err = served.stop()
     assert out.count(TOKEN) == 1  # printed once, in the URL to open
     assert TOKEN not in err  # never in the log
+
+    # restarted with a new random token on the same port: the page's cookie no longer opens it
+    restarted = Served(write_config(directory, target, payments), token="", port=served.port)
+    try:
+        expect(page.locator("#stale-detail")).to_contain_text("token is no longer accepted", timeout=60_000)
+    finally:
+        restarted.stop()
     context.close()

@@ -125,12 +125,15 @@ async def test_a_cross_site_origin_cannot_open_the_stream():
 async def test_the_viewer_after_the_cap_gets_503_and_a_closed_one_frees_its_place():
     client, _, _ = await _client(max_viewers=2)
     async with client:
+        assert (await client.head(f"/events?token={TOKEN}")).status == 200
         first = await client.get(f"/events?token={TOKEN}")
         second = await client.get(f"/events?token={TOKEN}")
         await _first_event(first)
         await _first_event(second)
         third = await client.get(f"/events?token={TOKEN}")
         assert third.status == 503 and third.headers.get("Retry-After")
+        assert (await client.head(f"/events?token={TOKEN}")).status == 503  # what a refused page asks
+        assert (await client.head("/events")).status == 401
         first.close()
         for _ in range(100):  # the server notices the closed stream (handler cancellation)
             again = await client.get(f"/events?token={TOKEN}")

@@ -108,6 +108,8 @@ def _static_routes(app: web.Application) -> None:
 async def events(request: web.Request) -> web.StreamResponse:
     """The event stream: the newest summary at once, then every new one; `closing` at shutdown."""
     viewers, hub = request.app[VIEWERS], request.app[HUB]
+    if request.method == "HEAD":  # a page whose stream failed asks why: 401 (token), 503 (full) or 200
+        return web.Response(status=503 if viewers.count >= viewers.limit else 200)
     if not viewers.try_enter():
         return _refusal(503, f"503: {viewers.limit} viewers already (--max-viewers)", **{"Retry-After": "15"})
     try:
@@ -135,7 +137,7 @@ def make_web_app(hub: Hub, guard: Guard, max_viewers: int) -> web.Application:
     app[VIEWERS] = Viewers(max_viewers)
     app.on_response_prepare.append(_security_headers)
     _static_routes(app)
-    app.router.add_get("/events", events, allow_head=False)
+    app.router.add_get("/events", events)
     return app
 
 

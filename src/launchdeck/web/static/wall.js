@@ -37,6 +37,7 @@
     loadedAt: Date.now(),
     staleSince: null,
     hasSummary: false,
+    refusal: "", // why the server refused us, when it said (401, 503)
   };
 
   function statusClass(status) {
@@ -146,6 +147,7 @@
     }
     state.lastMessageAt = Date.now();
     state.attempts = 0;
+    state.refusal = "";
     state.status = "live";
     const summary = message.summary;
     if (summary) {
@@ -183,7 +185,18 @@
     state.attempts += 1;
     state.retryAt = Date.now() + delay;
     state.retryTimer = setTimeout(connect, delay);
+    if (why === "lost") askWhy(); // a failed (re)connect, also after the server said it was stopping
     tick();
+  }
+
+  // An event stream cannot say why it failed; a HEAD of it can: 401 the token is no longer
+  // accepted (the server restarted with a new one), 503 too many viewers.
+  function askWhy() {
+    fetch("events", { method: "HEAD", cache: "no-store", credentials: "same-origin" }).then((response) => {
+      state.refusal = response.status === 401 ? "the token is no longer accepted: open the URL launchdeck serve printed"
+        : response.status === 503 ? "too many viewers (--max-viewers)" : "";
+      tick();
+    }, () => { state.refusal = ""; });
   }
 
   // ------------------------------------------------------------------ once a second: clock, ages, staleness
@@ -208,6 +221,7 @@
     } else if (state.hasSummary && dataAge === null && silence < state.staleAfter && now - state.loadedAt > state.staleAfter * 1000) {
       why = "no reading yet";
     }
+    if (why && state.refusal) why = state.refusal;
     if (why && state.retryTimer) {
       why += ` · reconnecting in ${Math.max(0, Math.ceil((state.retryAt - now) / 1000))} s`;
     }
