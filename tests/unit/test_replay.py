@@ -179,3 +179,15 @@ def test_a_long_jump_back_gives_the_same_state_as_stepping_there(tmp_path, monke
     assert dict(a.readings) == dict(b.readings) and a.verdict == b.verdict
     assert dict(a.tracks) == dict(b.tracks)  # since when and flaps from every reading, not only the newest
     assert any(t.flaps for t in b.tracks.values())
+
+
+def test_replay_cli_says_a_bad_time_and_an_empty_recording_in_one_line(tmp_path):
+    path = tmp_path / "rec.jsonl"
+    record_session(path, steps=2)
+    bad = CliRunner().invoke(main, ["replay", str(path), "--at", "half past", "--check"])
+    assert bad.exit_code == 2 and "--at" in bad.output
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"t": "2026-01-01T12:00:00+00:00", "type": "meta", "what": "start"}\n')
+    said = CliRunner().invoke(main, ["replay", str(empty)])
+    assert said.exit_code == 2 and "nothing to replay" in said.output
+    assert "0 readings of 0 targets, 0 events" in said.output
