@@ -312,3 +312,24 @@ error_ratio_for = "5m"
     assert refused.exit_code == 2
     assert ("warning: actions.deploy.watch 2s is not longer than traffic checkout's error_ratio_for 5m"
             in refused.output), refused.output
+
+
+def test_launchdeck_check_warns_about_a_watch_window_too_short_to_see_a_breach(tmp_path: Path, capsys):
+    from launchdeck.cli.oneshot import check
+    from launchdeck.core.config import load_config
+
+    config = deploy_writing(tmp_path, tmp_path / "never", extra='confirm = "yes"\n')
+    config.write_text(config.read_text().replace('watch = "0s"', 'watch = "5m"') + '''
+[[traffic]]
+name = "checkout"
+source = "scrape"
+scrape_url = "http://127.0.0.1:9/metrics"
+''')
+    check(load_config(config), as_json=True, rate_gap=0.05)
+    said = capsys.readouterr()
+    assert ("warning: actions.deploy.watch 5m is not longer than traffic checkout's error_ratio_for 5m"
+            in " ".join(said.err.split())), said.err
+    assert json.loads(said.out)  # --json's stdout is still one JSON document
+    config.write_text(config.read_text().replace('watch = "5m"', 'watch = "6m"'))
+    check(load_config(config), as_json=True, rate_gap=0.05)
+    assert "warning" not in capsys.readouterr().err

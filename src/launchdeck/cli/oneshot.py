@@ -98,6 +98,10 @@ def check(config: Config, as_json: bool, console: Console | None = None, rate_ga
 
 
 def _check(config: Config, as_json: bool, console: Console | None, rate_gap: float) -> int:
+    from launchdeck.core.config_actions import watch_warnings  # a deploy's window too short to see a breach
+
+    for words in watch_warnings(config):  # stderr: the table (and --json) on stdout stay as they were
+        Console(stderr=True).print(plain(f"warning: {words}", "yellow"))
     scraped = [t.name for t in config.traffic if t.source == "scrape"]
     if scraped and not as_json:  # said before the wait, so a pause of seconds is not a mystery
         (console or Console()).print(plain(f"traffic from /metrics ({', '.join(scraped)}): two scrapes "
