@@ -228,3 +228,10 @@ async def test_a_quiet_engine_still_sends_a_heartbeat_with_a_fresh_server_time()
         stream.close()
     hub.close()
     await beat
+
+
+def test_trends_are_sent_to_four_significant_digits():
+    from launchdeck.web.feed import _compact
+
+    document = {"figures": [{"key": "p95", "trend": [0.23235266555003176, 12.345678]}, {"key": "x", "trend": []}]}
+    assert _compact(document)["figures"] == [{"key": "p95", "trend": [0.2324, 12.35]}, {"key": "x", "trend": []}]
