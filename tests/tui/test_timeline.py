@@ -155,3 +155,15 @@ async def test_the_dashboard_records_and_an_unwritable_recording_is_one_warning(
     recorded = (tmp_path / "launchdeck-record.jsonl").read_text().splitlines()
     assert sum('"type":"reading"' in line for line in recorded) == 5
     assert recorded[0].startswith('{"t":') and '"what":"start"' in recorded[0] and '"what":"stop"' in recorded[-1]
+
+
+async def test_a_timeline_left_open_keeps_as_many_events_as_the_log(monkeypatch):
+    monkeypatch.setattr("launchdeck.tui.screens.timeline.EVENTS_KEPT", 20)
+    app = app_with(mixed_probes())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_timeline(pilot, app, 4)
+        for i in range(40):
+            app.engine.events.add(T0 + timedelta(minutes=1, seconds=i), "services", "web", "change", Status.WARN,
+                                  f"moved {i}")
+        await wait_until(pilot, lambda: "moved 39" in lines(app)[-1])
+        assert 20 <= len(listing(app).events) <= 22 and "moved 0 " not in " ".join(lines(app))

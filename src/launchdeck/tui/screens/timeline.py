@@ -25,7 +25,7 @@ from textual.visual import Visual
 from textual.widgets import Footer, Input, Static
 
 from launchdeck.core.model import Status
-from launchdeck.engine.events import Event
+from launchdeck.engine.events import EVENTS_KEPT, Event
 from launchdeck.tui.palette import MUTED, STATUS_STYLE, styled
 
 POLL_SECONDS = 0.5
@@ -81,6 +81,7 @@ class EventList(ScrollView, can_focus=True):
         self.needle = ""  # in the target (or panel/target), case-insensitive
         self.least = 0  # lowest severity shown
         self._lines: dict[tuple[int, int, bool], Strip] = {}
+        self._cap = EVENTS_KEPT
 
     # -- the events
     def _passes(self, event: Event) -> bool:
@@ -89,6 +90,7 @@ class EventList(ScrollView, can_focus=True):
 
     def set_events(self, events: list[Event]) -> None:
         self.events = sorted(events, key=_when)
+        self._cap = max(EVENTS_KEPT, len(self.events))  # as many as the log keeps: a screen left open for days
         self._lines.clear()
         self.day = bool(self.events) and self.events[0].time.date() != self.events[-1].time.date()
         self._apply(keep_end=True)
@@ -96,6 +98,11 @@ class EventList(ScrollView, can_focus=True):
     def add_events(self, events: tuple[Event, ...] | list[Event]) -> None:
         """New events from the log: appended; the cursor follows them when it was on the newest line."""
         at_end = self.cursor >= len(self.shown) - 1
+        if len(self.events) + len(events) > self._cap * 1.1:  # the oldest go, as from the engine's log
+            self.events = sorted([*self.events, *events], key=_when)[-self._cap:]
+            self._lines.clear()
+            self._apply(keep_end=at_end)
+            return
         if self.events and events and min(events, key=_when).time < self.events[-1].time:
             self.events = sorted([*self.events, *events], key=_when)  # a container event reported late
             self._apply(keep_end=at_end)
