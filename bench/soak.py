@@ -8,10 +8,12 @@ processes each run the real engine and the real TUI headless (Textual's run_test
 same config and the same ledger, the service probes at an accelerated interval, and each adds a note to a
 checklist item every few seconds through its engine, so the others read it from the shared ledger.
 
-Each child measures, after a warm-up and again at the end (after gc.collect()): RSS, asyncio tasks
-(the app's loop and the engine's), threads, open file descriptors; and counts errors: log records at
-WARNING or above and the engine's ProblemNotices. A cycle is one reading of the fastest service
-(`web`); the run ends at --cycles or --max-seconds, whichever first (the figures say which).
+Each child measures, after a warm-up and again at the end (after gc.collect(); the least of five
+looks 0.4 s apart, so a pool thread or a socket in flight at one instant is not counted as growth):
+RSS, asyncio tasks (the app's loop and the engine's), threads, open file descriptors; and counts
+errors: log records at WARNING or above and the engine's ProblemNotices. A cycle is one poll of the
+fastest service (`web`: collect() calls, re-takes included); the run ends at --cycles or
+--max-seconds, whichever first (the figures say which).
 With --trace, a child keeps tracemalloc on and prints the 15 biggest growths between the two points.
 
 Writes bench/results/soak.json and prints a table.
@@ -39,6 +41,32 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 WARM_UP_CYCLES = 300  # the traffic windows and histories fill, caches settle: "start" is measured after
 RSS_GROWTH_LIMIT_MB = 10.0
+CYCLE_KEY = "services/web"  # a cycle: one poll of the fastest service
+
+
+def counted(probe, polls: dict[str, int]):
+    """probe.collect, counting its calls (re-takes included: each is a poll the engine ran)."""
+    collect, key = probe.collect, f"{probe.panel}/{probe.target}"
+
+    async def collect_counted():
+        polls[key] = polls.get(key, 0) + 1
+        return await collect()
+
+    return collect_counted
+
+
+def history_size(engine) -> int | None:
+    """Readings the engine's history holds (core/history.py: bounded by age and by count per target)."""
+    kept = getattr(getattr(getattr(engine, "state", None), "history", None), "_by_key", None)
+    return None if kept is None else sum(len(readings) for readings in list(kept.values()))
+
+
+def engine_retakes(engine) -> int | None:
+    """Samples the engine re-took because its loop stalled (a loaded machine), if it says."""
+    for holder in (engine, getattr(engine, "poller", None), getattr(engine, "_poller", None)):
+        if holder is not None and hasattr(holder, "retakes"):
+            return holder.retakes
+    return None
 
 
 # ---------------------------------------------------------------- the flapping stack (parent)
@@ -218,17 +246,19 @@ def run_child(args: argparse.Namespace) -> None:
     logging.getLogger().addHandler(errors)
     config = load_config(Path(args.child))
     probes = build_probes(config)
+    polls: dict[str, int] = {}  # "panel/target" -> collect() calls: the refresh cycles the engine ran
     for probe in probes:  # services at the soak's pace; scrapes and listings slower (the stack is one process)
         probe.interval = {"services": args.interval, "traffic": max(args.interval, 0.25)}.get(probe.panel, 1.0)
+        probe.collect = counted(probe, polls)
     app = make_app(config, probes=probes)
     engine = app.engine
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {}  # "panel/target" -> readings handed to the views
     problems: list[str] = []
 
     def listen(notice) -> None:  # on the engine's thread
         if isinstance(notice, ReadingNotice):
-            target = notice.reading.target
-            counts[target] = counts.get(target, 0) + 1
+            key = f"{notice.reading.panel}/{notice.reading.target}"
+            counts[key] = counts.get(key, 0) + 1
         elif isinstance(notice, ProblemNotice):
             problems.append(f"{notice.title}: {notice.text}"[:300])
 
@@ -241,22 +271,37 @@ def run_child(args: argparse.Namespace) -> None:
         gc.collect()
         loop = engine._loop
         in_engine = asyncio.run_coroutine_threadsafe(engine_tasks(), loop).result(5) if loop else None
-        return {"cycles": counts.get("web", 0), "rss_mb": round(_rss_mb(), 2),
+        return {"cycles": polls.get(CYCLE_KEY, 0), "readings": counts.get(CYCLE_KEY, 0), "rss_mb": round(_rss_mb(), 2),
                 "tasks_app": len(asyncio.all_tasks()), "tasks_engine": in_engine,
                 "threads": threading.active_count(), "os_threads": len(os.listdir("/proc/self/task")),
                 "fds": len(os.listdir("/proc/self/fd")), "errors_logged": len(errors.records),
-                "problems": len(problems), "t_s": round(time.monotonic() - began, 1)}
+                "problems": len(problems), "retakes": engine_retakes(engine), "history_readings": history_size(engine),
+                "t_s": round(time.monotonic() - began, 1)}
+
+    async def floor(pilot) -> dict:
+        """Five looks 0.4 s apart, the least of each count: a pool thread or a socket in flight at one
+        instant is not growth; a leak raises the floor."""
+        looks = []
+        for _ in range(5):
+            looks.append(figures())
+            await pilot.pause(0.4)
+        least = dict(looks[-1])
+        for key in ("rss_mb", "tasks_app", "tasks_engine", "threads", "os_threads", "fds"):
+            values = [look[key] for look in looks if look[key] is not None]
+            least[key] = min(values) if values else None
+        least["max_of_looks"] = {key: max(look[key] or 0 for look in looks) for key in ("os_threads", "fds")}
+        return least
 
     async def main() -> dict:
         async with app.run_test(headless=True, size=(120, 40)) as pilot:
-            while counts.get("web", 0) < WARM_UP_CYCLES and time.monotonic() - began < args.max_seconds / 3:
+            while polls.get(CYCLE_KEY, 0) < WARM_UP_CYCLES and time.monotonic() - began < args.max_seconds / 3:
                 await pilot.pause(0.5)
-            start = figures()
+            start = await floor(pilot)
             first_snapshot = tracemalloc.take_snapshot() if args.trace else None
             samples, notes, last_note, last_sample = [start], 0, time.monotonic(), time.monotonic()
             states = [s for s in (engine.checklists.board.states.values() if engine.checklists else ())
                       if not s.item.verify]
-            while counts.get("web", 0) < args.cycles and time.monotonic() - began < args.max_seconds:
+            while polls.get(CYCLE_KEY, 0) < args.cycles and time.monotonic() - began < args.max_seconds:
                 await pilot.pause(0.5)
                 now = time.monotonic()
                 if states and now - last_note > 5:  # one note on one item: the other dashboards read it back
@@ -269,7 +314,7 @@ def run_child(args: argparse.Namespace) -> None:
                 if now - last_sample > 30:
                     samples.append(figures())
                     last_sample = now
-            end = figures()
+            end = await floor(pilot)
             growth = []
             if first_snapshot is not None:
                 stats = tracemalloc.take_snapshot().compare_to(first_snapshot, "lineno")
@@ -279,7 +324,7 @@ def run_child(args: argparse.Namespace) -> None:
             await asyncio.to_thread(engine.stop, 2.0)
             await pilot.pause(0.3)
         return {"number": args.number, "start": start, "end": end, "samples": samples, "notes_signed": notes,
-                "readings_per_target": dict(sorted(counts.items())), "error_texts": errors.records[:10],
+                "polls_per_target": dict(sorted(polls.items())), "readings_per_target": dict(sorted(counts.items())), "error_texts": errors.records[:10],
                 "problem_texts": problems[:10], "tracemalloc_top": growth,
                 "ended_by": "cycles" if end["cycles"] >= args.cycles else "max-seconds"}
 
