@@ -93,6 +93,11 @@ class LaunchdeckApp(App[None]):
         # start-up's objects (imports, the first screen) never become garbage: freezing them keeps full
         # collections short, and a full collection pauses the engine's thread too
         self.call_after_refresh(gc.freeze)
+        if "deploy" in self.actions.names:  # a deploy's watch window too short to see a sustained breach
+            from launchdeck.core.config_actions import watch_warnings
+
+            for words in watch_warnings(self.config):
+                self.notify(words, title="watch window", severity="warning", timeout=20)
 
     async def on_unmount(self) -> None:
         """A running action is cancelled first (its step's group killed, its finish recorded, the lock
