@@ -66,6 +66,9 @@ def serve(ctx: click.Context, config_path: Path | None, host: str, port: int, to
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("launchdeck.web").setLevel(logging.INFO)
     engine = _engine(config)
+    from launchdeck.engine.recorder import start_recorder  # the flight recorder, as on the dashboard
+
+    recorder = start_recorder(config, engine)  # a problem is kept in the engine's log and logged
 
     def ready(bound: int) -> None:
         click.echo(f"launchdeck serve: {visible(config.deck.name)} on {visible(host)}:{bound}, "
@@ -82,6 +85,9 @@ def serve(ctx: click.Context, config_path: Path | None, host: str, port: int, to
         click.secho(f"launchdeck serve: cannot listen on {visible(host)}:{port}: {visible(error.strerror or error)}",
                     fg="red", err=True)
         ctx.exit(2)
+    finally:
+        if recorder is not None:
+            recorder.close()  # what is queued is written
 
 
 def _engine(config):
