@@ -148,7 +148,7 @@ def judge(run: Run, targets: dict[str, list[str]], deadline: float) -> dict:
 
 
 def measure_startup(config: Path, size: tuple[int, int], runs: int, src: str | None = None,
-                    deadline: float = 20.0) -> dict:
+                    deadline: float = 30.0) -> dict:
     targets = targets_of(config)
     results = []
     for _ in range(runs):
