@@ -601,3 +601,16 @@ async def test_the_dashboard_start_warns_about_a_watch_window_too_short_to_see_a
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert not [n for n in app._notifications if "watch" in n.message], "read-only: no actions, no warning"
+
+
+async def test_the_confirmation_names_the_targets_a_narrowed_watch_window_judges(tmp_path):
+    narrowed = deploy_writing(tmp_path / "m").replace('watch = "0s"', 'watch = "30s"\nwatch_services = ["web"]\n'
+                                                                       'watch_traffic = []')
+    app = build(tmp_path, narrowed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_confirm(pilot, app)
+        await type_into(pilot, screen, "#param-version", "v2")
+        await wait_until(pilot, lambda: screen.plan is not None)
+        assert "then a watch window of 30s on web; no traffic" in str(screen.query_one("#steps", Static).render())
+        await pilot.press("escape")
+    assert action_records(tmp_path) == []

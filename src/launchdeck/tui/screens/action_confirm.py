@@ -55,7 +55,14 @@ def steps_text(plan: Plan | None, draft: Draft) -> Content:
     for note in plan.notes:
         parts.append(styled(note, KEY))
     if plan.watch > 0:
-        parts.append(styled(f"then a watch window of {plan.watch:g}s on services and traffic", MUTED))
+        spec = plan.spec
+        if spec.watch_services is None and spec.watch_traffic is None:
+            what = "services and traffic"
+        else:  # the deploy's own choice: name what is judged
+            services = "all services" if spec.watch_services is None else ", ".join(spec.watch_services) or "no service"
+            traffic = "all traffic" if spec.watch_traffic is None else ", ".join(spec.watch_traffic) or "no traffic"
+            what = f"{services}; {traffic}"
+        parts.append(styled(f"then a watch window of {plan.watch:g}s on {what}", MUTED))
     return Content("\n").join(parts)
 
 
