@@ -189,3 +189,22 @@ def test_the_recording_is_not_readable_by_everyone(tmp_path):
     recorder.observe_reading(reading())
     recorder.close()
     assert (tmp_path / "rec.jsonl").stat().st_mode & 0o007 == 0  # 0640 under the usual umask
+
+
+def test_a_directory_removed_while_recording_is_not_made_again(tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setattr("launchdeck.engine.recorder.RETRY_SECONDS", 0.0)  # a failed write is retried at once
+    where = tmp_path / "demo" / "records"
+    recorder = Recorder(where / "rec.jsonl", max_bytes=300).start()
+    recorder.observe_reading(reading())
+    deadline = time.monotonic() + 5
+    while not (where / "rec.jsonl").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (where / "rec.jsonl").exists(), "made the first time"
+    shutil.rmtree(tmp_path / "demo")  # the demo's clean-up at exit, the writer still running
+    for i in range(3):  # a rotation fails (the directory is gone), then every retry opens the file anew
+        recorder.observe_reading(reading(status=Status.WARN, reason=f"later {letters(i)}", at=i + 1))
+        time.sleep(0.1)
+    recorder.close()
+    assert not (tmp_path / "demo").exists() and recorder.problems == 1

@@ -140,6 +140,7 @@ class Recorder:
         self._last_lines: dict[tuple[str, str], dict[str, Any]] = {}  # writer's thread only: carried on rotation
         self._file: Any = None
         self._chunk = bytearray()  # whole lines waiting for one write
+        self._made_directory = False
         self._lock = lock
         self._lock_fd: int | None = None
         self._standby = False  # another process holds the lock: this one writes nothing meanwhile
@@ -291,12 +292,19 @@ class Recorder:
         if line.get("type") == "reading":
             self._last_lines[(line["panel"], line["target"])] = line
 
+    def _make_directory(self) -> None:
+        """The recording's directory, made once: never again later, when it may have been removed on
+        purpose (the demo's temporary directory at exit, with this daemon thread still running)."""
+        if not self._made_directory:
+            self._made_directory = True
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
     def _lock_held(self) -> bool:
         """flock on `file.lock`, taken once and held: True when this recorder may write. A lock file that
         cannot be made (an unwritable directory) raises, and is the one problem told."""
         if not self._lock or self._lock_fd is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_directory()
         fd = os.open(self.path.with_name(self.path.name + LOCK_SUFFIX),
                      os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
         try:
@@ -312,7 +320,7 @@ class Recorder:
             raise IsADirectoryError(21, "is a directory, not a file", str(self.path))
         if self.path.is_symlink():  # the recording goes where the config says, not where a link points
             raise OSError(errno.ELOOP, "is a symbolic link (refused)", str(self.path))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_directory()
         # O_APPEND: every write at the end; O_NOFOLLOW: a link put there in between is refused too;
         # 0640 as the ledger's lock: readings and events carry names and reasons, not for everyone
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
