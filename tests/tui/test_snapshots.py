@@ -132,3 +132,29 @@ def test_backups_list_screen_80x24(snap_compare):
         await pilot.pause()
 
     assert snap_compare(_backups_app(), terminal_size=(80, 24), run_before=open_list)
+
+
+def _busy(tmp_path):
+    from tests.tui.test_layout import busy_deck
+
+    return busy_deck(tmp_path)
+
+
+def test_dashboard_every_panel_120x40(snap_compare, tmp_path):
+    """Every panel configured: the height shared out, no blank row (tests/tui/test_layout.py checks)."""
+    assert snap_compare(_busy(tmp_path), terminal_size=(120, 40), run_before=wait_for_readings(20))
+
+
+def test_dashboard_every_panel_80x24(snap_compare, tmp_path):
+    """The verdict and each panel's worst row in view; the rest behind "+N more"."""
+    assert snap_compare(_busy(tmp_path), terminal_size=(80, 24), run_before=wait_for_readings(20))
+
+
+def test_detail_80x24(snap_compare, tmp_path):
+    async def open_detail(pilot) -> None:
+        await wait_for_readings(20)(pilot)
+        pilot.app.dashboard.query_one("#backups").focus()
+        await pilot.press("down", "enter")  # main_db, then ai_db
+        await pilot.pause()
+
+    assert snap_compare(_busy(tmp_path), terminal_size=(80, 24), run_before=open_detail)

@@ -81,6 +81,7 @@ class DashboardScreen(Screen):
         self._checklists_panel: ChecklistsPanel | None = None
         self._early_checklists: tuple | None = None
         self._fit_queued = False
+        self._header_waiting = True  # the header says "waiting for data" until the first reading
         self.columns = 1
 
     def _panel_widgets(self) -> dict[str, Widget]:
@@ -154,6 +155,7 @@ class DashboardScreen(Screen):
             self._route(reading, track)
         if self._pending_verdict is not None:
             self._verdict_bar.verdict = self._pending_verdict
+            self._header_waiting = False
 
     def on_resize(self, event: Resize) -> None:
         self._fit(event.size.width, event.size.height)
@@ -210,6 +212,9 @@ class DashboardScreen(Screen):
             return
         self._route(reading, track)
         self._verdict_bar.verdict = verdict
+        if self._header_waiting:  # at once, not at the header's next tick
+            self._header_waiting = False
+            self.query_one(DeckHeader).refresh()
 
     def backfill(self, target: str, points: list) -> None:
         panel = self._panels.get("traffic")

@@ -63,16 +63,14 @@ def screen_keys(screen: Screen, app: App) -> list[tuple[str, list[tuple[str, str
             continue
         rows = _keys_of(node, app)
         if rows:
-            name = str(getattr(node, "border_title", "") or type(node).__name__)
+            name = str(getattr(node, "HELP_TITLE", "") or getattr(node, "border_title", "") or type(node).__name__)
             sections.setdefault(tuple(rows), []).append(name)
     result = [(", ".join(names), list(rows)) for rows, names in sections.items()]
     own = _keys_of(screen, app)
     if own:
         result.append(("This screen", own))
-    result.append((APP_KEYS, _keys_of(app, app) + [(app.get_key_display(Binding("tab", "", "")) + " / shift+tab",
-                                                      "move between panels"),
-                                                     (app.get_key_display(Binding("ctrl+p", "", "")),
-                                                      "command palette: every screen, every target's detail")]))
+    result.append((APP_KEYS, _keys_of(app, app) + [(app.get_key_display(Binding("ctrl+p", "", "")),
+                                                     "command palette: every screen, every target's detail")]))
     return result
 
 

@@ -17,10 +17,11 @@ VERDICT_STYLE = STATUS_FILL
 
 
 class VerdictBar(Static, can_focus=True):
+    HELP_TITLE = "Go / No-Go verdict"
     BINDINGS = [Binding("enter", "reasons", "All reasons")]
     DEFAULT_CSS = """
     VerdictBar { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    VerdictBar:focus { background: $boost; text-style: underline; }
+    VerdictBar:focus { background: $boost; }
     """
 
     verdict: reactive[Verdict | None] = reactive(None, layout=False)
