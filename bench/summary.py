@@ -61,7 +61,8 @@ def _tui(rows: list[Row]) -> None:
                  "", "", "", "tui_cost"))
     by = {(r["tool"], r["size"]): r for r in data["idle"]}
     for size in ("80x24", "120x40"):
-        cell = lambda tool, key, fmt: fmt(by[(tool, size)][key]) if (tool, size) in by else ""  # noqa: E731
+        def cell(tool: str, key: str, fmt: Callable[[float], str], size: str = size) -> str:
+            return fmt(by[(tool, size)][key]) if (tool, size) in by else ""
         rows.append((f"idle CPU, {size}, 2 s refresh (% of one core)", cell("launchdeck", "cpu_percent_of_core", pct),
                      cell("glances", "cpu_percent_of_core", pct), "", cell("htop", "cpu_percent_of_core", pct),
                      "tui_cost"))

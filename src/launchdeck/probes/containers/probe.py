@@ -51,7 +51,10 @@ from launchdeck.probes.containers.engine_stats import (
     memory_used,
     network_bytes,
 )
-from launchdeck.probes.containers.remote_cgroups import NoCgroupFiles, RemoteCgroupReader
+from launchdeck.probes.containers.remote_cgroups import (
+    NoCgroupFiles,
+    RemoteCgroupReader,
+)
 
 PANEL = "containers"
 DEFAULT_URL = "unix:///var/run/docker.sock"
