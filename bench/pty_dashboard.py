@@ -181,7 +181,8 @@ class Dashboard:
     def query(self, text: bool = False, find: str | None = None) -> dict:
         self.outbox.put(("query", text, find))
         if not self.conn.poll(60):
-            raise SystemExit("the terminal emulator process stopped answering")
+            raise SystemExit(f"the terminal emulator process stopped answering (alive: {self.emulator.is_alive()}, "
+                             f"exit code {self.emulator.exitcode})")
         return self.conn.recv()
 
     def wait_gone(self, text: str, since: float, limit: float = 10.0) -> float | None:
