@@ -63,7 +63,7 @@ async def test_a_dead_host_is_one_clear_line_and_the_rows_recover():
         panel = app.dashboard.query_one(ContainersPanel)
         await wait_until(pilot, lambda: "unreachable" in str(panel._problems["local"].render()))
         await pilot.press("r")
-        await wait_until(pilot, lambda: order(app) == ["local/web"])
+        await wait_until(pilot, lambda: order(app) == ["local/web"], timeout=15)
         assert str(panel._problems["local"].render()) == ""
 
 
@@ -122,11 +122,11 @@ async def test_a_host_without_readings_yet_says_so_on_one_line_then_shows_its_co
     from tests.tui.helpers import app_with
 
     probe = FakeProbe("local/web", [Outcome(Status.OK, "running", {"name": "web", "host": "local"})],
-                      panel="containers", delay=0.3)
+                      panel="containers", delay=3.0)
     app = app_with([FakeProbe("api"), probe], extra='[[containers]]\nhost = "local"\n')
     async with app.run_test(size=(120, 40)) as pilot:
         panel = app.dashboard.query_one(ContainersPanel)
         await pilot.pause()
         assert panel._empty.display and "waiting for the first poll of local" in str(panel._empty.render())
-        await wait_until(pilot, lambda: order(app) == ["local/web"])
+        await wait_until(pilot, lambda: order(app) == ["local/web"], timeout=15)
         assert not panel._empty.display

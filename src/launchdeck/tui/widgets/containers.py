@@ -19,8 +19,8 @@ from launchdeck.core.units import format_duration, format_size
 from launchdeck.tui.messages import RoomChanged
 from launchdeck.tui.palette import CRIT, MUTED, OK, WARN, styled
 from launchdeck.tui.widgets.badge import badge
-from launchdeck.tui.widgets.rows import (WALL, WIDE_ENOUGH, CellRow, Column, RowCursor, RowLines, Steady, ellipsis,
-                                         short_name)
+from launchdeck.tui.widgets.row_cursor import RowCursor
+from launchdeck.tui.widgets.rows import WALL, WIDE_ENOUGH, CellRow, Column, RowLines, Steady, ellipsis, short_name
 
 SORTS = ("name", "cpu", "memory", "state")
 HEALTH_STYLE = {"healthy": OK, "unhealthy": CRIT, "starting": WARN}

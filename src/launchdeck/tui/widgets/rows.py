@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rich.segment import Segment
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.events import Click
 from textual.content import Content
@@ -20,8 +19,8 @@ from textual.widget import Widget
 from launchdeck.core.model import Reading, Status
 from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_minutes
-from launchdeck.tui.messages import DetailRequested, RoomChanged
 from launchdeck.tui.palette import MUTED, WARN, styled
+from launchdeck.tui.widgets.row_cursor import RowCursor
 from launchdeck.tui.widgets.spark import Scale
 
 
@@ -360,9 +359,10 @@ class RowLines(Widget):
 
     def on_click(self, event: Click) -> None:
         index = self.row_at(event.y)
-        if index is not None and isinstance(self.parent, RowCursor):
+        clicked = getattr(self.parent, "clicked", None)  # the panel's RowCursor
+        if index is not None and clicked is not None:
             event.stop()
-            self.parent.clicked(index, event.chain)
+            clicked(index, event.chain)
 
     def get_content_height(self, container, viewport, width: int) -> int:
         return len(self._lines)
@@ -435,61 +435,6 @@ def ellipsis(text: str, style: str = "") -> Content:
 
 def short_name(name: str, width: int) -> Content:
     return styled(name if len(name) <= width else name[: width - 1] + "…", "bold")
-
-
-class RowCursor:
-    """Keys, clicks and focus of a panel drawn by one RowLines (`self.lines`): up/down (j/k) move the
-    cursor, enter opens the row's detail, or on a "+N more" line shows every row (and fewer again).
-    At either end of the rows, up/down move to the previous or next panel, so the arrows alone
-    walk the whole dashboard."""
-
-    CURSOR_BINDINGS = [Binding("down,j", "cursor(1)", "Next row", show=False),
-                       Binding("up,k", "cursor(-1)", "Previous row", show=False),
-                       Binding("enter", "open_row", "Detail")]
-    lines: RowLines
-    expanded = False
-
-    def action_cursor(self, step: int) -> None:
-        if not self.lines.move(step):
-            self.screen.focus_next() if step > 0 else self.screen.focus_previous()  # type: ignore[attr-defined]
-
-    def action_open_row(self) -> None:
-        row = self.lines.cursor_row()
-        if row is self.lines.more:
-            self.expanded = not self.expanded
-            self.post_message(RoomChanged())  # type: ignore[attr-defined]
-        elif row is not None:
-            self.post_message(DetailRequested(self.panel_name, row.target))  # type: ignore[attr-defined]
-
-    @property
-    def panel_name(self) -> str:
-        return str(self.id)  # type: ignore[attr-defined]
-
-    def on_focus(self) -> None:
-        self.lines.set_focused(True)
-
-    def on_blur(self) -> None:
-        self.lines.set_focused(False)
-
-    def clicked(self, index: int, chain: int) -> None:
-        """A click puts the cursor on the row; a click on the cursor's row (or a double click) opens it."""
-        again = self.lines.focused and index == self.lines.cursor
-        self.lines.put_cursor(index)
-        self.focus()  # type: ignore[attr-defined]
-        if again or chain > 1:
-            self.action_open_row()
-
-    def set_budget(self, lines: int | None) -> None:
-        self.lines.set_budget(lines, self.expanded)
-
-    def wanted_lines(self) -> int:
-        return self.lines.wanted()
-
-    def least_lines(self) -> int:
-        return max(1, self.lines.least())
-
-    def watch_rows(self) -> None:
-        self.lines.on_wanted = lambda: self.post_message(RoomChanged())  # type: ignore[attr-defined]
 
 
 class RowsPanel(RowCursor, Vertical, can_focus=True):
