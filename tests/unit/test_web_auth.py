@@ -70,6 +70,9 @@ def test_origin_none_or_our_own_only():
     assert not guard.origin_ok("http://127.0.0.1:9999")
     assert not guard.origin_ok("null")  # a sandboxed frame or a file:// page
     assert not guard.origin_ok(None, "cross-site")  # the browser itself says another site sent it
+    assert not guard.origin_ok(None, "cross-site", "cors")  # another site's EventSource or fetch
+    assert not guard.origin_ok("http://evil.example", "cross-site", "navigate")  # a cross-site form
+    assert guard.origin_ok(None, "cross-site", "navigate")  # the URL clicked in a chat: the page opens
 
 
 def test_token_from_query_then_cookie_then_bearer():

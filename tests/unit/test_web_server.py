@@ -117,6 +117,8 @@ async def test_a_cross_site_origin_cannot_open_the_stream():
         for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
             response = await client.get(f"/events?token={TOKEN}", headers=headers)
             assert response.status == 403, headers
+        navigate = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+        assert (await client.get(f"/?token={TOKEN}", headers=navigate)).status == 200  # a link in a chat
         own = await client.get(f"/events?token={TOKEN}", headers={"Origin": f"http://127.0.0.1:{port}"})
         assert own.status == 200
         own.close()

@@ -101,10 +101,12 @@ class Guard:
         """A Host naming this server; a rebinding page's own name (attacker.example:8765) is not one."""
         return bool(host) and host.lower() in self.hosts
 
-    def origin_ok(self, origin: str | None, fetch_site: str | None = None) -> bool:
+    def origin_ok(self, origin: str | None, fetch_site: str | None = None, fetch_mode: str | None = None) -> bool:
         """No Origin (a same-origin GET sends none) or our own; `null` and other sites are refused,
-        and so is a request the browser itself marks cross-site (Sec-Fetch-Site)."""
-        if fetch_site == "cross-site":
+        and so is a request the browser itself marks cross-site (Sec-Fetch-Site), unless it is a
+        top-level navigation: the printed URL clicked in a chat opens the page (which no site can
+        frame), while another site's script still cannot open the stream."""
+        if fetch_site == "cross-site" and fetch_mode != "navigate":
             return False
         if origin is None:
             return True

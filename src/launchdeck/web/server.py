@@ -76,7 +76,8 @@ async def guard_requests(request: web.Request, handler: Callable) -> web.StreamR
         return _refusal(403, "403: this server does not answer to that Host name")
     if request.method not in READ_METHODS:
         return _refusal(405, "405: the browser view is read-only", Allow="GET, HEAD")
-    if not guard.origin_ok(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site")):
+    if not guard.origin_ok(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"),
+                           request.headers.get("Sec-Fetch-Mode")):
         return _refusal(403, "403: requests from another site are refused")
     query_token = request.query.get("token")
     if not guard.authorised(query_token, request.cookies.get(guard.cookie_name), request.headers.get("Authorization")):
