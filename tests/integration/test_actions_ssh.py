@@ -243,3 +243,15 @@ def test_sigterm_during_a_remote_step_kills_it_and_releases_both_locks(ssh_targe
     assert not clean_host_lock.exists() and not (tmp_path / "launch-signoff.jsonl.action.lock").exists()
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert f"sleep {marker}" not in ps
+
+
+async def test_the_remote_steps_process_group_is_told_for_the_action_lock(ssh_target, pool, tmp_path):
+    """on_spawn gets the remote group's id: the step's `ps -o pgid= $$` there says the same number."""
+    host = host_for(ssh_target)
+    told: list[int] = []
+    lines: list = []
+    result = await run_remote_step(pool, host, ["sh", "-c", "ps -o pgid= -p $$"], new_log(tmp_path, lines),
+                                   timeout=30, cancel=asyncio.Event(), on_spawn=told.append)
+    assert result.outcome == "ok", result.message
+    printed = [int(line.strip()) for _at, stream, line in lines if stream == "out" and line.strip().isdigit()]
+    assert len(told) == 1 and printed == told, (told, lines)

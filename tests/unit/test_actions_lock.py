@@ -359,3 +359,18 @@ def test_a_lock_from_this_host_before_a_reboot_is_stale():
     holder["boot_id"] = locks.boot_id()
     assert locks.staleness(holder) is None  # this very process: alive
     assert locks.staleness({"host": "elsewhere", "pid": 1}) is None  # another host, no deadline: never guessed
+
+
+def test_a_dead_holders_remote_step_is_named_but_not_judged_from_here(tmp_path: Path):
+    gone_pid = subprocess.Popen(["true"])
+    gone_pid.wait()
+    holder = {"login": "bob", "host": socket.gethostname(), "boot_id": locks.boot_id(), "pid": gone_pid.pid,
+              "action": "deploy", "params": {}, "started": time.time() - 60, "token": "t",
+              "step": "restart", "step_host": "vps1", "step_pgid": os.getpid()}  # a live pid here: not ours to judge
+    lock_file(tmp_path).write_text(json.dumps(holder))
+    words = locks.describe(holder, lock_file(tmp_path))
+    assert "stale: its process is gone" in words
+    assert f"its step restart ran on host vps1 (process group {os.getpid()} there): not checked from here" in words
+    assert locks.orphan(holder) is None
+    assert locks.break_stale(lock_file(tmp_path), "bob's laptop died")["token"] == "t"
+    assert not lock_file(tmp_path).exists()

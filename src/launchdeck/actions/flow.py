@@ -127,7 +127,7 @@ async def run_step(step: PlannedStep, log: ActionLog, opts: Options,
     from launchdeck.actions.remote import run_remote_step
 
     return await run_remote_step(opts.connections, step.host, step.argv, log, timeout=step.timeout,
-                                 cancel=opts.cancel, env=step.env)
+                                 cancel=opts.cancel, env=step.env, on_spawn=on_spawn)
 
 
 async def _lock_hosts(plan: Plan, opts: Options, recorder: Recorder, line: str, taken: list[HostConfig]) -> str | None:
@@ -228,7 +228,7 @@ async def _body(config: Config, plan: Plan, opts: Options, recorder: Recorder, l
         locks.note_step(lock, step.name, where_lock)  # a SIGKILLed holder's lock names the step it left
         try:
             outcome = await run_step(step, log, opts,
-                                     on_spawn=lambda pgid, s=step.name: locks.note_step(lock, s, "local", pgid))
+                                     on_spawn=lambda pgid, s=step.name: locks.note_step(lock, s, where_lock, pgid))
         finally:
             locks.note_step(lock, None)
         log.note(outcome.message)

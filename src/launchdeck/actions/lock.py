@@ -250,7 +250,8 @@ def describe(holder: dict, path: Path) -> str:
         stale += (f"; its step {holder.get('step', '?')!s} is still running (process group {group}): "
                   "breaking the lock can kill it (--kill-orphan)")
     elif holder.get("step") and holder.get("step_host", "local") != "local":
-        stale += f"; its step {holder['step']!s} ran on host {holder['step_host']!s}"
+        group = f" (process group {holder['step_pgid']} there)" if holder.get("step_pgid") else ""
+        stale += f"; its step {holder['step']!s} ran on host {holder['step_host']!s}{group}: not checked from here"
     why = f" ({holder['reason']})" if holder.get("reason") else ""
     return visible(f"held by {holder.get('login', '?')}@{holder.get('host', '?')} (pid {holder.get('pid', '?')}) "
                    f"running {holder.get('action', '?')}{' ' + params if params else ''} for {age}{why}{stale}")
@@ -277,8 +278,8 @@ def note_step(lock: ActionLock, step: str | None, step_host: str = "local", pgid
     holder = {k: v for k, v in lock.holder.items() if k not in STEP_FIELDS}
     if step is not None:
         holder.update(step=step, step_host=step_host)
-        if pgid is not None:
-            holder.update(step_pgid=pgid, step_pgid_start=process_start(pgid))
+        if pgid is not None:  # a remote group's start time is not ours to read
+            holder.update(step_pgid=pgid, step_pgid_start=process_start(pgid) if step_host == "local" else None)
     try:
         current = read_holder(lock.path)
     except LockError:

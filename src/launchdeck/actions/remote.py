@@ -21,6 +21,7 @@ import json
 import re
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -66,9 +67,12 @@ async def _pump(reader: Any, stream: LineStream) -> None:
 
 
 async def run_remote_step(connections: Connections, host: HostConfig, argv: list[str], log: ActionLog, *,
-                          timeout: float, cancel: asyncio.Event, env: dict[str, str] | None = None) -> StepResult:
+                          timeout: float, cancel: asyncio.Event, env: dict[str, str] | None = None,
+                          on_spawn: Callable[[int], object] | None = None) -> StepResult:
     """Run argv on `host`, streamed into `log`. A host that cannot be reached or verified is an "error"
-    result whose message says why (RemoteError's words: UNKNOWN host, CHANGED key, permission denied)."""
+    result whose message says why (RemoteError's words: UNKNOWN host, CHANGED key, permission denied).
+    `on_spawn(pgid)` is told the remote process group once its shell has printed it (the action lock
+    records it)."""
     import asyncssh
 
     started = time.monotonic()
@@ -84,7 +88,7 @@ async def run_remote_step(connections: Connections, host: HostConfig, argv: list
     out, err = log.stream("out"), log.stream("err")
     ending = "done"
     cancelled = asyncio.ensure_future(cancel.wait())
-    body = asyncio.ensure_future(_body(proc, out, err))
+    body = asyncio.ensure_future(_body(proc, out, err, on_spawn))
     try:
         done, _ = await asyncio.wait({body, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if body in done:
@@ -119,9 +123,12 @@ def _known_pid(proc: Any) -> int | None:
     return getattr(proc, "_launchdeck_pid", None)
 
 
-async def _body(proc: Any, out: LineStream, err: LineStream) -> int | None:
+async def _body(proc: Any, out: LineStream, err: LineStream,
+                on_spawn: Callable[[int], object] | None = None) -> int | None:
     pid = await _read_pid(proc, out)
     proc._launchdeck_pid = pid  # for the kill, if a timeout comes while the output still flows
+    if pid is not None and on_spawn is not None:
+        on_spawn(pid)  # the remote shell leads its session under sshd: its pid is the group's id
     await asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err))
     with contextlib.suppress(TimeoutError):  # the output is read whole; a slow close costs no more than DRAIN
         async with asyncio.timeout(DRAIN):
