@@ -96,3 +96,14 @@ async def test_the_palette_reaches_every_screen_and_every_targets_detail():
         assert app.screen.target == "auth"
         next(c for c in app.get_system_commands(app.screen) if c.title == "Dashboard").callback()
         await wait_until(pilot, lambda: app.screen is app.dashboard)
+
+
+async def test_the_keyboard_alone_reaches_a_rows_detail_from_start_up():
+    """tab from the verdict (focused at start) lands on the first panel, not on the scrolling area."""
+    app = app_with(mixed_probes())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 5)
+        assert isinstance(app.focused, VerdictBar)
+        await pilot.press("tab", "down", "down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert app.screen.target == app.dashboard.query_one("#services").lines.cursor_row().target

@@ -127,7 +127,7 @@ class DashboardScreen(Screen):
         yield VerdictBar(id="verdict")
         widgets = self._panel_widgets()
         shown = {name: w for name, w in widgets.items() if not isinstance(w, PanelPlaceholder)}
-        with VerticalScroll(id="panels"):
+        with VerticalScroll(id="panels", can_focus=False):  # tab goes from the verdict to the panels
             with Horizontal(id="columns"):
                 with Vertical(id="left", classes="column"):
                     yield from (shown[name] for name in LEFT if name in shown)
