@@ -130,6 +130,28 @@ def test_keys_and_clicks_change_nothing_in_the_engine(browser, deck):
     assert "POST" not in err and "PUT" not in err and "DELETE" not in err  # the access log: reads only
 
 
+def test_ten_browser_tabs_are_one_engine(browser, deck):
+    """Ten viewers (ten browser contexts: ten laptops) and the target sees one engine's polling."""
+    served, target, _, _ = deck
+    first, page, _ = _open(browser, served.url)
+    _wait_for_word(page, "go")
+    start = target.count()
+    time.sleep(6)
+    one = target.count() - start
+    contexts = [first]
+    for _ in range(9):
+        context, page, _ = _open(browser, served.url)
+        contexts.append(context)
+        _wait_for_word(page, "go")
+    start = target.count()
+    time.sleep(6)
+    ten = target.count() - start
+    for context in contexts:
+        context.close()
+    assert one >= 4  # the engine really polls (1 s interval)
+    assert ten <= one * 1.5 + 3, (one, ten)  # ten engines would have meant ~10x the requests
+
+
 def test_a_stopped_server_shows_data_stale_and_the_page_recovers(browser, deck, tmp_path):
     served, _, payments, _ = deck
     context, page, _ = _open(browser, served.url)
