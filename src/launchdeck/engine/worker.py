@@ -47,7 +47,7 @@ class PipeOutlet:
         self._collected: list[tuple] = []
         self._others: list[tuple] = []
         self._flushing = False
-        self._sent: asyncio.Task | None = None
+        self._sending: set[asyncio.Task] = set()  # held: the loop keeps only weak references to tasks
 
     def collected(self, key: Key, readings: list[Reading], events: list[dict]) -> None:
         self._collected.append((key, [reading_to_wire(r) for r in readings], plain(events)))
@@ -61,6 +61,10 @@ class PipeOutlet:
         self._others.append(("problem", title, text, severity))
         self._schedule()
 
+    def log(self, level: int, text: str) -> None:
+        self._others.append(("log", level, text))
+        self._schedule()
+
     def _schedule(self) -> None:
         if not self._flushing:
             self._flushing = True
@@ -69,7 +73,9 @@ class PipeOutlet:
     def _flush(self) -> None:
         self._flushing = False
         collected, others, self._collected, self._others = self._collected, self._others, [], []
-        self._sent = asyncio.get_running_loop().create_task(self._send(collected, others), name="send")
+        task = asyncio.get_running_loop().create_task(self._send(collected, others), name="send")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     async def _send(self, collected: list[tuple], others: list[tuple]) -> None:
         with contextlib.suppress(OSError):  # the parent is gone: the reader below sees the end of file and stops
@@ -88,8 +94,7 @@ class ForwardLogs(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         with contextlib.suppress(RuntimeError):  # no running loop (interpreter shutting down): nothing to send on
-            self.outlet._others.append(("log", record.levelno, self.format(record)))
-            self.outlet._schedule()
+            self.outlet.log(record.levelno, self.format(record))
 
 
 async def serve(channel: Channel, parent: int) -> None:
