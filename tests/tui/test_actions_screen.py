@@ -591,13 +591,14 @@ async def test_a_stale_lock_whose_step_still_runs_offers_to_kill_it_and_records_
 async def test_the_dashboard_start_warns_about_a_watch_window_too_short_to_see_a_breach(tmp_path):
     traffic = '[[traffic]]\nname = "checkout"\nsource = "scrape"\nscrape_url = "http://127.0.0.1:9/metrics"\n'
     short = deploy_writing(tmp_path / "m").replace('watch = "0s"', 'watch = "5m"')
-    app = build(tmp_path, short + traffic, probes=[FakeProbe("web"), FakeProbe("checkout", panel="traffic")])
+    probes = [FakeProbe("web"), FakeProbe("checkout", panel="traffic")]
+    app = build(tmp_path, short + traffic, probes=probes)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         said = [n.message for n in app._notifications]
     assert any("actions.deploy.watch 5m is not longer than traffic checkout's error_ratio_for 5m" in m
                for m in said), said
-    app = build(tmp_path, short + traffic, enabled=False, probes=[FakeProbe("web"), FakeProbe("checkout", panel="traffic")])
+    app = build(tmp_path, short + traffic, enabled=False, probes=probes)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert not [n for n in app._notifications if "watch" in n.message], "read-only: no actions, no warning"

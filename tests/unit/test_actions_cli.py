@@ -89,7 +89,8 @@ def test_done_writes_start_step_finish_with_log_and_its_sha256(tmp_path: Path):
     (["--confirm", "staging"], "missing parameter version"),
     (["--param", "version=v1", "--param", "other=1", "--confirm", "staging"], "unknown parameter other"),
     (["--param", "version", "--confirm", "staging"], "expected NAME=VALUE"),
-    (["--param", "version=v1", "--confirm", "staging", "--backup", "x.dump"], "--backup: [actions.deploy] chooses no backup"),
+    (["--param", "version=v1", "--confirm", "staging", "--backup", "x.dump"],
+     "--backup: [actions.deploy] chooses no backup"),
     (["--param", "version=v1", "--confirm", "staging", "--step", "nope"], "no optional step of that name"),
 ])
 def test_refusals_exit_2_and_run_nothing(tmp_path: Path, args: list[str], words: str):

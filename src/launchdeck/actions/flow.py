@@ -228,7 +228,7 @@ async def _body(config: Config, plan: Plan, opts: Options, recorder: Recorder, l
         locks.note_step(lock, step.name, where_lock)  # a SIGKILLed holder's lock names the step it left
         try:
             outcome = await run_step(step, log, opts,
-                                     on_spawn=lambda pgid, s=step.name: locks.note_step(lock, s, where_lock, pgid))
+                                     on_spawn=lambda pgid, s=step.name, w=where_lock: locks.note_step(lock, s, w, pgid))
         finally:
             locks.note_step(lock, None)
         log.note(outcome.message)
