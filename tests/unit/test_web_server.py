@@ -88,6 +88,7 @@ async def test_every_response_carries_the_security_headers_even_a_refusal():
                          await client.post(f"/?token={TOKEN}")):
             for name, value in SECURITY_HEADERS.items():
                 assert response.headers.get(name) == value, (response.status, name)
+            assert response.headers["Server"] == "launchdeck"
         csp = SECURITY_HEADERS["Content-Security-Policy"]
         assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
 

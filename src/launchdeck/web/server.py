@@ -93,6 +93,7 @@ async def guard_requests(request: web.Request, handler: Callable) -> web.StreamR
 async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    response.headers["Server"] = "launchdeck"  # not which aiohttp and Python answer
 
 
 def _static_routes(app: web.Application) -> None:
@@ -121,8 +122,8 @@ async def events(request: web.Request) -> web.StreamResponse:
         while await hub.next_after(seq):
             seq = hub.seq
             await asyncio.wait_for(response.write(hub.message), WRITE_TIMEOUT)
-        with contextlib.suppress(ConnectionError):  # the page may have gone at the same moment: nothing to tell it
-            await response.write(CLOSING)
+        with contextlib.suppress(ConnectionError, TimeoutError):  # the page went at the same moment, or stalls
+            await asyncio.wait_for(response.write(CLOSING), SHUTDOWN_TIMEOUT)
         return response
     except (ConnectionError, TimeoutError):  # a closed tab or a stalled link: this viewer ends, the rest go on
         return response
