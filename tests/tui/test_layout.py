@@ -130,3 +130,20 @@ async def test_a_sparse_deck_fills_the_screen_with_its_panels_not_blank_rows():
         lines = screen_lines(app)
         assert not [y for y, line in enumerate(lines) if not line.strip()], "\n".join(lines)
         assert sum("not configured" in line for line in lines) == 4
+
+
+async def test_a_wall_sized_terminal_puts_the_panels_in_two_columns_without_blank_rows(tmp_path):
+    app = busy_deck(tmp_path)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settled(pilot, 20)
+        dashboard = app.dashboard
+        assert dashboard.columns == 2
+        services, traffic, containers = (dashboard.query_one(f"#{n}") for n in ("services", "traffic", "containers"))
+        assert services.region.x == traffic.region.x < containers.region.x, "services+traffic left, the rest right"
+        assert services.region.y == containers.region.y
+        assert services.lines.layout_name == "normal", "each column keeps its sparklines"
+        lines = screen_lines(app)
+        assert not [y for y, line in enumerate(lines) if not line.strip()], "\n".join(lines)
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause(0.2)
+        assert dashboard.columns == 1 and services.region.x == containers.region.x

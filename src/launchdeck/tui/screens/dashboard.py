@@ -30,9 +30,9 @@ from launchdeck.tui.widgets.spark import threshold_scale
 from launchdeck.tui.widgets.traffic import TrafficPanel
 from launchdeck.tui.widgets.verdict import VerdictBar
 
-WIDE_AT = 110  # a panel this wide shows the wall's extra columns (health, network, older backups)
-NARROW_BELOW = 100  # a panel narrower than this (an 80-column SSH session) gives its sparklines' room to the reasons
-TWO_COLUMNS_AT = 200  # from here two columns of panels each keep their sparklines (100 columns each)
+WIDE_AT = 106  # inside a panel this wide (a 110-column screen): the wall's extra columns (health, network, older backups)
+NARROW_BELOW = 92  # inside a panel narrower (an 80-column SSH session): sparklines give their room to the reasons
+TWO_COLUMNS_AT = 200  # from here two columns of panels (95 columns inside each) keep their sparklines
 FIXED_LINES = 3  # header, verdict, footer
 LEFT, RIGHT = ("services", "traffic"), ("containers", "backups", "checklists")
 
@@ -61,7 +61,7 @@ def share(height: int, panels: list[tuple[int, int, int]]) -> tuple[list[int], i
 
 
 def row_layout(width: int) -> str:
-    """The columns a row shows in a panel this wide (see widgets/rows.py LAYOUTS)."""
+    """The columns a row shows inside a panel this wide (see widgets/rows.py LAYOUTS)."""
     return "wide" if width >= WIDE_AT else "narrow" if width < NARROW_BELOW else "normal"
 
 
