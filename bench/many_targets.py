@@ -226,6 +226,9 @@ def main() -> None:
                         help="s to wait for no pytest / launchdeck demo before measuring (0: do not wait)")
     parser.add_argument("--engine", choices=["thread", "process"],
                         help="[deck] engine in the dashboard's config (default: none written, the config's default)")
+    parser.add_argument("--emulator-nice", type=int, default=19,
+                        help="niceness of the pyte emulator process (19: it takes no CPU from the dashboard; on a "
+                             "machine others keep busy, 19 starves it and the bench gives up waiting for it)")
     parser.add_argument("--compare", nargs="+", metavar="LABEL", help="print saved results side by side, run nothing")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -249,6 +252,9 @@ def main() -> None:
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # under nohup a hang-up is to be ignored
         signal.signal(signal.SIGHUP, terminated)
     env = child_env(args.src)
+    import pty_dashboard
+
+    pty_dashboard.EMULATOR_NICE = args.emulator_nice
     quiet = wait_until_quiet(args.quiet_wait) if args.quiet_wait > 0 else {"waited_s": 0, "skipped": True}
     began = time.monotonic()
     result: dict = {
@@ -259,7 +265,7 @@ def main() -> None:
         "source": describe_source(args.python, env, args.src, args.src_commit),
         "setup": {"targets": TARGETS, "hanging": [name(i) for i in range(TARGETS) if hangs(i)], "timeout_s": TIMEOUT,
                   "refresh_s": REFRESH, "latency_warn_s": WARN_S, "cycle_goal_s": TIMEOUT + 0.5,
-                  "engine": args.engine or "(config default)"},
+                  "engine": args.engine or "(config default)", "emulator_nice": args.emulator_nice},
     }
     watchman = Watchman()
     watchman.start()

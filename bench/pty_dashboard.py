@@ -23,6 +23,7 @@ from targets_server import first_requests, load_at, sample_summary, server_log
 
 HELP_TITLE = b"launchdeck help"  # the help screen's border title (screens/help.py, both layouts)
 REFRESH_NOTE = b"polling every probe now"  # the toast `r` raises (tui/app.py): the cheap key
+EMULATOR_NICE = 19  # --emulator-nice: on a machine other work keeps busy, 19 starves the emulator for minutes
 ROW = re.compile(r"([●▲✖?…])\s(ok|warn|crit|unknown|wait)\s+(s\d{3})\s+(?:(\d+)ms\b|(\d+(?:\.\d+)?)s\b)?")
 
 
@@ -47,14 +48,14 @@ def summarize_rows(rows: dict[str, dict]) -> dict:
             "flaps": sorted(n for n, r in rows.items() if r["flap"])}
 
 
-def screen_worker(conn, columns: int, lines: int) -> None:
+def screen_worker(conn, columns: int, lines: int, nice: int = EMULATOR_NICE) -> None:
     """The terminal emulator, in its own process at nice 19: pyte costs ~2 µs a byte and the first
     200x230 paint is hundreds of kB, CPU the dashboard under test must not lose to its observer.
     Every chunk comes with the time it left the pty, so what it sees is dated by the chunk that
     showed it, however far behind the emulator runs (screen checked every 20 ms of output)."""
     import pyte
 
-    os.nice(19)
+    os.nice(nice)
     screen = pyte.Screen(columns, lines)
     stream = pyte.ByteStream(screen)
     at = parsed = 0.0
@@ -118,7 +119,7 @@ class Dashboard:
 
         context = multiprocessing.get_context("spawn")
         self.conn, theirs = context.Pipe()
-        self.emulator = context.Process(target=screen_worker, args=(theirs, *size), daemon=True)
+        self.emulator = context.Process(target=screen_worker, args=(theirs, *size, EMULATOR_NICE), daemon=True)
         self.emulator.start()
         theirs.close()
         self.outbox: queue.Queue = queue.Queue()
