@@ -37,3 +37,15 @@ def test_sparkline_scales_and_marks_gaps():
     assert sparkline([1, None, 1], 4) == " █ █"
     assert sparkline([0.0, 0.0], 3) == " ▁▁"
     assert len(sparkline(range(100), 10)) == 10
+
+
+def test_leaving_the_first_unknown_is_the_first_reading_not_a_flap():
+    """A traffic target's first scrape reads unknown (its rate needs two); the second reads ok.
+    The wall and the dashboard showed "1 flap" on every healthy traffic row for 15 minutes."""
+    tracker = Tracker()
+    assert tracker.observe(reading(0, Status.UNKNOWN, "warming up")).flaps == 0
+    first_real = tracker.observe(reading(0.1, Status.OK))
+    assert first_real.flaps == 0 and first_real.since == T0 + timedelta(minutes=0.1)
+    # once it has been judged, going unknown and back is two changes
+    tracker.observe(reading(1, Status.UNKNOWN, "timeout"))
+    assert tracker.observe(reading(2, Status.OK)).flaps == 2

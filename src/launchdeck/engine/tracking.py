@@ -27,7 +27,7 @@ class Track:
     """What a row needs besides the reading itself."""
 
     since: datetime
-    flaps: int  # status changes within FLAP_WINDOW
+    flaps: int  # status changes within FLAP_WINDOW (leaving the first unknown is not one)
 
 
 class Tracker:
@@ -36,6 +36,7 @@ class Tracker:
         self._status: dict[tuple[str, str], Status] = {}
         self._since: dict[tuple[str, str], datetime] = {}
         self._changes: dict[tuple[str, str], deque[datetime]] = {}
+        self._known: set[tuple[str, str]] = set()  # targets judged ok, warn or crit at least once
 
     def observe(self, reading: Reading) -> Track:
         key = reading.key
@@ -46,8 +47,12 @@ class Tracker:
             self._since[key] = reading.observed_at
             self.events.append(StateChange(reading.observed_at, reading.panel, reading.target, old,
                                            reading.status, reading.reason))
-            if old is not None:
+            # a target that was only ever unknown (a rate window filling, a host not yet answered)
+            # and now reads for the first time has not flapped: that is its first real reading
+            if old is not None and key in self._known:
                 changes.append(reading.observed_at)
+        if reading.status is not Status.UNKNOWN:
+            self._known.add(key)
         while changes and reading.observed_at - changes[0] > FLAP_WINDOW:
             changes.popleft()
         return Track(self._since[key], len(changes))
