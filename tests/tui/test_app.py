@@ -296,3 +296,18 @@ async def test_the_header_shows_a_clock_and_the_datas_age_warn_coloured_when_sta
         app.clock.advance(3 * app.config.deck.refresh + 1)  # no reading since: the data is old
         text = header.render()
         assert "(stale)" in text.plain and "$text-warning" in str(text.spans)
+
+
+async def test_the_header_clock_stops_while_another_screen_covers_the_dashboard():
+    """DESIGN rule 7: no timer runs for a hidden screen."""
+    app = app_with(mixed_probes(), extra='[checklists]\nledger = "x.jsonl"\n')
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.latest) == 5)
+        header = app.dashboard.query_one(DeckHeader)
+        assert header._timer is not None and header._timer._active.is_set()
+        await pilot.press("c")
+        await wait_until(pilot, lambda: app.screen.id == "checklists-screen")
+        assert not header._timer._active.is_set(), "paused under the checklist screen"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.dashboard)
+        assert header._timer._active.is_set(), "ticking again"

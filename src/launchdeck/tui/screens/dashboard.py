@@ -157,6 +157,12 @@ class DashboardScreen(Screen):
             self._verdict_bar.verdict = self._pending_verdict
             self._header_waiting = False
 
+    def on_screen_suspend(self) -> None:
+        self.query_one(DeckHeader).pause()
+
+    def on_screen_resume(self) -> None:
+        self.query_one(DeckHeader).resume()
+
     def on_resize(self, event: Resize) -> None:
         self._fit(event.size.width, event.size.height)
 

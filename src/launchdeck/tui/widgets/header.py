@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Callable
 
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import Static
 
 from launchdeck.core.units import format_duration
@@ -39,15 +40,22 @@ class DeckHeader(Static):
                  freshness: Freshness | None = None) -> None:
         self._left = self.compose_line(name, environment, production, actions_enabled)
         self._freshness = freshness
+        self._timer: Timer | None = None
         super().__init__(self._left, id="deck-header")
         self.set_class(production, "-production")
 
     def on_mount(self) -> None:
         if self._freshness is not None:
-            self.set_interval(1.0, self._tick)
+            self._timer = self.set_interval(1.0, self.refresh)
 
-    def _tick(self) -> None:
-        if self.screen.is_current:  # a hidden screen's header paints nothing (DESIGN rule 7)
+    def pause(self) -> None:
+        """Its screen is hidden (another screen over it): no timer runs for it (DESIGN rule 7)."""
+        if self._timer is not None:
+            self._timer.pause()
+
+    def resume(self) -> None:
+        if self._timer is not None:
+            self._timer.resume()
             self.refresh()
 
     def render(self) -> Content:
