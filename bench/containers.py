@@ -12,8 +12,8 @@ cores are not saturated), then measures, one after the other over equal windows:
   streams                 a rejected design: a thread per container reading stats(stream=True)
   docker stats            `docker stats <ids>` streaming to /dev/null
 CPU = utime+stime from /proc of the measured process PLUS dockerd, containerd, every
-containerd-shim and every sshd session with all it runs (sshd_cpu: the login shell, the sh loop,
-each refresh's awk), over the window. Then per-refresh latency of the probe for 30 and 50 containers.
+containerd-shim and, for the remote rows, the tool's own sshd session with all it runs (found by its
+TCP connection; sshd_cpu: the login shell, the sh loop, each refresh's awk), over the window. Then per-refresh latency of the probe for 30 and 50 containers.
 Prints a table, writes bench/results/containers.json, removes exactly its containers.
 
     .venv/bin/python bench/containers.py [--containers 30] [--window 20] [--cpus 0.02] [--repeat 3] [--quick]
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 TICKS = os.sysconf("SC_CLK_TCK")
 IMAGE = "launchdeck-test/busybox:1"
 LABEL_KEY = "launchdeck.bench"
+SSH_PORT = 2222  # scripts/services.sh's sshd (the remote rows' host)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -79,25 +81,50 @@ def total_cpu(pids: list[int]) -> float:
     return total
 
 
-def sshd_cpu() -> float:
-    """CPU s of every sshd session and everything under it (the session's shell, the sh loop, each
-    refresh's awk): utime+stime+cutime+cstime of each live process in the tree, so a child that ended
-    is counted once, in its parent's cutime. The listener counts without its children: another
-    helper's session ending inside the window is not this tool's cost."""
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):  # closed while we looked
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    return inodes
+
+
+def sshd_session_of(client_pid: int, port: int) -> int | None:
+    """The sshd process serving `client_pid`'s SSH connection to 127.0.0.1:`port` (its [priv] monitor):
+    found through the TCP socket pair in /proc/net/tcp, so other sessions on this shared sshd are not
+    charged to the tool measured."""
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    mine = _socket_inodes(client_pid)
+    ports = {row[1].split(":")[1] for row in rows if row[9] in mine and int(row[2].split(":")[1], 16) == port}
+    server = {row[9] for row in rows if int(row[1].split(":")[1], 16) == port and row[2].split(":")[1] in ports}
+    table = _processes()
+    for pid, (comm, ppid, _) in table.items():
+        if comm == "sshd" and server & _socket_inodes(pid):
+            while table.get(ppid, ("", 0))[0] == "sshd" and table[ppid][1] != 1 and \
+                    table.get(table[ppid][1], ("",))[0] == "sshd":
+                pid, ppid = ppid, table[ppid][1]  # up to the session's topmost sshd below the listener
+            return pid
+    return None
+
+
+def sshd_cpu(session: int | None) -> float:
+    """CPU s of one sshd session and everything under it (the login shell, the sh loop, each refresh's
+    awk): utime+stime+cutime+cstime of each live process in the tree, so a child that ended is
+    counted once, in its parent's cutime."""
+    if session is None:
+        return 0.0
     table = _processes()
     children: dict[int, list[int]] = {}
     for pid, (_, ppid, _) in table.items():
         children.setdefault(ppid, []).append(pid)
-    total = 0
-    for pid, (comm, ppid, times) in table.items():
-        if comm != "sshd" or table.get(ppid, ("",))[0] == "sshd":
-            continue  # not a listener
-        total += times[0] + times[1]
-        todo = list(children.get(pid, ()))
-        while todo:
-            child = todo.pop()
-            total += sum(table[child][2])
-            todo += children.get(child, ())
+    total, todo = 0, [session]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            total += sum(table[pid][2])
+            todo += children.get(pid, ())
     return total / TICKS
 
 
@@ -108,9 +135,10 @@ def measure(name: str, argv: list[str] | None, window: float, settle: float) -> 
         if proc is not None and proc.poll() is not None:
             raise SystemExit(f"{name} exited early: {proc.stderr.read().decode()[-2000:]}")
         engine = engine_pids()
-        e0, m0, t0 = total_cpu(engine) + sshd_cpu(), cpu_seconds(proc.pid) if proc else 0.0, time.monotonic()
+        session = sshd_session_of(proc.pid, SSH_PORT) if proc is not None else None
+        e0, m0, t0 = total_cpu(engine) + sshd_cpu(session), cpu_seconds(proc.pid) if proc else 0.0, time.monotonic()
         time.sleep(window)
-        e1, m1, t1 = total_cpu(engine) + sshd_cpu(), cpu_seconds(proc.pid) if proc else 0.0, time.monotonic()
+        e1, m1, t1 = total_cpu(engine) + sshd_cpu(session), cpu_seconds(proc.pid) if proc else 0.0, time.monotonic()
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
@@ -120,7 +148,7 @@ def measure(name: str, argv: list[str] | None, window: float, settle: float) -> 
                 proc.kill()
                 proc.wait(timeout=5)
     elapsed = t1 - t0
-    return {"tool": name, "window_s": round(elapsed, 2),
+    return {"tool": name, "window_s": round(elapsed, 2), "sshd_session_pid": session,
             "engine_cpu_pct": round(100 * (e1 - e0) / elapsed, 2),
             "process_cpu_pct": round(100 * (m1 - m0) / elapsed, 2),
             "total_cpu_pct": round(100 * ((e1 - e0) + (m1 - m0)) / elapsed, 2)}
@@ -164,6 +192,7 @@ def make_probe(label: str, interval: float, mode: str):
 def child_launchdeck(label: str, interval: float, out: str, mode: str) -> None:
     stop = asyncio.Event()
     latencies: list[float] = []
+    file_failures: list[str] = []  # refreshes whose cgroup-file read failed (the engine answered instead)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -174,6 +203,8 @@ def child_launchdeck(label: str, interval: float, out: str, mode: str) -> None:
                 started = time.monotonic()
                 await probe.collect()
                 latencies.append(time.monotonic() - started)
+                if probe.files_error or probe.stats_note:
+                    file_failures.append(probe.files_error or probe.stats_note)
                 try:
                     await asyncio.wait_for(stop.wait(), max(0.0, interval - latencies[-1]))
                 except TimeoutError:
@@ -182,7 +213,7 @@ def child_launchdeck(label: str, interval: float, out: str, mode: str) -> None:
             await probe.aclose()
             if connections is not None:
                 await connections.close()
-        Path(out).write_text(json.dumps(latencies))
+        Path(out).write_text(json.dumps({"latencies": latencies, "file_failures": file_failures}))
 
     asyncio.run(main())
 
@@ -267,7 +298,9 @@ def run(args: argparse.Namespace) -> dict:
                 row = measure(name, argv, args.window, settle=4.0 if argv else 1.0)
                 row["round"] = round_ + 1
                 if argv is not None and argv[:4] == child[:4]:  # the child's own refresh times in the window
-                    times = json.loads(Path(lat_file).read_text())
+                    child_report = json.loads(Path(lat_file).read_text())
+                    times = child_report["latencies"]
+                    row["file_read_failures"] = child_report["file_failures"][:5]
                     row["refresh_s_median"] = round(statistics.median(times[1:] or times), 3)
                     row["first_collect_s"] = round(times[0], 3)
                 results["runs"].append(row)
