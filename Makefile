@@ -33,7 +33,7 @@ services-down:
 bench: $(STAMP) services
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(VENV)/bin/python bench/summary.py --record-machine
-	$(VENV)/bin/python bench/tui_cost.py --runs 3 --window 15
+	$(VENV)/bin/python bench/tui_cost.py --repeats 1 --window 10 --settle 5 --startup-runs 3
 	$(VENV)/bin/python bench/http_cost.py --requests 300 --rounds 2
 	$(VENV)/bin/python bench/many_targets.py --label after --quiet-wait 0 --check-runs 1 --tui-runs 1
 	$(VENV)/bin/python bench/containers.py --quick --window 12
@@ -44,6 +44,7 @@ bench: $(STAMP) services
 	$(VENV)/bin/python bench/prometheus_agreement.py --seconds 20
 	$(VENV)/bin/python bench/serve_viewers.py --runs 1 --seconds 10
 	$(VENV)/bin/python bench/wall_idle.py --settle 8 --window 12
+	$(VENV)/bin/python bench/recorder_timeline.py --runs 2
 	$(VENV)/bin/python bench/summary.py --write-readme
 
 clean:
