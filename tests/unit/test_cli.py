@@ -17,7 +17,7 @@ def launchdeck(*args, cwd=None, env=None, timeout=60):
 
 @pytest.mark.parametrize("body, expected", [
     ('[deck\nname = "x"\n', "bad.toml:1:6: malformed TOML"),
-    ('[deck]\nname = "x"\ncolour = "red"\n', "deck.colour: unknown key (allowed: name, environment, refresh)"),
+    ('[deck]\nname = "x"\ncolour = "red"\n', "deck.colour: unknown key (allowed: name, environment, refresh, record, engine, bell)"),
     ('[[services]]\nname = "a"\nurl = "http://x"\ntimeout = "soon"\n', "services[0].timeout: expected a duration"),
 ])
 def test_config_problems_exit_2_with_one_clear_message(tmp_path, body, expected):
