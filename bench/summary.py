@@ -50,28 +50,48 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f} %"
 
 
+def med(value: Any) -> Any:
+    """A median where a bench keeps {median, min, max}, the number itself where it keeps one."""
+    return value["median"] if isinstance(value, dict) else value
+
+
 def _tui(rows: list[Row]) -> None:
     data = load("tui_cost")
     if not data:
         return
-    start = data["startup"]
-    rows.append(("first paint, `launchdeck demo` 80x24 (median)", f"{start['first_paint_s']['median']:.2f} s",
-                 "", "", "", "tui_cost"))
-    rows.append(("first live row, `launchdeck demo` 80x24 (median)", f"{start['first_live_row_s']['median']:.2f} s",
-                 "", "", "", "tui_cost"))
-    by = {(r["tool"], r["size"]): r for r in data["idle"]}
-    for size in ("80x24", "120x40"):
-        def cell(tool: str, key: str, fmt: Callable[[float], str], size: str = size) -> str:
-            return fmt(by[(tool, size)][key]) if (tool, size) in by else ""
-        rows.append((f"idle CPU, {size}, 2 s refresh (% of one core)", cell("launchdeck", "cpu_percent_of_core", pct),
-                     cell("glances", "cpu_percent_of_core", pct), "", cell("htop", "cpu_percent_of_core", pct),
-                     "tui_cost"))
-        rows.append((f"terminal bytes/s, {size}", cell("launchdeck", "terminal_bytes_per_s", lambda v: f"{v:.0f}"),
-                     cell("glances", "terminal_bytes_per_s", lambda v: f"{v:.0f}"), "",
-                     cell("htop", "terminal_bytes_per_s", lambda v: f"{v:.0f}"), "tui_cost"))
-    if ("probes only", "-") in by:
-        rows.append(("probes alone, no UI (% of one core)", pct(by[("probes only", "-")]["cpu_percent_of_core"]),
-                     "", "", "", "tui_cost"))
+    start = data["startup"].get("after", data["startup"])  # keyed by variant since the before/after runs
+    for key, label in (("first_full_paint_s", "first full paint, 120x40 (median)"),
+                       ("first_paint_s", "first paint, 80x24 (median)"),
+                       ("first_live_row_s", "first live row (median)"), ("all_live_s", "every target live (median)")):
+        if start.get(key):
+            rows.append((label, f"{med(start[key]):.2f} s", "", "", "", "tui_cost"))
+    by: dict[tuple[str, str, str], dict] = {}
+    for row in data["idle"]:
+        tool = "launchdeck" if row["tool"] in ("launchdeck", "launchdeck after") else row["tool"]
+        by[(tool, row.get("refresh", "2s"), row["size"])] = row
+    services = (data.get("config") or {}).get("services", 5)
+    for refresh in ("2s", "5s"):
+        for size in ("80x24", "120x40"):
+            def cell(tool: str, key: str, fmt: Callable[[float], str], at: tuple = (refresh, size)) -> str:
+                row = by.get((tool, *at))
+                return fmt(med(row[key])) if row and key in row else ""
+
+            if ("launchdeck", refresh, size) not in by:
+                continue
+            what = f"{size}, {refresh} refresh, {services} services"
+            rows.append((f"idle CPU, {what} (% of one core)", cell("launchdeck", "cpu_percent_of_core", pct),
+                         cell("glances", "cpu_percent_of_core", pct), "", cell("htop", "cpu_percent_of_core", pct),
+                         "tui_cost"))
+            rows.append((f"terminal bytes/s, {what}", cell("launchdeck", "terminal_bytes_per_s", lambda v: f"{v:.0f}"),
+                         cell("glances", "terminal_bytes_per_s", lambda v: f"{v:.0f}"), "",
+                         cell("htop", "terminal_bytes_per_s", lambda v: f"{v:.0f}"), "tui_cost"))
+            rows.append((f"peak RSS, {what}", cell("launchdeck", "peak_rss_mb", lambda v: f"{v:.0f} MB"),
+                         cell("glances", "peak_rss_mb", lambda v: f"{v:.0f} MB"), "",
+                         cell("htop", "peak_rss_mb", lambda v: f"{v:.0f} MB"), "tui_cost"))
+    for (tool, refresh, size), row in by.items():
+        if tool.startswith(("engine only", "probes only")) and not tool.endswith("before"):
+            rows.append((f"probes alone, no UI, {refresh} (% of one core)", pct(med(row["cpu_percent_of_core"])),
+                         "", "", "", "tui_cost"))
 
 
 def _containers(rows: list[Row]) -> None:
@@ -86,6 +106,7 @@ def _containers(rows: list[Row]) -> None:
         if tool in mean:
             total = mean[tool]["total_cpu_pct"]
             rows.append((f"{what}: {label}", f"{pct(total)} ({total / docker:.2f}x)", "", pct(docker), "", "containers"))
+    rows.append((f"{what}: load average when the run began", f"{data.get('load_before', '?')}", "", "", "", "containers"))
 
 
 def _soak(rows: list[Row]) -> None:
