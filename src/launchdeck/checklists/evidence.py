@@ -16,7 +16,7 @@ import operator
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from launchdeck.core.history import ReadingHistory
 from launchdeck.core.model import Reading, Status
@@ -106,7 +106,9 @@ def _holds(condition: Condition, reading: Reading) -> bool | None:
     return _OPS[condition.op](float(value), condition.value)
 
 
-def evaluate(condition: Condition, history: ReadingHistory, now: datetime) -> Evidence:
+def evaluate(condition: Condition, history: ReadingHistory, now: datetime, memo: dict | None = None) -> Evidence:
+    """`memo` (kept by the caller between calls, e.g. the engine's session) remembers since when each
+    target has held, so a `for 15m` condition does not walk every kept reading on every reading."""
     targets = [condition.target] if condition.target else history.targets(condition.panel)
     if not targets:
         return Evidence(UNKNOWN, f"no {condition.panel} readings yet")
@@ -114,7 +116,7 @@ def evaluate(condition: Condition, history: ReadingHistory, now: datetime) -> Ev
     worst: tuple[int, str] = (0, "")
     order = {PASS: 0, PENDING: 1, FAIL: 2, UNKNOWN: 3}
     for target in targets:
-        state, detail, value = _judge_target(condition, history, target, now)
+        state, detail, value = _judge_target(condition, history, target, now, memo)
         values[target] = value
         if order[state] > worst[0] or not worst[1]:
             worst = (order[state], f"{target}: {detail}")
@@ -128,7 +130,8 @@ def _pass_detail(condition: Condition, count: int) -> str:
     return f"{who}: holds{held}"
 
 
-def _judge_target(condition: Condition, history: ReadingHistory, target: str, now: datetime) -> tuple[str, str, Any]:
+def _judge_target(condition: Condition, history: ReadingHistory, target: str, now: datetime,
+                  memo: dict | None = None) -> tuple[str, str, Any]:
     readings = history.newest_first(condition.panel, target)
     newest = next(readings, None)
     if newest is None:
@@ -141,15 +144,37 @@ def _judge_target(condition: Condition, history: ReadingHistory, target: str, no
         return FAIL, f"{_shown(condition, value)} now", value
     if not condition.hold:
         return PASS, "holds", value
-    since = newest.observed_at
-    for older in readings:
-        if _holds(condition, older) is not True:
-            break
-        since = older.observed_at
+    since = _held_since(condition, history, target, newest, readings, memo)
     held = (now - since).total_seconds()
     if held >= condition.hold:
         return PASS, f"holds for {format_duration(held)}", value
     return PENDING, f"holds for {format_duration(held)} of {format_duration(condition.hold)}", value
+
+
+def _held_since(condition: Condition, history: ReadingHistory, target: str, newest: Reading,
+                older: Iterator[Reading], memo: dict | None) -> datetime:
+    """When the run of holding readings that ends with `newest` began (the oldest kept one at most).
+    With a memo: when the reading before `newest` is the one last judged and held, the run is the
+    same one, so its start is reused instead of walking back again (the result is the same)."""
+    key = (condition, target)
+    known = memo.get(key) if memo is not None else None
+    if known is not None and known[0] is newest:
+        since = known[1]
+    elif known is not None and next(older, None) is known[0]:
+        since = known[1]
+    else:
+        since = newest.observed_at
+        for reading in history.newest_first(condition.panel, target):
+            if reading is newest:
+                continue
+            if _holds(condition, reading) is not True:
+                break
+            since = reading.observed_at
+    oldest = next(iter(history.oldest_first(condition.panel, target)), newest)
+    since = max(since, oldest.observed_at)  # readings past the kept window are gone, as for the walk
+    if memo is not None:
+        memo[key] = (newest, since)
+    return since
 
 
 def _shown(condition: Condition, value: Any) -> str:

@@ -32,6 +32,9 @@ class ReadingHistory:
     def newest_first(self, panel: str, target: str) -> Iterator[Reading]:
         return reversed(self._by_key.get((panel, target), ()))
 
+    def oldest_first(self, panel: str, target: str) -> Iterator[Reading]:
+        return iter(self._by_key.get((panel, target), ()))
+
     def needs(self, seconds: float) -> None:
         """Widen the kept window (a `for 15m` condition needs 15 minutes of readings)."""
         if timedelta(seconds=seconds) > self.keep:
