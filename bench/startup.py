@@ -140,8 +140,10 @@ def judge(run: Run, targets: dict[str, list[str]], deadline: float) -> dict:
             found["first_full_paint_s"], found["first_full_paint_cpu_s"] = at, cpu
         if found["first_live_row_s"] is None and any(rows.get(n) in LIVE for n in names):
             found["first_live_row_s"] = at
-        if found["all_live_s"] is None and all(rows.get(n) in LIVE for n in names if n in rows) and \
-                all(n in rows for n in targets["services"]):
+        # every row on screen live (a short terminal shows "+N more" for the rest of a panel)
+        if found["all_live_s"] is None and "wait" not in rows.values() and \
+                all(any(n in rows for n in group) for group in targets.values() if group) and \
+                all(rows.get(n) in LIVE for n in names if n in rows):
             found["all_live_s"] = at
     found["screen"] = "\n".join(line.rstrip() for line in screen.display).strip("\n")
     return found

@@ -177,6 +177,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=8.0, help="seconds after start before measuring")
     parser.add_argument("--startup-runs", type=int, default=5)
     parser.add_argument("--before-src", help="a source tree to measure beside the current one (PYTHONPATH)")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "tui_cost.json")
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         raise SystemExit("tmux is required: scripts/services.sh up installs it")
@@ -220,7 +221,7 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     result["machine"]["load_average_end"] = os.getloadavg()
 
-    out = HERE / "results" / "tui_cost.json"
+    out = args.out.resolve()
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"load average {result['machine']['load_average_start']} -> {result['machine']['load_average_end']} "
@@ -239,7 +240,7 @@ def main() -> None:
         print(f"{'launchdeck ' + name:24} {cell(s['first_full_paint_s']):>11} {cell(s['first_full_paint_cpu_s']):>10} "
               f"{cell(s['first_live_row_s']):>11} {cell(s['all_live_s']):>9} {cell(i['import_wall_s']):>8} "
               f"{cell(i['import_cpu_s']):>10}")
-    print(f"\nwritten to {out.relative_to(HERE.parent)}")
+    print(f"\nwritten to {out}")
 
 
 if __name__ == "__main__":
