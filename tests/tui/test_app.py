@@ -290,12 +290,13 @@ async def test_the_header_shows_a_clock_and_the_datas_age_warn_coloured_when_sta
         header = app.dashboard.query_one(DeckHeader)
         await wait_until(pilot, lambda: app.latest)
         await pilot.pause()
-        text = header.render()
-        assert "12:00:00 UTC · updated 0s ago" in text.plain
+        text = header.clock.render()
+        assert "12:00:00 UTC · updated 0s ago" in text.plain and header.clock.display
         assert "warning" not in str(text.spans)
         app.clock.advance(3 * app.config.deck.refresh + 1)  # no reading since: the data is old
-        text = header.render()
+        text = header.clock.render()
         assert "(stale)" in text.plain and "$text-warning" in str(text.spans)
+        assert header.clock.region.right == header.region.right - 1, "at the right end, inside the padding"
 
 
 async def test_the_header_clock_stops_while_another_screen_covers_the_dashboard():

@@ -220,7 +220,9 @@ class DashboardScreen(Screen):
         self._verdict_bar.verdict = verdict
         if self._header_waiting:  # at once, not at the header's next tick
             self._header_waiting = False
-            self.query_one(DeckHeader).refresh()
+            clock = self.query_one(DeckHeader).clock
+            if clock is not None:
+                clock.refresh()
 
     def backfill(self, target: str, points: list) -> None:
         panel = self._panels.get("traffic")

@@ -17,6 +17,7 @@ from launchdeck.tui.widgets.rows import WIDE_ENOUGH, Column, CellRow, RowsPanel,
 from launchdeck.tui.widgets.spark import Buckets
 
 SPARK_WIDTH = 12
+WARMING_STEP = 10  # seconds: how often "warming up (40 s of 60 s)" changes (each change repaints its cell)
 
 
 def _percent(value: Any) -> Content:
@@ -45,7 +46,8 @@ def _detail(reading: Reading) -> Content:
 def _warming_text(covered: float, window: float | None) -> Content:
     """The rate climbs while its window fills (a rate over 60 s from 20 s of scrapes is a third of the
     truth): said, so the number is not read as traffic growing."""
-    return ellipsis(f"warming up ({covered:.0f} s of {window or 0:.0f} s)", MUTED)
+    step = WARMING_STEP if (window or 0) > 2 * WARMING_STEP else 1  # the text moves every 10 s, not every poll
+    return ellipsis(f"warming up ({covered // step * step:.0f} s of {window or 0:.0f} s)", MUTED)
 
 
 class TrafficRow(CellRow):
