@@ -1,6 +1,10 @@
 """The top line: deck name, environment (production stands out) and the read-only badge; on the right
-a clock and how long ago the newest reading arrived, which turns warn-coloured when the data is
-older than three refresh intervals: a frozen screen never looks calm."""
+a clock and whether the data is live. Past two refresh intervals without a reading it counts the
+seconds ("updated 12s ago"), and past three it turns warn-coloured: a frozen screen never looks calm.
+
+Over SSH every changed cell is bytes: a seconds clock and a ticking "updated 3s ago" cost ~107 B/s at
+120x40 (issue 14's bar is the whole dashboard at 214 B/s). So the clock shows minutes, fresh data
+says "live", and the widget repaints only when its text changes (once a minute while all is well)."""
 
 from __future__ import annotations
 
@@ -15,18 +19,22 @@ from launchdeck.core.units import format_duration
 from launchdeck.tui.palette import (ACTIONS_ENABLED_FILL, ENVIRONMENT_FILL, MUTED, PRODUCTION_FILL, READ_ONLY_FILL,
                                     WARN, styled)
 
+LIVE_WITHIN_INTERVALS = 2  # the newest reading is at most this many refresh intervals old: "live"
 STALE_AFTER_INTERVALS = 3
-CLOCK_LEAST, CLOCK_MOST = 29, 44  # "12:00:00 UTC · updated 3s ago" .. "... updated 12m05s ago (stale)"
+CLOCK_LEAST, CLOCK_MOST = 16, 41  # "12:00 UTC · live" .. "12:00 UTC · updated 12m05s ago (stale)"
 # () -> (now, when the newest reading was taken or None, the refresh interval in seconds)
 Freshness = Callable[[], tuple[datetime, "datetime | None", float]]
 
 
 def freshness_text(now: datetime, newest: datetime | None, refresh: float) -> Content:
-    """`18:40:12 UTC · updated 3s ago`; warn-coloured past three refresh intervals."""
-    clock = styled(now.strftime("%H:%M:%S %Z").strip(), "bold")
+    """`18:40 UTC · live`; `18:40 UTC · updated 12s ago` once a reading is late, warn-coloured and
+    `(stale)` past three refresh intervals."""
+    clock = styled(now.strftime("%H:%M %Z").strip(), "bold")
     if newest is None:
         return Content.assemble(clock, styled(" · waiting for data", MUTED))
     age = max(0.0, (now - newest).total_seconds())
+    if age <= LIVE_WITHIN_INTERVALS * refresh:
+        return Content.assemble(clock, styled(" · live", MUTED))
     stale = age > STALE_AFTER_INTERVALS * refresh
     words = f" · updated {f'{age:.0f}s' if age < 60 else format_duration(round(age))} ago" + (" (stale)" if stale else "")
     return Content.assemble(clock, styled(words, f"bold {WARN}" if stale else MUTED))
@@ -44,9 +52,16 @@ class HeaderClock(Static):
     def __init__(self, freshness: Freshness) -> None:
         super().__init__("")
         self.freshness = freshness
+        self._shown: Content | None = None
 
     def render(self) -> Content:
-        return freshness_text(*self.freshness())
+        self._shown = freshness_text(*self.freshness())
+        return self._shown
+
+    def tick(self) -> None:
+        """Repaint only when the text changed: a repaint of the same words is bytes for nothing."""
+        if freshness_text(*self.freshness()) != self._shown:
+            self.refresh()
 
 
 class DeckHeader(Static):
@@ -69,7 +84,7 @@ class DeckHeader(Static):
 
     def on_mount(self) -> None:
         if self.clock is not None:
-            self._timer = self.set_interval(1.0, self.clock.refresh)
+            self._timer = self.set_interval(1.0, self.clock.tick)
 
     def on_resize(self) -> None:
         """The clock takes the room the name and badges leave, or stays out when there is too little."""
