@@ -96,9 +96,9 @@ async def test_a_blocked_ui_loop_does_not_slow_the_services(tmp_path, endpoint, 
     _assert_truthful(_services(seen))
 
 
-# thread mode only: in process mode the UI building a 120-item screen takes a whole core of this 2-core VM,
-# and the child measures, truthfully, a loopback server that waits for CPU (55-80 ms at load 8-11): no
-# stall of its own to re-take. The blocked-UI test above runs in both modes.
+# thread mode only: in process mode this failed at load 8-11 (s0/s2 read ≥ 50 ms while the 120-item screen
+# was built): the UI then takes a whole core of this 2-core VM and, most likely, the loopback server waits
+# for CPU; the child's own loop was not stalled, so nothing is re-taken. The blocked-UI test runs in both.
 @pytest.mark.parametrize("engine", ["thread"])
 async def test_opening_and_closing_every_screen_changes_no_status(tmp_path, endpoint, engine):
     app = make_app(_config(tmp_path, endpoint, checklist_items=120, engine=engine), allow_actions=False)
