@@ -54,8 +54,8 @@ class LaunchdeckApp(App[None]):
         Binding("r", "refresh", "Refresh"),
         Binding("c", "checklists", "Checklists"),
         Binding("b", "backups", "Backups"),
-        Binding("t", "timeline", "Timeline", show=False),  # shown once the footer snapshots are renewed
-        Binding("w", "wall", "Wall", show=False),  # the war-room wall (tui/screens/wall.py), read-only
+        Binding("t", "timeline", "Timeline"),  # every event of the engine's log (tui/screens/timeline.py)
+        Binding("w", "wall", "Wall"),  # the war-room wall (tui/screens/wall.py), read-only
     ]
 
     def __init__(self, config: Config, engine: Engine, actions_enabled: bool, checklist_problem: str = "") -> None:
