@@ -79,8 +79,12 @@ class LaunchdeckApp(App[None]):
             self.bind(ACTION_KEYS[name], f"start_action('{name}')", description=name.capitalize())
         self.title = f"launchdeck · {config.deck.name}"
 
+    def first_screen(self) -> Screen:
+        """The screen the app opens on (the wall app opens on the wall)."""
+        return self.dashboard
+
     def on_mount(self) -> None:
-        self.push_screen(self.dashboard)
+        self.push_screen(self.first_screen())
         self.engine.subscribe(self._inbox.put)  # called on the engine's thread; post_message is thread-safe
         # the flight recorder ([deck] record): readings and events to a file, on a thread of its own
         from launchdeck.engine.recorder import start_recorder
@@ -303,8 +307,9 @@ class LaunchdeckApp(App[None]):
 
 
 def make_app(config: Config, probes: list[Probe] | None = None, clock: Clock | None = None,
-             allow_actions: bool = False, checklists: ChecklistSession | None = None) -> LaunchdeckApp:
-    """The one factory: CLI, demo and tests all build the app here."""
+             allow_actions: bool = False, checklists: ChecklistSession | None = None,
+             app_class: type[LaunchdeckApp] | None = None) -> LaunchdeckApp:
+    """The one factory: CLI, demo, the wall and tests all build the app here."""
     problem = ""
     if checklists is None and config.checklists is not None:
         from launchdeck.checklists.parser import ChecklistError
@@ -317,8 +322,8 @@ def make_app(config: Config, probes: list[Probe] | None = None, clock: Clock | N
     engine = Engine(config, build_probes(config) if probes is None else probes, clock or SystemClock(),
                     checklists=checklists,
                     mode=config.deck.engine if probes is None and clock is None else "thread")  # given ones: here
-    return LaunchdeckApp(config, engine, actions_enabled=allow_actions or config.actions.enabled,
-                         checklist_problem=problem)
+    return (app_class or LaunchdeckApp)(config, engine, actions_enabled=allow_actions or config.actions.enabled,
+                                        checklist_problem=problem)
 
 
 __all__ = ["LaunchdeckApp", "make_app"]
