@@ -28,7 +28,7 @@ services:
 services-down:
 	bash scripts/services.sh down
 
-## Every benchmark in bench/ with its quick options (~13 min on 2 cores), then the README's table.
+## Every benchmark in bench/ with its quick options (16.2 min on 2 shared cores at load 5-11; less when quiet), then the README table.
 ## The full soak (10,000 cycles, ~8 min) is `$(VENV)/bin/python bench/soak.py`.
 bench: $(STAMP) services
 	$(VENV)/bin/pip install -q -e '.[bench]'
@@ -36,8 +36,8 @@ bench: $(STAMP) services
 	$(VENV)/bin/python bench/tui_cost.py --repeats 1 --window 10 --settle 5 --startup-runs 3
 	$(VENV)/bin/python bench/http_cost.py --requests 300 --rounds 2
 	$(VENV)/bin/python bench/many_targets.py --label after --quiet-wait 0 --check-runs 1 --tui-runs 1
-	$(VENV)/bin/python bench/containers.py --quick --window 12
-	$(VENV)/bin/python bench/soak.py --cycles 2500 --max-seconds 150 --results bench/results/soak_quick.json
+	$(VENV)/bin/python bench/containers.py --quick --window 10
+	$(VENV)/bin/python bench/soak.py --cycles 1500 --max-seconds 100 --results bench/results/soak_quick.json
 	$(VENV)/bin/python bench/backups_listing.py --files 2000 --runs 3
 	$(VENV)/bin/python bench/ledger.py --appends 500 --records 20000
 	$(VENV)/bin/python bench/big_checklist.py

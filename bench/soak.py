@@ -14,6 +14,10 @@ RSS, asyncio tasks (the app's loop and the engine's), threads, open file descrip
 errors: log records at WARNING or above and the engine's ProblemNotices. A cycle is one poll of the
 fastest service (`web`: collect() calls, re-takes included); the run ends at --cycles or
 --max-seconds, whichever first (the figures say which).
+RSS grows while the engine's reading history fills: it is bounded (engine/state.py HISTORY_SECONDS,
+core/history.py 4096 readings per target), ~0.75 KB a reading held; at an accelerated interval the
+count bound is what holds, reached after ~4,100 cycles. So RSS is also taken when every service's
+history is full ("steady"), and growth from there to the end is the leak test proper.
 With --trace, a child keeps tracemalloc on and prints the 15 biggest growths between the two points.
 
 Writes bench/results/soak.json and prints a table.
@@ -59,6 +63,14 @@ def history_size(engine) -> int | None:
     """Readings the engine's history holds (core/history.py: bounded by age and by count per target)."""
     kept = getattr(getattr(getattr(engine, "state", None), "history", None), "_by_key", None)
     return None if kept is None else sum(len(readings) for readings in list(kept.values()))
+
+
+def history_full(engine) -> bool:
+    """Every service's history at its count bound: from here on, RSS has no reason to grow."""
+    history = getattr(getattr(engine, "state", None), "history", None)
+    kept = getattr(history, "_by_key", {})
+    services = [readings for (panel, _), readings in list(kept.items()) if panel == "services"]
+    return bool(services) and all(len(readings) >= (readings.maxlen or 0) for readings in services)
 
 
 def engine_retakes(engine) -> int | None:
@@ -325,6 +337,7 @@ def run_child(args: argparse.Namespace) -> None:
             start = await floor(pilot)
             first_snapshot = tracemalloc.take_snapshot() if args.trace else None
             samples, notes, last_note, last_sample = [start], 1, time.monotonic(), time.monotonic()
+            steady = None  # the first look once every service's history is at its bound (core/history.py)
             while polls.get(CYCLE_KEY, 0) < args.cycles and time.monotonic() - began < args.max_seconds:
                 await pilot.pause(0.5)
                 now = time.monotonic()
@@ -334,6 +347,8 @@ def run_child(args: argparse.Namespace) -> None:
                 if now - last_sample > 30:
                     samples.append(figures())
                     last_sample = now
+                if steady is None and history_full(engine):
+                    steady = await floor(pilot)
             end = await floor(pilot)
             growth = []
             if first_snapshot is not None:
@@ -343,7 +358,9 @@ def run_child(args: argparse.Namespace) -> None:
             # the screen stack emptied raised ScreenStackError in tui/app.py _show (reported to the lead)
             await asyncio.to_thread(engine.stop, 2.0)
             await pilot.pause(0.3)
-        return {"number": args.number, "start": start, "end": end, "samples": samples, "notes_signed": notes,
+        end["thread_names"] = sorted(thread.name for thread in threading.enumerate())
+        return {"number": args.number, "start": start, "steady": steady, "end": end, "samples": samples,
+                "notes_signed": notes,
                 "polls_per_target": dict(sorted(polls.items())), "readings_per_target": dict(sorted(counts.items())), "error_texts": errors.records[:10],
                 "problem_texts": problems[:10], "tracemalloc_top": growth,
                 "ended_by": "cycles" if end["cycles"] >= args.cycles else "max-seconds"}
@@ -364,6 +381,9 @@ def summarize(result: dict) -> None:
             "dashboard": child["number"], "cycles": end["cycles"], "ended_by": child["ended_by"],
             "rss_start_mb": start["rss_mb"], "rss_end_mb": end["rss_mb"],
             "rss_growth_mb": round(end["rss_mb"] - start["rss_mb"], 2),
+            "rss_steady_mb": child["steady"]["rss_mb"] if child.get("steady") else None,
+            "rss_growth_after_history_full_mb": round(end["rss_mb"] - child["steady"]["rss_mb"], 2)
+            if child.get("steady") else None,
             "tasks": f"{start['tasks_app']}+{start['tasks_engine']} -> {end['tasks_app']}+{end['tasks_engine']}",
             "threads": f"{start['os_threads']} -> {end['os_threads']}",
             "fds": f"{start['fds_not_sockets']}+{start['sockets']} -> {end['fds_not_sockets']}+{end['sockets']}",
@@ -374,6 +394,9 @@ def summarize(result: dict) -> None:
     result["table"] = rows
     result["pass"] = {
         "rss_growth_under_10mb": all(r["rss_growth_mb"] < RSS_GROWTH_LIMIT_MB for r in rows),
+        # the leak test proper: growth once the bounded history is full (None: it never filled in this run)
+        "rss_flat_after_history_full": all(r["rss_growth_after_history_full_mb"] is not None
+                                           and r["rss_growth_after_history_full_mb"] < 2.0 for r in rows),
         "no_task_growth": all(c["end"]["tasks_app"] <= c["start"]["tasks_app"]
                               and (c["end"]["tasks_engine"] or 0) <= (c["start"]["tasks_engine"] or 0)
                               for c in result["children"]),
@@ -394,7 +417,12 @@ def summarize(result: dict) -> None:
               f"{r['rss_growth_mb']:>+6.1f}M  {r['tasks']:<18} {r['threads']:<9} {r['fds']:<20} "
               f"{r['history_readings']:<13} {r['errors']}")
     print("pass: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in result["pass"].items()))
+    for r in rows:
+        if r["rss_steady_mb"] is not None:
+            print(f"  dashboard {r['dashboard']}: history full at {r['rss_steady_mb']:.1f} MB; "
+                  f"{r['rss_growth_after_history_full_mb']:+.1f} MB from there to the end")
     for child in result["children"]:
+        print(f"  dashboard {child['number']} threads at the end: {', '.join(child['end']['thread_names'])}")
         for line in child["error_texts"] + child["problem_texts"]:
             print(f"  dashboard {child['number']}: {line}")
         for line in child["tracemalloc_top"]:

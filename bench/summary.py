@@ -106,7 +106,8 @@ def _containers(rows: list[Row]) -> None:
         if tool in mean:
             total = mean[tool]["total_cpu_pct"]
             rows.append((f"{what}: {label}", f"{pct(total)} ({total / docker:.2f}x)", "", pct(docker), "", "containers"))
-    rows.append((f"{what}: load average when the run began", f"{data.get('load_before', '?')}", "", "", "", "containers"))
+    if "load_before" in data:
+        rows.append((f"{what}: load average when the run began", f"{data['load_before']:.2f}", "", "", "", "containers"))
 
 
 def _soak(rows: list[Row]) -> None:
