@@ -122,6 +122,9 @@ def _soak(rows: list[Row]) -> None:
         flat = all(data["pass"][k] for k in ("no_task_growth", "no_thread_growth", "no_fd_growth"))
         rows.append((f"soak ({name}): {data['dashboards']} dashboards, {cycles} cycles at {data['interval_s']} s, "
                      f"RSS MB start→end", f"{starts} (worst +{growth:.1f} MB)", "", "", "", name))
+        history = ", ".join(r.get("history_readings", "?") for r in table)
+        rows.append((f"soak ({name}): readings held in the engine's bounded history, start→end", history,
+                     "", "", "", name))
         rows.append((f"soak ({name}): tasks / threads / fds flat, errors",
                      f"{'flat' if flat else 'GREW'}, {sum(r['errors'] for r in table)} errors", "", "", "", name))
 
