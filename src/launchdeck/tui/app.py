@@ -141,6 +141,8 @@ class LaunchdeckApp(App[None]):
 
     # ------------------------------------------------------------------ from the engine
     def on_engine_notices(self, _message: EngineNotices) -> None:
+        if not self.screen_stack:  # quitting: the screens are gone and a late notice has nowhere to go
+            return
         for notice in self._inbox.take():
             self._show(notice)
 
