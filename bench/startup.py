@@ -161,14 +161,27 @@ def measure_startup(config: Path, size: tuple[int, int], runs: int, src: str | N
         finally:
             run.stop()
         results.append(found)
-    summary = {key: _stats([r[key] for r in results if r[key] is not None])
-               for key in ("first_full_paint_s", "first_full_paint_cpu_s", "first_live_row_s", "all_live_s",
-                           "peak_rss_mb")}
-    summary["runs"], summary["size"] = runs, f"{size[0]}x{size[1]}"
+    return {**_summary(results, size), "raw": results}
+
+
+def _summary(results: list[dict], size: tuple[int, int]) -> dict:
+    summary: dict = {key: _stats([r[key] for r in results if r[key] is not None])
+                     for key in ("first_full_paint_s", "first_full_paint_cpu_s", "first_live_row_s", "all_live_s",
+                                 "peak_rss_mb")}
+    summary["runs"], summary["size"] = len(results), f"{size[0]}x{size[1]}"
     summary["missed"] = sum(1 for r in results if r["first_full_paint_s"] is None)
     if summary["missed"]:
         summary["last_screen"] = results[-1]["screen"]
     return summary
+
+
+def measure_interleaved(config: Path, size: tuple[int, int], runs: int, trees: dict[str, str | None]) -> dict:
+    """Each tree's runs alternated with the others': on a shared machine a change of load hits every tree."""
+    found: dict[str, list[dict]] = {name: [] for name in trees}
+    for _ in range(runs):
+        for name, src in trees.items():
+            found[name] += measure_startup(config, size, 1, src)["raw"]
+    return {name: _summary(results, size) for name, results in found.items()}
 
 
 def measure_imports(runs: int, src: str | None = None) -> dict:
@@ -204,20 +217,33 @@ def main() -> None:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size", default="120x40")
-    parser.add_argument("--src", help="another source tree to run (PYTHONPATH)")
+    parser.add_argument("--src", help="the source tree to run (PYTHONPATH); default: the installed one")
+    parser.add_argument("--before-src", help="a second tree, run alternately with the first (before / after)")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
-    result = {"load_average_before": os.getloadavg(), "startup": measure_startup(args.config, size, args.runs, args.src),
-              "imports": measure_imports(args.runs, args.src), "load_average_after": os.getloadavg()}
+    trees = {"after": args.src, **({"before": args.before_src} if args.before_src else {})}
+    load = os.getloadavg()
+    startup = measure_interleaved(args.config, size, args.runs, trees)
+    imports = {}
+    for _ in range(args.runs):  # alternated too, one run each time
+        for name, src in trees.items():
+            imports.setdefault(name, []).append(measure_imports(1, src))
+    result = {"load_average_before": load, "config": str(args.config), "startup": startup,
+              "imports": {name: {"import_wall_s": _stats([r["import_wall_s"]["median"] for r in runs]),
+                                 "import_cpu_s": _stats([r["import_cpu_s"]["median"] for r in runs]),
+                                 "importtime_top_s": runs[-1]["importtime_top_s"]} for name, runs in imports.items()},
+              "load_average_after": os.getloadavg()}
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
-    s = result["startup"]
-    for key in ("first_full_paint_s", "first_full_paint_cpu_s", "first_live_row_s", "all_live_s", "peak_rss_mb"):
-        print(f"{key:20} {s[key]}")
-    print(f"{'imports wall':20} {result['imports']['import_wall_s']}")
-    print(f"{'imports CPU':20} {result['imports']['import_cpu_s']}  load {result['load_average_before']}")
-    if s["missed"]:
-        print(f"missed {s['missed']} runs; last screen:\n{s['last_screen']}")
+    print(f"load average {load} -> {result['load_average_after']} (shared machine), medians of {args.runs}")
+    for name in trees:
+        s, i = startup[name], result["imports"][name]
+        print(f"{name}:")
+        for key in ("first_full_paint_s", "first_full_paint_cpu_s", "first_live_row_s", "all_live_s", "peak_rss_mb"):
+            print(f"  {key:22} {s[key]}")
+        print(f"  {'import wall':22} {i['import_wall_s']}\n  {'import CPU':22} {i['import_cpu_s']}")
+        if s["missed"]:
+            print(f"  missed {s['missed']} runs; last screen:\n{s['last_screen']}")
 
 
 if __name__ == "__main__":
