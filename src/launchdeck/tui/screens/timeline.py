@@ -15,9 +15,7 @@ from rich.segment import Segment
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.events import Click
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.timer import Timer
@@ -27,6 +25,7 @@ from textual.widgets import Footer, Input, Static
 from launchdeck.core.model import Status
 from launchdeck.engine.events import EVENTS_KEPT, Event
 from launchdeck.tui.palette import MUTED, STATUS_STYLE, styled
+from launchdeck.tui.widgets.cursor_list import CursorList
 
 POLL_SECONDS = 0.5
 MARK = {Status.OK: "✓", Status.WARN: "▲", Status.CRIT: "✗", Status.UNKNOWN: "?"}
@@ -53,7 +52,7 @@ def event_line(event: Event, day: bool = False) -> Content:
         styled(event.text))
 
 
-class EventList(ScrollView, can_focus=True):
+class EventList(CursorList, can_focus=True):
     """The events that pass the filters, one line each; `cursor` indexes them."""
 
     BINDINGS = [
@@ -146,30 +145,14 @@ class EventList(ScrollView, can_focus=True):
         """The line at `index` as text (what a test or a screen reader reads)."""
         return event_line(self.shown[index], self.day).plain if 0 <= index < len(self.shown) else ""
 
-    # -- the cursor
-    def move_to(self, index: int) -> None:
-        self.cursor = max(0, min(index, len(self.shown) - 1))
-        top, height = self.scroll_offset.y, self.scrollable_content_region.height or 1
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False)
-        self.refresh()
+    # -- the cursor (CursorList moves it)
+    def line_count(self) -> int:
+        return len(self.shown)
+
+    def cursor_moved(self) -> None:
         screen = self.screen if self.is_mounted else None
         if isinstance(screen, TimelineScreen):
             screen.show_detail()
-
-    def action_move(self, step: int) -> None:
-        self.move_to(self.cursor + step)
-
-    def action_page(self, step: int) -> None:
-        self.move_to(self.cursor + step * max(1, self.scrollable_content_region.height - 1))
-
-    def action_edge(self, end: int) -> None:
-        self.move_to(len(self.shown) - 1 if end else 0)
-
-    def on_click(self, event: Click) -> None:
-        self.move_to(self.scroll_offset.y + event.y)
 
     # -- drawing
     def render_line(self, y: int) -> Strip:

@@ -13,16 +13,15 @@ from __future__ import annotations
 from rich.segment import Segment
 from textual.binding import Binding
 from textual.content import Content
-from textual.events import Click
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
 
 from launchdeck.checklists.session import ChecklistSession, Key, LiveEvidence
 from launchdeck.checklists.state import ItemState
 from launchdeck.tui.palette import CRIT, INFO, MUTED, OK, UNKNOWN, WARN, styled
+from launchdeck.tui.widgets.cursor_list import CursorList
 
 MARKS = {"open": ("[ ]", MUTED), "signed": ("[✓]", OK), "waived": ("[~]", WARN)}
 # the live verdict sits right after the box, so it is never cut off at the end of a long item
@@ -57,7 +56,7 @@ def row_text(state: ItemState, evidence: LiveEvidence | None) -> Content:
     return Content.assemble(*parts)
 
 
-class ItemList(ScrollView, can_focus=True):
+class ItemList(CursorList, can_focus=True):
     """The items of one phase; `cursor` is the index of the highlighted one among those shown."""
 
     BINDINGS = [
@@ -138,17 +137,11 @@ class ItemList(ScrollView, can_focus=True):
         """States of these items changed: redraw (a cached line is redrawn only if its state changed)."""
         self.refresh()
 
-    # -- the cursor
-    def move_to(self, index: int) -> None:
-        if not self.keys:
-            return
-        self.cursor = max(0, min(index, len(self.keys) - 1))
-        top, height = self.scroll_offset.y, self.scrollable_content_region.height or 1
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False)
-        self.refresh()
+    # -- the cursor (CursorList moves it)
+    def line_count(self) -> int:
+        return len(self.keys)
+
+    def cursor_moved(self) -> None:
         self.post_message(self.Highlighted(self))
 
     def select_key(self, key: Key) -> bool:
@@ -158,18 +151,6 @@ class ItemList(ScrollView, can_focus=True):
             return False
         self.move_to(index)
         return True
-
-    def action_move(self, step: int) -> None:
-        self.move_to(self.cursor + step)
-
-    def action_page(self, step: int) -> None:
-        self.move_to(self.cursor + step * max(1, self.scrollable_content_region.height - 1))
-
-    def action_edge(self, end: int) -> None:
-        self.move_to(len(self.keys) - 1 if end else 0)
-
-    def on_click(self, event: Click) -> None:
-        self.move_to(self.scroll_offset.y + event.y)
 
     # -- drawing
     def render_line(self, y: int) -> Strip:
