@@ -26,32 +26,13 @@ from launchdeck.core.model import Status
 from launchdeck.engine.engine import Engine
 from launchdeck.engine.notices import ProblemNotice, ReadingNotice
 from launchdeck.probes import build_probes
-
-SERVER = r"""
-import http.server, socketserver
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        code, body = (200, b'{"status": "up"}') if self.path.startswith("/health") else (404, b"no")
-        self.send_response(code); self.send_header("Content-Length", str(len(body))); self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-s = S(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-"""
+from tests.loopback_http import loopback_http
 
 
 @pytest.fixture(scope="module")
 def server():
-    proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
-    try:
-        yield f"http://127.0.0.1:{proc.stdout.readline().strip()}"
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
+    with loopback_http() as base:
+        yield base
 
 
 def _refused_port() -> int:
@@ -148,6 +129,7 @@ import sys, time
 from launchdeck.core.config import parse_config
 from launchdeck.engine.engine import Engine
 from launchdeck.probes import build_probes
+from tests.loopback_http import loopback_http
 config = parse_config('[[services]]\nname = "web"\nurl = "%s/health"\ninterval = "200ms"\n', "/tmp/p.toml", {})
 engine = Engine(config, build_probes(config), mode="process")
 engine.start()

@@ -6,8 +6,6 @@ the probes are the real HTTP probes, and the app is built by make_app as the CLI
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
@@ -20,30 +18,13 @@ from launchdeck.tui.screens.backups import BackupsScreen
 from launchdeck.tui.screens.checklist import ChecklistScreen
 from launchdeck.tui.screens.dashboard import DashboardScreen
 from launchdeck.tui.screens.help import HelpScreen
+from tests.loopback_http import loopback_http
 from tests.tui.helpers import wait_until
-
-SERVER = r"""
-import http.server, socketserver, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
-    def log_message(self, *a): pass
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-s = S(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-"""
-
 
 @pytest.fixture(scope="module")
 def endpoint():
-    server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
-    try:
-        yield f"http://127.0.0.1:{server.stdout.readline().strip()}/health"
-    finally:
-        server.kill()
-        server.wait()
+    with loopback_http() as base:
+        yield f"{base}/health"
 
 
 def _config(tmp_path, url: str, checklist_items: int = 0, engine: str = "thread"):
