@@ -35,7 +35,8 @@ PANELS = [
                 "whether the newest was verified"),
     ("Checklists", "pre-launch, launch-day and post-launch items and who signed them"),
     ("+N more", "a short screen shows each panel's worst rows first; enter on the line shows them all"),
-    ("Header", "the clock and when the newest reading arrived; warn-coloured when older than 3 refreshes"),
+    ("Header", "the clock, and 'live' while readings arrive; once one is late it counts the seconds since the "
+               "newest, warn-coloured when older than 3 refreshes"),
 ]
 APP_KEYS = "Everywhere"
 
