@@ -79,3 +79,25 @@ async def test_the_wall_reads_the_replay_at_its_cursor(tmp_path):
         await pilot.pause(0.3)
         shown = " ".join(widget.render().plain for widget in app.screen.query("#wall-reasons"))
         assert "checkout" in shown and "503" in shown
+
+
+async def test_a_jump_back_redraws_every_sparkline_from_readings_up_to_the_cursor(tmp_path):
+    """A row keeps what it was shown: after a jump back its sparkline held slices after the cursor."""
+    app = await replay_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: bool(app.dashboard.query(ReplayBar)) and ("services", "checkout") in app.latest)
+        spark = app.dashboard.query_one("#services").rows["checkout"].latencies
+
+        def newest_slice() -> int | None:
+            return spark._newest
+
+        def cursor_slice() -> int:
+            return int(app.replay.cursor.timestamp() // spark.seconds)
+
+        await pilot.press("right_curly_bracket", "right_curly_bracket")  # the end, 12:01:35
+        await pilot.pause()
+        assert newest_slice() == cursor_slice() and len([v for v in spark.values if v is not None]) >= 3
+        await pilot.press("left_curly_bracket", "left_curly_bracket")  # back to the start
+        await pilot.pause()
+        assert newest_slice() == cursor_slice(), "no slice after the cursor"
+        assert len([v for v in spark.values if v is not None]) == 1, "only the readings up to 12:00:00"

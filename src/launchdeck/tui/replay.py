@@ -62,6 +62,11 @@ class ReplayApp(LaunchdeckApp):
         self.show_cursor()
 
     def show_cursor(self) -> None:
+        """The bar, every sparkline (only readings up to the cursor: a row keeps what it was shown, which
+        after a jump back lies in the future, and a long step forward publishes only each newest), and
+        the timeline."""
+        history = self.replay.state.history
+        self.dashboard.redraw_history(lambda panel, target: history.oldest_first(panel, target))
         line = styled(f"{self.replay.status_line()} · {KEYS_HELP}", "bold")
         for bar in self.dashboard.query(ReplayBar):
             bar.update(line)

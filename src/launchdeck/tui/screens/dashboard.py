@@ -9,6 +9,8 @@ traffic; containers, backups and checklists) when both fit side by side with the
 
 from __future__ import annotations
 
+from typing import Callable, Iterable
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
@@ -223,6 +225,12 @@ class DashboardScreen(Screen):
             clock = self.query_one(DeckHeader).clock
             if clock is not None:
                 clock.refresh()
+
+    def redraw_history(self, history: Callable[[str, str], Iterable[Reading]]) -> None:
+        """Every row's sparkline from `history(panel, target)` alone (a replay's cursor moved)."""
+        for name, panel in self._panels.items():
+            for target, row in getattr(panel, "rows", {}).items():
+                row.redraw_history(history(name, target))
 
     def backfill(self, target: str, points: list) -> None:
         panel = self._panels.get("traffic")

@@ -5,7 +5,7 @@ cells, and only a cell whose text changed is repainted (DESIGN rule 7: bytes are
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from rich.segment import Segment
 from textual.containers import Vertical
@@ -157,6 +157,11 @@ class CellRow:
 
     def use_scale(self, scale: Scale) -> None:
         """Sparkline heights against this row's thresholds (spark.threshold_scale); rows without one ignore it."""
+        return None
+
+    def redraw_history(self, readings: Iterable[Reading]) -> None:
+        """The sparkline drawn again from these readings alone (a replay's cursor moved: what the row
+        gathered itself may lie after the cursor); rows without one ignore it."""
         return None
 
 

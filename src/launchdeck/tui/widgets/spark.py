@@ -67,6 +67,10 @@ class Buckets:
         self._slices: dict[int, float | None] = {}
         self._newest: int | None = None
 
+    def clear(self) -> None:
+        self._slices.clear()
+        self._newest = None
+
     def add(self, at: datetime, value: float | None) -> None:
         index = int(at.timestamp() // self.seconds)
         if self._newest is not None and index <= self._newest - self.width:
