@@ -5,12 +5,14 @@ Config problems are printed as one short message and exit 2; no traceback reache
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import shutil
 import signal
 import sys
 import tempfile
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -46,7 +48,26 @@ def _stop(signum: int, _frame: object) -> None:
     for stop in STOP_SIGNALS:
         signal.signal(stop, signal.SIG_IGN)
     signal.signal(signal.SIGCONT, signal.SIG_DFL)
+    if _running_app is not None:
+        threading.Thread(target=_insist_on_exit, args=(_running_app, 128 + signum), name="launchdeck-stop",
+                         daemon=True).start()
     raise SystemExit(128 + signum)
+
+
+_running_app = None  # the dashboard's app while it runs: a stop signal's backstop asks it to exit
+STOP_BACKSTOP_SECONDS = 0.25
+
+
+def _insist_on_exit(app, code: int) -> None:
+    """A handler's SystemExit that lands inside a finalizer or a weakref callback (a garbage collection
+    running at that moment) is printed as "Exception ignored" and lost, and the stop signals are
+    ignored by then: 1 SIGTERM in ~10 left the dashboard running (tests/integration/test_signals.py).
+    So the loop is also asked to exit the way `q` does; an app already ending ignores it."""
+    time.sleep(STOP_BACKSTOP_SECONDS)
+    loop = getattr(app, "_loop", None)
+    if loop is not None and not loop.is_closed():
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the first exit took effect
+            loop.call_soon_threadsafe(lambda: app.exit(return_code=code))
 
 
 def _exit_cleanly_on_stop_signals() -> None:
@@ -70,11 +91,16 @@ def _run_tui(config: Config, allow_actions: bool) -> None:
     # the alternate screen with mouse tracking on, and the demo's servers and temp dir would remain.
     # Installed even when SIGHUP came in ignored (nohup, a wrapper): the watch below relies on it.
     _exit_cleanly_on_stop_signals()
+    global _running_app
     app = make_app(config, allow_actions=allow_actions)
+    _running_app = app
     try:
         with TerminalWatch(on_gone=_hang_up_main_thread):
             app.run()
+        if app.return_code:  # ended by a stop signal's backstop (below): exit as the signal would
+            raise SystemExit(app.return_code)
     finally:
+        _running_app = None
         # the app stops the engine when it unmounts, but a stop signal's SystemExit can land where
         # Textual never dispatches Unmount (seen in 1 run of 4, and 2 of 4: the process ended with a
         # command probe's `sh` and its children still running); stopping twice is harmless
