@@ -160,6 +160,9 @@ def test_one_recorder_per_file_and_the_second_takes_over_with_the_state(tmp_path
     path = tmp_path / "rec.jsonl"
     first = Recorder(path, lock=True).start()
     first.observe_reading(reading(target="web", reason="from the first"))
+    deadline = time.monotonic() + 5
+    while first._lock_fd is None and time.monotonic() < deadline:  # its writer takes the lock on its first write
+        time.sleep(0.02)
     second = Recorder(path, lock=True).start()
     second.observe_reading(reading(target="db", status=Status.WARN, reason="from the second", at=1))
     deadline = time.monotonic() + 5
