@@ -13,12 +13,12 @@ Three rules keep it worth reading:
 
 from __future__ import annotations
 
-import fcntl
 import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from launchdeck.core.filelock import try_flock
 from launchdeck.core.model import Verdict
 
 LOCK_SUFFIX = ".notify.lock"
@@ -36,16 +36,10 @@ class SpeakerLock:
         if self._fd is not None:
             return True
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+            self._fd = try_flock(self.path)
         except OSError:
             return False  # a directory or a symlink where the lock should be: stay quiet, never crash
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
+        return self._fd is not None
 
     def release(self) -> None:
         if self._fd is not None:

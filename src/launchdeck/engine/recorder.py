@@ -22,7 +22,6 @@ records were lost in between.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -34,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from launchdeck.core.filelock import try_flock
 from launchdeck.core.model import Reading
 from launchdeck.engine.events import Event
 from launchdeck.engine.notices import Notice, ProblemNotice, ReadingNotice
@@ -305,15 +305,8 @@ class Recorder:
         if not self._lock or self._lock_fd is not None:
             return True
         self._make_directory()
-        fd = os.open(self.path.with_name(self.path.name + LOCK_SUFFIX),
-                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._lock_fd = fd
-        return True
+        self._lock_fd = try_flock(self.path.with_name(self.path.name + LOCK_SUFFIX))
+        return self._lock_fd is not None
 
     def _open(self) -> None:
         if self.path.is_dir():
