@@ -21,7 +21,7 @@ from launchdeck.engine.tracking import Track
 from launchdeck.core.units import format_minutes
 from launchdeck.tui.palette import MUTED, WARN, styled
 from launchdeck.tui.widgets.row_cursor import RowCursor
-from launchdeck.tui.widgets.spark import Scale
+from launchdeck.tui.widgets.spark import Buckets, Scale
 
 
 class Shown(Content):
@@ -159,10 +159,22 @@ class CellRow:
         """Sparkline heights against this row's thresholds (spark.threshold_scale); rows without one ignore it."""
         return None
 
+    SPARK_VALUE = ""  # the reading value a row's sparkline draws ("" for rows without one)
+
+    def spark(self) -> Buckets | None:
+        """The row's sparkline slices, when it has a sparkline."""
+        return None
+
     def redraw_history(self, readings: Iterable[Reading]) -> None:
         """The sparkline drawn again from these readings alone (a replay's cursor moved: what the row
         gathered itself may lie after the cursor); rows without one ignore it."""
-        return None
+        spark = self.spark()
+        if spark is None:
+            return
+        spark.clear()
+        for reading in readings:
+            spark.add(reading.observed_at, reading.values.get(self.SPARK_VALUE))
+        self.show({"spark": styled(spark.text())})
 
 
 class MoreRow(CellRow):

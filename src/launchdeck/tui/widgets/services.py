@@ -28,11 +28,10 @@ class ServiceRow(CellRow):
     def use_scale(self, scale) -> None:
         self.latencies.scale = scale
 
-    def redraw_history(self, readings) -> None:
-        self.latencies.clear()
-        for reading in readings:
-            self.latencies.add(reading.observed_at, reading.values.get("latency_seconds"))
-        self.show({"spark": styled(self.latencies.text())})
+    SPARK_VALUE = "latency_seconds"
+
+    def spark(self) -> Buckets:
+        return self.latencies
 
     def show_reading(self, reading: Reading, track: Track | None) -> None:
         latency = reading.values.get("latency_seconds")

@@ -65,11 +65,10 @@ class TrafficRow(CellRow):
     def use_scale(self, scale) -> None:
         self.ratios.scale = scale
 
-    def redraw_history(self, readings) -> None:
-        self.ratios.clear()
-        for reading in readings:
-            self.ratios.add(reading.observed_at, reading.values.get("error_ratio"))
-        self.show({"spark": styled(self.ratios.text())})
+    SPARK_VALUE = "error_ratio"
+
+    def spark(self) -> Buckets:
+        return self.ratios
 
     def backfill(self, points: list[tuple[datetime, dict[str, float | None]]]) -> None:
         """Seed the sparkline with history from the source, so it is full at once."""
